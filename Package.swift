@@ -1,0 +1,41 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let package = Package(
+    name: "infraprobe",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "infraprobe", targets: ["infraprobe"]),
+        .library(name: "InfraprobeCore", targets: ["InfraprobeCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // No pkgConfig: hiredis.pc carries -D_FILE_OFFSET_BITS=64, which SwiftPM rejects with a warning.
+        .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "CShims", dependencies: ["CMicroHTTPD", "CCurl"], linkerSettings: [.linkedLibrary("crypt"), .linkedLibrary("gnutls")]),
+        .target(
+            name: "InfraprobeCore",
+            dependencies: [
+                "CMicroHTTPD", "CCurl", "CHiredis", "CZlib", "CShims",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .executableTarget(
+            name: "infraprobe",
+            dependencies: [
+                "InfraprobeCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "InfraprobeCoreTests", dependencies: ["InfraprobeCore"]),
+    ]
+)

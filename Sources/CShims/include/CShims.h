@@ -1,0 +1,34 @@
+#ifndef INFRAPROBE_CSHIMS_H
+#define INFRAPROBE_CSHIMS_H
+
+#include <curl/curl.h>
+#include <microhttpd.h>
+#include <stdint.h>
+
+// Swift cannot call C variadic functions; these typed wrappers forward to them.
+CURLcode cshim_easy_setopt_long(CURL *handle, CURLoption option, long value);
+CURLcode cshim_easy_setopt_off_t(CURL *handle, CURLoption option, curl_off_t value);
+CURLcode cshim_easy_setopt_string(CURL *handle, CURLoption option, const char *value);
+CURLcode cshim_easy_setopt_pointer(CURL *handle, CURLoption option, void *value);
+CURLcode cshim_easy_setopt_write_callback(CURL *handle, CURLoption option, curl_write_callback callback);
+CURLcode cshim_easy_getinfo_long(CURL *handle, CURLINFO info, long *out);
+CURLcode cshim_easy_getinfo_double(CURL *handle, CURLINFO info, double *out);
+CURLcode cshim_easy_getinfo_pointer(CURL *handle, CURLINFO info, void **out);
+CURLMcode cshim_multi_setopt_long(CURLM *multi, CURLMoption option, long value);
+
+// Macros whose casts keep them from importing into Swift.
+extern const unsigned long cshim_CURLAUTH_BASIC;
+extern const unsigned long cshim_CURLAUTH_BEARER;
+
+struct MHD_Daemon *cshim_mhd_start_daemon(unsigned int flags, uint16_t port,
+                                          MHD_AccessHandlerCallback handler, void *handler_cls,
+                                          const struct MHD_OptionItem *options);
+uint16_t cshim_mhd_bind_port(struct MHD_Daemon *daemon);
+int cshim_mhd_connection_fd(struct MHD_Connection *connection);
+/// Client certificate verification status (GnuTLS), 0 when verified; -1 when no TLS session.
+int cshim_mhd_client_cert_verified(struct MHD_Connection *connection, int *has_certificate);
+
+/// bcrypt/crypt(3) through libcrypt's re-entrant crypt_rn; returns 0 and fills out on success.
+int cshim_crypt(const char *phrase, const char *setting, char *out, int out_size);
+
+#endif

@@ -1,0 +1,58 @@
+#define _GNU_SOURCE
+#include "CShims.h"
+#include <crypt.h>
+#include <string.h>
+#include <gnutls/gnutls.h>
+
+CURLcode cshim_easy_setopt_long(CURL *h, CURLoption o, long v) { return curl_easy_setopt(h, o, v); }
+CURLcode cshim_easy_setopt_off_t(CURL *h, CURLoption o, curl_off_t v) { return curl_easy_setopt(h, o, v); }
+CURLcode cshim_easy_setopt_string(CURL *h, CURLoption o, const char *v) { return curl_easy_setopt(h, o, v); }
+CURLcode cshim_easy_setopt_pointer(CURL *h, CURLoption o, void *v) { return curl_easy_setopt(h, o, v); }
+CURLcode cshim_easy_setopt_write_callback(CURL *h, CURLoption o, curl_write_callback cb) { return curl_easy_setopt(h, o, cb); }
+CURLcode cshim_easy_getinfo_long(CURL *h, CURLINFO i, long *out) { return curl_easy_getinfo(h, i, out); }
+CURLcode cshim_easy_getinfo_double(CURL *h, CURLINFO i, double *out) { return curl_easy_getinfo(h, i, out); }
+CURLcode cshim_easy_getinfo_pointer(CURL *h, CURLINFO i, void **out) { return curl_easy_getinfo(h, i, out); }
+CURLMcode cshim_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
+
+const unsigned long cshim_CURLAUTH_BASIC = CURLAUTH_BASIC;
+const unsigned long cshim_CURLAUTH_BEARER = CURLAUTH_BEARER;
+
+struct MHD_Daemon *cshim_mhd_start_daemon(unsigned int flags, uint16_t port,
+                                          MHD_AccessHandlerCallback handler, void *handler_cls,
+                                          const struct MHD_OptionItem *options) {
+    return MHD_start_daemon(flags, port, NULL, NULL, handler, handler_cls,
+                            MHD_OPTION_ARRAY, options, MHD_OPTION_END);
+}
+
+uint16_t cshim_mhd_bind_port(struct MHD_Daemon *d) {
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    return info ? info->port : 0;
+}
+
+int cshim_mhd_connection_fd(struct MHD_Connection *c) {
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return info ? info->connect_fd : -1;
+}
+
+int cshim_mhd_client_cert_verified(struct MHD_Connection *c, int *has_certificate) {
+    *has_certificate = 0;
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (info == NULL || info->tls_session == NULL) return -1;
+    gnutls_session_t session = (gnutls_session_t)info->tls_session;
+    unsigned int list_size = 0;
+    if (gnutls_certificate_get_peers(session, &list_size) != NULL && list_size > 0) *has_certificate = 1;
+    unsigned int status = 0;
+    if (gnutls_certificate_verify_peers2(session, &status) != 0) return -2;
+    return (int)status;
+}
+
+int cshim_crypt(const char *phrase, const char *setting, char *out, int out_size) {
+    struct crypt_data data;
+    memset(&data, 0, sizeof(data));
+    char *result = crypt_r(phrase, setting, &data);
+    if (result == NULL || result[0] == '*') return -1;
+    size_t n = strlen(result);
+    if ((int)n >= out_size) return -1;
+    memcpy(out, result, n + 1);
+    return 0;
+}

@@ -1,0 +1,90 @@
+import Foundation
+import Yams
+
+/// Reads and validates the YAML configuration (DESIGN §7). Every error names file, line and key.
+public struct ConfigLoader: Sendable {
+    public let registry: ProberRegistry
+    public let environment: ProberEnvironment
+
+    public init(registry: ProberRegistry = .standard, environment: ProberEnvironment) {
+        self.registry = registry
+        self.environment = environment
+    }
+
+    public func load(file: String) throws -> InfraprobeConfig {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw ConfigError(file: file, line: nil, key: "", message: "cannot read the config file")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(file: file, line: nil, key: "", message: "the config file is not UTF-8")
+        }
+        let directory = URL(fileURLWithPath: file).deletingLastPathComponent()
+        return try parse(yaml: text, file: file, baseDirectory: directory)
+    }
+
+    public func parse(yaml: String, file: String, baseDirectory: URL) throws -> InfraprobeConfig {
+        let root: Node
+        do {
+            root = try Yams.compose(yaml: yaml) ?? Node.mapping(Node.Mapping([(Node, Node)]()))
+        } catch let error as YamlError {
+            throw ConfigError(file: file, line: Self.line(of: error), key: "", message: "invalid YAML: \(Self.summary(of: error))")
+        }
+        let top = try ConfigSection(file: file, path: "", node: root, baseDirectory: baseDirectory)
+        let timeout = try top.duration("timeout") ?? InfraprobeConfig.defaultTimeout
+
+        var targets: [TargetSpec] = []
+        if let targetsNode = top.valueNode("targets") {
+            guard case .mapping(let mapping) = targetsNode else {
+                throw top.error("targets", "expected a mapping of target names to settings")
+            }
+            for (key, value) in mapping {
+                guard let name = key.string, !name.isEmpty else {
+                    throw ConfigError(file: file, line: key.mark?.line, key: "targets", message: "a target needs a non-empty name")
+                }
+                let section = try ConfigSection(file: file, path: "targets.\(name)", node: value, baseDirectory: baseDirectory)
+                targets.append(try makeTarget(name: name, section: section, defaultTimeout: timeout))
+            }
+        }
+        top.markRead("targets")
+        try top.rejectUnknownKeys()
+        return InfraprobeConfig(file: file, timeout: timeout, targets: targets)
+    }
+
+    func makeTarget(name: String, section: ConfigSection, defaultTimeout: Duration) throws -> TargetSpec {
+        let kind = try section.requiredString("prober")
+        guard let descriptor = registry.descriptors[kind] else {
+            throw section.error("prober", "unknown prober \"\(kind)\"; known: \(registry.kinds.joined(separator: ", "))")
+        }
+        let timeout = try section.duration("timeout") ?? defaultTimeout
+        var components = descriptor.componentNames
+        if let subset = try section.stringList("components") {
+            for component in subset where !descriptor.componentNames.contains(component) {
+                throw section.error("components", "unknown component \"\(component)\" for prober \(kind); known: \(descriptor.componentNames.joined(separator: ", "))")
+            }
+            guard !subset.isEmpty else { throw section.error("components", "must name at least one component") }
+            components = descriptor.componentNames.filter(subset.contains)
+        }
+        let prober = try descriptor.make(section, environment)
+        try section.rejectUnknownKeys()
+        return TargetSpec(name: name, kind: kind, timeout: timeout, components: components, prober: prober,
+                          redactedSettings: section.rendered.map { RedactedSetting(key: $0.key, value: $0.value) })
+    }
+
+    static func line(of error: YamlError) -> Int? {
+        switch error {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
+            return mark.line
+        default:
+            return nil
+        }
+    }
+
+    static func summary(of error: YamlError) -> String {
+        switch error {
+        case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _):
+            return problem
+        default:
+            return String(describing: error).split(separator: "\n").first.map(String.init) ?? "parse error"
+        }
+    }
+}

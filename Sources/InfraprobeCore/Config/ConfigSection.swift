@@ -1,0 +1,171 @@
+import Foundation
+import Yams
+
+/// A YAML mapping being read into typed settings. It remembers which keys were read, so
+/// unknown keys (typos) are reported with their line, and records a redacted rendering of
+/// every value for `/config`.
+public final class ConfigSection {
+    public let file: String
+    public let path: String
+    let node: Node
+    private let mapping: Node.Mapping
+    private let baseDirectory: URL
+    private var consumed: Set<String> = []
+    private var overrides: [String: String]
+    public private(set) var rendered: [(key: String, value: String)] = []
+
+    init(file: String, path: String, node: Node, baseDirectory: URL, overrides: [String: String] = [:]) throws {
+        self.file = file
+        self.path = path
+        self.node = node
+        self.baseDirectory = baseDirectory
+        self.overrides = overrides
+        guard case .mapping(let mapping) = node else {
+            throw ConfigError(file: file, line: node.mark?.line, key: path, message: "expected a mapping")
+        }
+        self.mapping = mapping
+    }
+
+    public var line: Int? { node.mark?.line }
+
+    private func keyPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    public func error(_ key: String, _ message: String) -> ConfigError {
+        ConfigError(file: file, line: valueNode(key)?.mark?.line ?? line, key: keyPath(key), message: message)
+    }
+
+    func valueNode(_ key: String) -> Node? {
+        mapping.first { $0.key.string == key }?.value
+    }
+
+    public func has(_ key: String) -> Bool { overrides[key] != nil || valueNode(key) != nil }
+
+    private func scalar(_ key: String) throws -> String? {
+        consumed.insert(key)
+        if let override = overrides[key] { return override }
+        guard let value = valueNode(key) else { return nil }
+        if case .scalar(let scalar) = value {
+            if value.null != nil && scalar.style == .plain && (scalar.string.isEmpty || scalar.string == "~" || scalar.string == "null") {
+                return nil
+            }
+            return scalar.string
+        }
+        throw error(key, "expected a single value")
+    }
+
+    private func record(_ key: String, _ display: String?) {
+        if let display { rendered.append((key, display)) }
+    }
+
+    public func string(_ key: String) throws -> String? {
+        let value = try scalar(key)
+        record(key, value)
+        return value
+    }
+
+    public func requiredString(_ key: String) throws -> String {
+        guard let value = try string(key), !value.isEmpty else { throw error(key, "is required") }
+        return value
+    }
+
+    public func int(_ key: String, range: ClosedRange<Int>? = nil) throws -> Int? {
+        guard let text = try scalar(key) else { return nil }
+        guard let value = Int(text) else { throw error(key, "expected an integer, got \"\(text)\"") }
+        if let range, !range.contains(value) {
+            throw error(key, "must be between \(range.lowerBound) and \(range.upperBound), got \(value)")
+        }
+        record(key, text)
+        return value
+    }
+
+    public func double(_ key: String, range: ClosedRange<Double>? = nil) throws -> Double? {
+        guard let text = try scalar(key) else { return nil }
+        guard let value = Double(text), value.isFinite else { throw error(key, "expected a number, got \"\(text)\"") }
+        if let range, !range.contains(value) {
+            throw error(key, "must be between \(range.lowerBound) and \(range.upperBound), got \(text)")
+        }
+        record(key, text)
+        return value
+    }
+
+    public func bool(_ key: String) throws -> Bool? {
+        guard let text = try scalar(key) else { return nil }
+        switch text.lowercased() {
+        case "true", "yes", "on": record(key, "true"); return true
+        case "false", "no", "off": record(key, "false"); return false
+        default: throw error(key, "expected true or false, got \"\(text)\"")
+        }
+    }
+
+    public func duration(_ key: String) throws -> Duration? {
+        guard let text = try scalar(key) else { return nil }
+        guard let value = DurationParser.parse(text), value > .zero else {
+            throw error(key, "expected a duration such as 10s or 500ms, got \"\(text)\"")
+        }
+        record(key, text)
+        return value
+    }
+
+    public func stringList(_ key: String) throws -> [String]? {
+        consumed.insert(key)
+        guard let value = valueNode(key) else { return nil }
+        guard case .sequence(let sequence) = value else { throw error(key, "expected a list") }
+        var items: [String] = []
+        for item in sequence {
+            guard case .scalar(let scalar) = item else {
+                throw ConfigError(file: file, line: item.mark?.line, key: keyPath(key), message: "expected a list of strings")
+            }
+            items.append(scalar.string)
+        }
+        record(key, "[" + items.joined(separator: ", ") + "]")
+        return items
+    }
+
+    /// Reads `key` or `key_file` (never both). A file's trailing newline is dropped.
+    public func secret(_ key: String) throws -> Secret? {
+        let fileKey = key + "_file"
+        let inline = try scalar(key)
+        let path = try scalar(fileKey)
+        switch (inline, path) {
+        case (.some, .some):
+            throw error(fileKey, "set either \(key) or \(fileKey), not both")
+        case (.some(let value), nil):
+            record(key, Secret.placeholder)
+            return Secret(value)
+        case (nil, .some(let path)):
+            let url = URL(fileURLWithPath: path, relativeTo: baseDirectory)
+            guard let data = FileManager.default.contents(atPath: url.path),
+                  var text = String(data: data, encoding: .utf8)
+            else { throw error(fileKey, "cannot read secret file \(path)") }
+            while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
+            record(fileKey, path)
+            return Secret(text)
+        case (nil, nil):
+            return nil
+        }
+    }
+
+    /// A nested mapping, e.g. `tls:`.
+    public func section(_ key: String) throws -> ConfigSection? {
+        consumed.insert(key)
+        guard let value = valueNode(key) else { return nil }
+        return try ConfigSection(file: file, path: keyPath(key), node: value, baseDirectory: baseDirectory)
+    }
+
+    public func resolvePath(_ path: String) -> String {
+        URL(fileURLWithPath: path, relativeTo: baseDirectory).path
+    }
+
+    /// Marks a key the caller reads by hand (through `valueNode`) as known.
+    func markRead(_ key: String) { consumed.insert(key) }
+
+    /// Fails on keys nobody asked for: almost always a typo.
+    public func rejectUnknownKeys() throws {
+        for (key, value) in mapping {
+            guard let name = key.string else { continue }
+            if !consumed.contains(name) {
+                throw ConfigError(file: file, line: key.mark?.line ?? value.mark?.line, key: keyPath(name), message: "unknown key")
+            }
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+
+/// One configured target, ready to probe.
+public struct TargetSpec: Sendable {
+    public let name: String
+    public let kind: String
+    public let timeout: Duration
+    /// Enabled components, in the prober's report order.
+    public let components: [String]
+    public let prober: any Prober
+    /// Every configured setting with secrets replaced by `<secret>`, for `/config` and debug output.
+    public let redactedSettings: [RedactedSetting]
+
+    public init(name: String, kind: String, timeout: Duration, components: [String],
+                prober: any Prober, redactedSettings: [RedactedSetting]) {
+        self.name = name
+        self.kind = kind
+        self.timeout = timeout
+        self.components = components
+        self.prober = prober
+        self.redactedSettings = redactedSettings
+    }
+}
+
+public struct RedactedSetting: Sendable, Equatable {
+    public let key: String
+    public let value: String
+}
+
+/// The whole validated configuration.
+public struct InfraprobeConfig: Sendable {
+    public static let defaultTimeout: Duration = .seconds(10)
+
+    public let file: String
+    public let timeout: Duration
+    public let targets: [TargetSpec]
+
+    public init(file: String, timeout: Duration, targets: [TargetSpec]) {
+        self.file = file
+        self.timeout = timeout
+        self.targets = targets
+    }
+
+    public func target(named name: String) -> TargetSpec? {
+        targets.first { $0.name == name }
+    }
+
+    /// The effective configuration as YAML, secrets replaced by `<secret>`.
+    public func redactedYAML() -> String {
+        var lines = ["timeout: \(DurationParser.format(timeout))", "targets:"]
+        for target in targets {
+            lines.append("  \(yamlQuoted(target.name)):")
+            lines.append("    prober: \(target.kind)")
+            lines.append("    timeout: \(DurationParser.format(target.timeout))")
+            lines.append("    components: [\(target.components.joined(separator: ", "))]")
+            for setting in target.redactedSettings where !["prober", "timeout", "components"].contains(setting.key) {
+                lines.append("    \(setting.key): \(yamlQuoted(setting.value))")
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+func yamlQuoted(_ value: String) -> String {
+    let plain = value.allSatisfy { $0.isLetter || $0.isNumber || "-_./:@<>[], ".contains($0) }
+        && !value.isEmpty && !value.hasPrefix(" ") && !value.hasPrefix("[") && !value.hasPrefix("<")
+        && !value.contains(": ")
+    if plain { return value }
+    let escaped = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        .replacingOccurrences(of: "\n", with: "\\n")
+    return "\"\(escaped)\""
+}

@@ -1,0 +1,140 @@
+/// The two exposition formats a scraper can ask for.
+public enum ExpositionFormat: Sendable, Equatable {
+    case text004
+    case openMetrics100
+
+    public var contentType: String {
+        switch self {
+        case .text004: return "text/plain; version=0.0.4; charset=utf-8"
+        case .openMetrics100: return "application/openmetrics-text; version=1.0.0; charset=utf-8"
+        }
+    }
+
+    /// OpenMetrics when the Accept header names it, else the classic text format (as client_golang does).
+    public static func negotiate(accept: String?) -> ExpositionFormat {
+        guard let accept else { return .text004 }
+        for part in accept.split(separator: ",") {
+            let fields = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard fields.first == "application/openmetrics-text" else { continue }
+            let quality = fields.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
+            if quality > 0 { return .openMetrics100 }
+        }
+        return .text004
+    }
+}
+
+/// Writes metric families: sorted by name, series sorted by labels, HELP/TYPE once per family,
+/// label values escaped, `+Inf`/`-Inf`/`NaN` spelled canonically. Duplicate families are merged
+/// and duplicate label names rejected, so one bad series cannot spoil a scrape.
+public enum ExpositionWriter {
+    public static func write(_ families: [MetricFamily], format: ExpositionFormat) -> String {
+        var merged: [String: MetricFamily] = [:]
+        var order: [String] = []
+        for family in families {
+            if var existing = merged[family.name] {
+                for sample in family.samples { existing.add(sample.labels.map { ($0.name, $0.value) }, sample.value, suffix: sample.suffix) }
+                merged[family.name] = existing
+            } else {
+                merged[family.name] = family
+                order.append(family.name)
+            }
+        }
+        var out = ""
+        out.reserveCapacity(families.reduce(0) { $0 + $1.samples.count } * 96 + 256)
+        for name in order.sorted() {
+            guard let family = merged[name], !family.samples.isEmpty else { continue }
+            writeFamily(family, format: format, into: &out)
+        }
+        if format == .openMetrics100 { out += "# EOF\n" }
+        return out
+    }
+
+    private static func writeFamily(_ family: MetricFamily, format: ExpositionFormat, into out: inout String) {
+        // The classic text format names a counter family after its `_total` samples; OpenMetrics does not.
+        let headerName = (format == .text004 && family.kind == .counter) ? family.name + "_total" : family.name
+        out += "# HELP \(headerName) \(escapeHelp(family.help, format: format))\n"
+        out += "# TYPE \(headerName) \(family.kind.rawValue)\n"
+        if format == .openMetrics100, let unit = family.unit { out += "# UNIT \(family.name) \(unit)\n" }
+        var seen = Set<String>()
+        let samples = family.samples.sorted { sortKey($0) < sortKey($1) }
+        for sample in samples {
+            guard Set(sample.labels.map(\.name)).count == sample.labels.count else { continue }
+            var line = family.name + sample.suffix
+            if !sample.labels.isEmpty {
+                line += "{"
+                line += sample.labels.map { "\($0.name)=\"\(escapeLabelValue($0.value))\"" }.joined(separator: ",")
+                line += "}"
+            }
+            guard seen.insert(line).inserted else { continue }
+            out += line
+            out += " "
+            out += formatValue(sample.value)
+            out += "\n"
+        }
+    }
+
+    /// Series of one family sort by their labels; a histogram's samples stay grouped:
+    /// buckets by ascending `le`, then `_count`, then `_sum` (the OpenMetrics order).
+    private struct SeriesKey: Comparable {
+        let base: String
+        let rank: Int
+        let bound: Double
+
+        static func < (lhs: SeriesKey, rhs: SeriesKey) -> Bool {
+            if lhs.base != rhs.base { return lhs.base < rhs.base }
+            if lhs.rank != rhs.rank { return lhs.rank < rhs.rank }
+            return lhs.bound < rhs.bound
+        }
+    }
+
+    private static func sortKey(_ sample: MetricFamily.Sample) -> SeriesKey {
+        var base = ""
+        var bound = 0.0
+        for label in sample.labels {
+            if label.name == "le" {
+                bound = label.value == "+Inf" ? .infinity : (Double(label.value) ?? 0)
+            } else {
+                base += label.name + "=" + label.value + "\u{1}"
+            }
+        }
+        let rank = ["_bucket": 0, "_count": 1, "_sum": 2][sample.suffix] ?? 0
+        return SeriesKey(base: base, rank: rank, bound: bound)
+    }
+
+    public static func escapeLabelValue(_ value: String) -> String {
+        guard value.contains(where: { $0 == "\\" || $0 == "\"" || $0 == "\n" }) else { return value }
+        var out = ""
+        for character in value {
+            switch character {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+
+    static func escapeHelp(_ help: String, format: ExpositionFormat) -> String {
+        var out = ""
+        for character in help {
+            switch character {
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\"" where format == .openMetrics100: out += "\\\""
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+
+    public static func formatValue(_ value: Double) -> String {
+        if value.isNaN { return "NaN" }
+        if value == .infinity { return "+Inf" }
+        if value == -.infinity { return "-Inf" }
+        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+        return "\(value)"
+    }
+}
+
+import Foundation

@@ -1,0 +1,48 @@
+/// Turns probe results into the `/probe` metric families of DESIGN §5.
+public enum ProbeMetrics {
+    public static func families(for results: [TargetProbeResult], includeOverall: Bool) -> [MetricFamily] {
+        var up = MetricFamily(name: "infraprobe_component_up", help: "1 if the component check passed, 0 if it failed.", kind: .gauge)
+        var duration = MetricFamily(name: "infraprobe_component_duration_seconds", help: "Wall time of the component check.", kind: .gauge, unit: "seconds")
+        var failure = MetricFamily(name: "infraprobe_component_failure_info", help: "1 for each failed component, labelled with why it failed.", kind: .gauge)
+        var ratio = MetricFamily(name: "infraprobe_target_health_ratio", help: "Passed components / configured components of the target.", kind: .gauge, unit: "ratio")
+        var total = MetricFamily(name: "infraprobe_target_components", help: "Number of components probed on the target.", kind: .gauge)
+        var passed = MetricFamily(name: "infraprobe_target_components_up", help: "Number of components of the target that passed.", kind: .gauge)
+        var success = MetricFamily(name: "probe_success", help: "1 if every component of the target passed (blackbox_exporter compatible).", kind: .gauge)
+        var probeDuration = MetricFamily(name: "probe_duration_seconds", help: "How long the probe of the target took.", kind: .gauge, unit: "seconds")
+        var info = MetricFamily(name: "infraprobe_service_info", help: "1, labelled with the version the service reports.", kind: .gauge)
+        var facts: [String: MetricFamily] = [:]
+
+        for result in results {
+            let base = [("target", result.target), ("prober", result.prober)]
+            for component in result.components {
+                let labels = base + [("component", component.component)]
+                up.add(labels, component.ok ? 1 : 0)
+                duration.add(labels, component.duration.seconds)
+                if let reason = component.failure {
+                    var failureLabels = labels + [("reason", reason.reason.rawValue)]
+                    if let hop = reason.hop { failureLabels.append(("hop", hop)) }
+                    failure.add(failureLabels, 1)
+                }
+            }
+            ratio.add(base, result.healthRatio)
+            total.add(base, Double(result.components.count))
+            passed.add(base, Double(result.passed))
+            success.add([("target", result.target)], result.success ? 1 : 0)
+            probeDuration.add([("target", result.target)], result.duration.seconds)
+            if let version = result.version { info.add(base + [("version", version)], 1) }
+            for fact in result.facts {
+                var family = facts[fact.name] ?? MetricFamily(name: fact.name, help: fact.help, kind: .gauge)
+                family.add(base + fact.labels.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, fact.value)
+                facts[fact.name] = family
+            }
+        }
+        var families = [up, duration, failure, ratio, total, passed, success, probeDuration, info] + facts.values
+        if includeOverall {
+            let components = results.reduce(0) { $0 + $1.components.count }
+            let healthy = results.reduce(0) { $0 + $1.passed }
+            families.append(.gauge("infraprobe_overall_health_ratio", "Passed components / all components over every configured target.",
+                                   unit: "ratio", [([], components == 0 ? 0 : Double(healthy) / Double(components))]))
+        }
+        return families
+    }
+}

@@ -1,0 +1,294 @@
+import CMicroHTTPD
+import CShims
+import Foundation
+
+/// Settings of the HTTP listener.
+public struct HTTPServerOptions: Sendable {
+    /// Idle and half-sent requests are closed after this (suspended probe requests are exempt).
+    public var connectionTimeoutSeconds: UInt32 = 15
+    public var connectionLimit: UInt32 = 1024
+    public var maxBodyBytes = 64 * 1024
+    /// In-flight requests get this long to finish on shutdown before they are cancelled.
+    public var shutdownGrace: Duration = .seconds(15)
+    public var tls: TLSMaterial?
+
+    public init() {}
+}
+
+/// PEM key, certificate and optional client CA, already read from disk.
+public struct TLSMaterial: Sendable {
+    public var keyPEM: String
+    public var certificatePEM: String
+    public var clientCAPEM: String?
+    /// GnuTLS priority string (e.g. minimum version).
+    public var priorities: String?
+
+    public init(keyPEM: String, certificatePEM: String, clientCAPEM: String? = nil, priorities: String? = nil) {
+        self.keyPEM = keyPEM
+        self.certificatePEM = certificatePEM
+        self.clientCAPEM = clientCAPEM
+        self.priorities = priorities
+    }
+}
+
+/// Facts about the connection a request came on, for authentication decisions.
+public struct ConnectionFacts: Sendable {
+    public let basicAuth: (user: String, password: String)?
+    /// nil without TLS; else whether the client sent a certificate, and whether it verified.
+    public let clientCertificate: (present: Bool, verified: Bool)?
+}
+
+/// An HTTP server on libmicrohttpd. Each request is answered by an async handler: the
+/// connection is suspended while the handler runs and resumed with its response, so a
+/// slow probe never occupies MHD's thread. C pointers stay inside this file.
+public final class HTTPServer: @unchecked Sendable {
+    public typealias Handler = @Sendable (HTTPRequest, ConnectionFacts) async -> HTTPResponse
+
+    let handler: Handler
+    let options: HTTPServerOptions
+    private let listen: ListenAddress
+    private var daemon: OpaquePointer?
+    private var pemStrings: [UnsafeMutablePointer<CChar>] = []
+    private let inFlight = Locked<[ObjectIdentifier: Task<Void, Never>]>([:])
+    private let stopping = Locked(false)
+    public private(set) var port: UInt16 = 0
+
+    public init(listen: ListenAddress, options: HTTPServerOptions = HTTPServerOptions(), handler: @escaping Handler) {
+        self.listen = listen
+        self.options = options
+        self.handler = handler
+    }
+
+    public func start() throws {
+        var flags = MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue
+        var items: [MHD_OptionItem] = [
+            MHD_OptionItem(option: .CONNECTION_TIMEOUT, value: Int(options.connectionTimeoutSeconds), ptr_value: nil),
+            MHD_OptionItem(option: .CONNECTION_LIMIT, value: Int(options.connectionLimit), ptr_value: nil),
+            MHD_OptionItem(option: .NOTIFY_COMPLETED, value: unsafeBitCast(requestCompletedCallback, to: Int.self), ptr_value: nil),
+        ]
+        if let tls = options.tls {
+            flags |= MHD_USE_TLS.rawValue
+            let key = strdup(tls.keyPEM)!, cert = strdup(tls.certificatePEM)!
+            pemStrings += [key, cert]
+            items.append(MHD_OptionItem(option: .HTTPS_MEM_KEY, value: 0, ptr_value: UnsafeMutableRawPointer(key)))
+            items.append(MHD_OptionItem(option: .HTTPS_MEM_CERT, value: 0, ptr_value: UnsafeMutableRawPointer(cert)))
+            if let ca = tls.clientCAPEM {
+                let trust = strdup(ca)!
+                pemStrings.append(trust)
+                items.append(MHD_OptionItem(option: .HTTPS_MEM_TRUST, value: 0, ptr_value: UnsafeMutableRawPointer(trust)))
+            }
+            if let priorities = tls.priorities {
+                let text = strdup(priorities)!
+                pemStrings.append(text)
+                items.append(MHD_OptionItem(option: .HTTPS_PRIORITIES, value: 0, ptr_value: UnsafeMutableRawPointer(text)))
+            }
+        }
+        var storage = sockaddr_storage()
+        if let host = listen.host {
+            flags |= try Self.fillSocketAddress(&storage, host: host, port: listen.port)
+            items.append(MHD_OptionItem(option: .SOCK_ADDR, value: 0, ptr_value: withUnsafeMutablePointer(to: &storage) { UnsafeMutableRawPointer($0) }))
+        } else {
+            flags |= MHD_USE_DUAL_STACK.rawValue
+        }
+        items.append(MHD_OptionItem(option: .END, value: 0, ptr_value: nil))
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        daemon = withExtendedLifetime(storage) {
+            items.withUnsafeBufferPointer { buffer in
+                cshim_mhd_start_daemon(flags, listen.port, accessHandlerCallback, me, buffer.baseAddress)
+            }
+        }
+        guard let daemon else {
+            pemStrings.forEach { free($0) }
+            pemStrings = []
+            throw HTTPServerError(message: "cannot listen on \(listen) (address in use, permission denied, or bad TLS material)")
+        }
+        port = cshim_mhd_bind_port(daemon)
+    }
+
+    private static func fillSocketAddress(_ storage: inout sockaddr_storage, host: String, port: UInt16) throws -> UInt32 {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 {
+            withUnsafeMutableBytes(of: &storage) { raw in
+                let address = raw.baseAddress!.assumingMemoryBound(to: sockaddr_in.self)
+                address.pointee.sin_family = sa_family_t(AF_INET)
+                address.pointee.sin_port = port.bigEndian
+                address.pointee.sin_addr = v4
+            }
+            return 0
+        }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, host, &v6) == 1 {
+            withUnsafeMutableBytes(of: &storage) { raw in
+                let address = raw.baseAddress!.assumingMemoryBound(to: sockaddr_in6.self)
+                address.pointee.sin6_family = sa_family_t(AF_INET6)
+                address.pointee.sin6_port = port.bigEndian
+                address.pointee.sin6_addr = v6
+            }
+            return MHD_USE_IPv6.rawValue
+        }
+        if host == "localhost" { return try fillSocketAddress(&storage, host: "127.0.0.1", port: port) }
+        throw HTTPServerError(message: "listen address host must be an IP address, got \(host)")
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to the grace period), then stops.
+    public func stop() {
+        guard let daemon else { return }
+        stopping.withLock { $0 = true }
+        let fd = MHD_quiesce_daemon(daemon)
+        if fd >= 0 { close(fd) }
+        let graceEnd = ContinuousClock.now + options.shutdownGrace
+        while !inFlight.current.isEmpty && ContinuousClock.now < graceEnd { usleep(10_000) }
+        inFlight.current.values.forEach { $0.cancel() }
+        while !inFlight.current.isEmpty { usleep(5_000) }
+        MHD_stop_daemon(daemon)
+        self.daemon = nil
+        pemStrings.forEach { free($0) }
+        pemStrings = []
+    }
+
+    public var inFlightCount: Int { inFlight.current.count }
+
+    // MARK: called from MHD's thread
+
+    fileprivate func handle(connection: OpaquePointer, url: String, method: String,
+                            upload: UnsafePointer<CChar>?, uploadSize: UnsafeMutablePointer<Int>,
+                            context: RequestContext) -> MHD_Result {
+        if let response = context.response {
+            return Self.queue(response, on: connection)
+        }
+        if uploadSize.pointee > 0 {
+            if context.body.count + uploadSize.pointee > options.maxBodyBytes {
+                context.tooLarge = true
+            } else if let upload {
+                context.body.append(contentsOf: UnsafeRawBufferPointer(start: upload, count: uploadSize.pointee))
+            }
+            uploadSize.pointee = 0
+            return .YES
+        }
+        if context.tooLarge {
+            return Self.queue(.text(413, "request body too large"), on: connection)
+        }
+        if stopping.current {
+            return Self.queue(.text(503, "shutting down"), on: connection)
+        }
+        let (path, _) = Self.splitURL(url)
+        let request = HTTPRequest(method: method, path: path,
+                                  query: Self.values(connection, kind: .GET_ARGUMENT_KIND, lowercaseKeys: false),
+                                  headers: Self.values(connection, kind: .HEADER_KIND, lowercaseKeys: true),
+                                  body: context.body)
+        let facts = Self.connectionFacts(connection, tls: options.tls != nil)
+        let sendableConnection = ConnectionHandle(raw: connection)
+        let handler = self.handler
+        let key = ObjectIdentifier(context)
+        MHD_suspend_connection(connection)
+        let work: @Sendable () async -> Void = { [inFlight] in
+            let response = await handler(request, facts)
+            context.response = Self.finalize(response, acceptEncoding: request.header("accept-encoding"))
+            inFlight.withLock { _ = $0.removeValue(forKey: key) }
+            MHD_resume_connection(sendableConnection.raw)
+        }
+        inFlight.withLock { $0[key] = Task(operation: work) }
+        return .YES
+    }
+
+    /// gzip when the client accepts it and it pays off.
+    static func finalize(_ response: HTTPResponse, acceptEncoding: String?) -> HTTPResponse {
+        var response = response
+        if response.body.count > 512, Gzip.clientAccepts(acceptEncoding), let compressed = Gzip.compress(response.body) {
+            response.body = compressed
+            response.headers.append(("Content-Encoding", "gzip"))
+        }
+        response.headers.append(("Vary", "Accept-Encoding"))
+        return response
+    }
+
+    private static func queue(_ response: HTTPResponse, on connection: OpaquePointer) -> MHD_Result {
+        let mhdResponse = response.body.withUnsafeBytes { raw in
+            MHD_create_response_from_buffer(raw.count, UnsafeMutableRawPointer(mutating: raw.baseAddress), .RESPMEM_MUST_COPY)
+        }
+        guard let mhdResponse else { return .NO }
+        for (name, value) in response.headers { _ = MHD_add_response_header(mhdResponse, name, value) }
+        let result = MHD_queue_response(connection, UInt32(response.status), mhdResponse)
+        MHD_destroy_response(mhdResponse)
+        return result
+    }
+
+    static func splitURL(_ url: String) -> (String, String?) {
+        guard let mark = url.firstIndex(of: "?") else { return (url, nil) }
+        return (String(url[..<mark]), String(url[url.index(after: mark)...]))
+    }
+
+    private final class ValueCollector {
+        var values: [String: String] = [:]
+        let lowercaseKeys: Bool
+        init(lowercaseKeys: Bool) { self.lowercaseKeys = lowercaseKeys }
+    }
+
+    private static func values(_ connection: OpaquePointer, kind: MHD_ValueKind, lowercaseKeys: Bool) -> [String: String] {
+        let collector = ValueCollector(lowercaseKeys: lowercaseKeys)
+        let iterator: MHD_KeyValueIterator = { cls, _, key, value in
+            guard let cls, let key else { return .YES }
+            let collector = Unmanaged<ValueCollector>.fromOpaque(cls).takeUnretainedValue()
+            var name = String(cString: key)
+            if collector.lowercaseKeys { name = name.lowercased() }
+            if collector.values[name] == nil { collector.values[name] = value.map { String(cString: $0) } ?? "" }
+            return .YES
+        }
+        withExtendedLifetime(collector) {
+            _ = MHD_get_connection_values(connection, kind, iterator, Unmanaged.passUnretained(collector).toOpaque())
+        }
+        return collector.values
+    }
+
+    private static func connectionFacts(_ connection: OpaquePointer, tls: Bool) -> ConnectionFacts {
+        var basic: (String, String)?
+        var password: UnsafeMutablePointer<CChar>?
+        if let user = MHD_basic_auth_get_username_password(connection, &password) {
+            basic = (String(cString: user), password.map { String(cString: $0) } ?? "")
+            MHD_free(user)
+            if let password { MHD_free(password) }
+        }
+        var certificate: (Bool, Bool)?
+        if tls {
+            var present: Int32 = 0
+            let status = cshim_mhd_client_cert_verified(connection, &present)
+            certificate = (present != 0, present != 0 && status == 0)
+        }
+        return ConnectionFacts(basicAuth: basic, clientCertificate: certificate)
+    }
+}
+
+public struct HTTPServerError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
+
+/// MHD's connection pointer, sendable because `MHD_resume_connection` is thread-safe.
+private struct ConnectionHandle: @unchecked Sendable { let raw: OpaquePointer }
+
+/// Per-request state, owned by MHD's `con_cls` slot from the first call until completion.
+private final class RequestContext: @unchecked Sendable {
+    var body: [UInt8] = []
+    var tooLarge = false
+    var response: HTTPResponse?
+}
+
+private let accessHandlerCallback: MHD_AccessHandlerCallback = { cls, connection, url, method, _, upload, uploadSize, conCls in
+    guard let cls, let connection, let conCls, let uploadSize else { return .NO }
+    guard let existing = conCls.pointee else {
+        // First call: only allocate. Answering here would make MHD close a keep-alive connection.
+        conCls.pointee = Unmanaged.passRetained(RequestContext()).toOpaque()
+        return .YES
+    }
+    let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
+    let context = Unmanaged<RequestContext>.fromOpaque(existing).takeUnretainedValue()
+    return server.handle(connection: connection, url: url.map { String(cString: $0) } ?? "/",
+                         method: method.map { String(cString: $0) } ?? "GET",
+                         upload: upload, uploadSize: uploadSize, context: context)
+}
+
+private let requestCompletedCallback: MHD_RequestCompletedCallback = { _, _, conCls, _ in
+    guard let conCls, let existing = conCls.pointee else { return }
+    Unmanaged<RequestContext>.fromOpaque(existing).release()
+    conCls.pointee = nil
+}

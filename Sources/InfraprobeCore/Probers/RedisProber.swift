@@ -1,0 +1,205 @@
+import Foundation
+
+/// Functional test of a Redis server: each component exercises one feature the way an
+/// application does, on keys of its own that carry a TTL and are deleted before returning.
+public struct RedisProber: Prober {
+    public static let descriptor = ProberDescriptor(
+        kind: "redis",
+        componentNames: ["service_running", "basic_operations", "cache_operations", "session_management",
+                         "stream_operations", "priority_queue", "memory_usage"],
+        addressKey: "address",
+        make: { section, environment in try RedisProber(section: section, environment: environment) })
+
+    static let keyTTLSeconds = "60"
+
+    public let pool: RedisConnectionPool
+    public let maxMemoryRatio: Double
+    public let keyPrefix: String
+    let executor: BlockingExecutor
+
+    public init(section: ConfigSection, environment: ProberEnvironment) throws {
+        let addressText = try section.requiredString("address")
+        guard let address = RedisAddress(addressText) else {
+            throw section.error("address", "expected host:port, [ipv6]:port or unix:/path, got \"\(addressText)\"")
+        }
+        let login = RedisLogin(
+            username: try section.string("username"),
+            password: try section.secret("password"),
+            database: try section.int("db", range: 0...15) ?? 0)
+        if login.username != nil && login.password == nil {
+            throw section.error("username", "a username needs a password or password_file")
+        }
+        maxMemoryRatio = try section.double("max_memory_ratio", range: 0.01...1) ?? 0.9
+        keyPrefix = try section.string("key_prefix") ?? "infraprobe"
+        pool = RedisConnectionPool(address: address, login: login)
+        executor = environment.executor
+    }
+
+    public func checks() -> [ComponentCheck] {
+        [
+            check("service_running", Self.serviceRunning),
+            check("basic_operations", Self.basicOperations),
+            check("cache_operations", Self.cacheOperations),
+            check("session_management", Self.sessionManagement),
+            check("stream_operations", Self.streamOperations),
+            check("priority_queue", Self.priorityQueue),
+            check("memory_usage", Self.memoryUsage),
+        ]
+    }
+
+    /// Runs a blocking component body on its own thread with a leased connection.
+    private func check(_ name: String, _ body: @escaping @Sendable (RedisProber, RedisSession, ComponentContext) throws -> Void) -> ComponentCheck {
+        ComponentCheck(name) { context in
+            let outcome: Result<Void, Error> = await executor.run { [self] in
+                Result { try RedisSession.with(pool: pool, context: context) { try body(self, $0, context) } }
+            }
+            try outcome.get()
+        }
+    }
+
+    /// `infraprobe:<instance>:<nonce>:<component>`: unique per probe, easy to grant by ACL pattern.
+    func key(_ context: ComponentContext, _ suffix: String = "") -> String {
+        "\(keyPrefix):\(context.instanceID):\(context.nonce):\(context.component)\(suffix)"
+    }
+
+    // MARK: components
+
+    private static func serviceRunning(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) throws {
+        let pong = try redis.call(["PING"])
+        guard pong.string == "PONG" else { throw ProbeFailure(.unexpectedResponse, "PING answered \(pong), expected PONG") }
+        let info = RedisInfo(try redis.call(["INFO", "server"]).string ?? "")
+        if let version = info["redis_version"] { context.reportVersion(version) }
+        if let uptime = info["uptime_in_seconds"].flatMap(Double.init) {
+            context.fact("infraprobe_redis_uptime_seconds", help: "Seconds since the Redis server started.", value: uptime)
+        }
+    }
+
+    private static func basicOperations(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) throws {
+        let key = probe.key(context)
+        let value = "value-\(context.nonce)"
+        defer { _ = try? redis.call(["DEL", key]) }
+        try expect(redis.call(["SET", key, value, "EX", keyTTLSeconds]), .status("OK"), "SET")
+        try expect(redis.call(["GET", key]), .bulk(Array(value.utf8)), "GET after SET")
+        try expect(redis.call(["DEL", key]), .integer(1), "DEL")
+        try expect(redis.call(["EXISTS", key]), .integer(0), "EXISTS after DEL")
+    }
+
+    private static func cacheOperations(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) throws {
+        let entry = probe.key(context, ":entry")
+        let counter = probe.key(context, ":hits")
+        let missing = probe.key(context, ":missing")
+        defer { _ = try? redis.call(["DEL", entry, counter]) }
+        try expect(redis.call(["SET", entry, "cached", "EX", keyTTLSeconds]), .status("OK"), "SET EX")
+        let ttl = try redis.call(["TTL", entry]).integer ?? -3
+        guard ttl > 0 && ttl <= 60 else { throw ProbeFailure(.unexpectedResponse, "TTL after SET EX 60 is \(ttl), expected 1...60") }
+        try expect(redis.call(["SET", counter, "41", "EX", keyTTLSeconds]), .status("OK"), "SET counter")
+        try expect(redis.call(["INCR", counter]), .integer(42), "INCR")
+        let counterTTL = try redis.call(["TTL", counter]).integer ?? -3
+        guard counterTTL > 0 else { throw ProbeFailure(.unexpectedResponse, "INCR dropped the TTL (TTL \(counterTTL))") }
+        try expect(redis.call(["GET", missing]), .null, "GET of a missing key (cache miss)")
+        try expect(redis.call(["DEL", entry, counter]), .integer(2), "DEL")
+    }
+
+    private static func sessionManagement(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) throws {
+        let key = probe.key(context)
+        let fields = ["user": "probe", "token": context.nonce, "role": "reader"]
+        defer { _ = try? redis.call(["DEL", key]) }
+        let write = ["HSET", key] + fields.sorted { $0.key < $1.key }.flatMap { [$0.key, $0.value] }
+        let replies = try redis.pipeline([["MULTI"], write, ["EXPIRE", key, keyTTLSeconds], ["EXEC"]])
+        guard let results = replies.last?.array, results.count == 2, results[0] == .integer(3), results[1] == .integer(1) else {
+            throw ProbeFailure(.unexpectedResponse, "MULTI HSET+EXPIRE answered \(replies.last ?? .null), expected [3, 1]")
+        }
+        let stored = try redis.call(["HGETALL", key]).array ?? []
+        var readBack: [String: String] = [:]
+        for pair in stride(from: 0, to: stored.count - 1, by: 2) {
+            readBack[stored[pair].string ?? ""] = stored[pair + 1].string ?? ""
+        }
+        guard readBack == fields else { throw ProbeFailure(.unexpectedResponse, "HGETALL returned \(readBack), expected \(fields)") }
+        let ttl = try redis.call(["TTL", key]).integer ?? -3
+        guard ttl > 0 else { throw ProbeFailure(.unexpectedResponse, "session hash has no TTL (TTL \(ttl))") }
+        try expect(redis.call(["DEL", key]), .integer(1), "DEL session")
+    }
+
+    private static func streamOperations(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) throws {
+        let key = probe.key(context)
+        let group = "infraprobe"
+        defer { _ = try? redis.call(["DEL", key]) }
+        let replies = try redis.pipeline([
+            ["MULTI"], ["XADD", key, "MAXLEN", "~", "100", "*", "probe", context.nonce], ["EXPIRE", key, keyTTLSeconds], ["EXEC"],
+        ])
+        guard let results = replies.last?.array, results.count == 2, let id = results[0].string, results[1] == .integer(1) else {
+            throw ProbeFailure(.unexpectedResponse, "MULTI XADD+EXPIRE answered \(replies.last ?? .null)")
+        }
+        try expect(redis.call(["XGROUP", "CREATE", key, group, "0"]), .status("OK"), "XGROUP CREATE")
+        let delivered = try redis.call(["XREADGROUP", "GROUP", group, "consumer", "COUNT", "10", "STREAMS", key, ">"])
+        // [[key, [[id, [field, value]]]]]
+        guard let streams = delivered.array, let entries = streams.first?.array?.last?.array,
+              let entry = entries.first?.array, entry.first?.string == id,
+              entry.last?.array == [.bulk(Array("probe".utf8)), .bulk(Array(context.nonce.utf8))]
+        else { throw ProbeFailure(.unexpectedResponse, "XREADGROUP did not deliver entry \(id): \(delivered)") }
+        try expect(redis.call(["XACK", key, group, id]), .integer(1), "XACK")
+        let pending = try redis.call(["XPENDING", key, group]).array?.first?.integer
+        guard pending == 0 else { throw ProbeFailure(.unexpectedResponse, "XPENDING reports \(pending.map(String.init) ?? "?") unacked entries after XACK") }
+        try expect(redis.call(["DEL", key]), .integer(1), "DEL stream")
+    }
+
+    private static func priorityQueue(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) throws {
+        let key = probe.key(context)
+        defer { _ = try? redis.call(["DEL", key]) }
+        let replies = try redis.pipeline([
+            ["MULTI"], ["ZADD", key, "30", "low", "10", "urgent", "20", "normal"], ["EXPIRE", key, keyTTLSeconds], ["EXEC"],
+        ])
+        guard let results = replies.last?.array, results == [.integer(3), .integer(1)] else {
+            throw ProbeFailure(.unexpectedResponse, "MULTI ZADD+EXPIRE answered \(replies.last ?? .null), expected [3, 1]")
+        }
+        for (member, score) in [("urgent", "10"), ("normal", "20")] {
+            let popped = try redis.call(["ZPOPMIN", key])
+            guard popped.array?.first?.string == member, let got = popped.array?.last?.string.flatMap(Double.init), got == Double(score) else {
+                throw ProbeFailure(.unexpectedResponse, "ZPOPMIN returned \(popped), expected \(member) with score \(score)")
+            }
+        }
+        try expect(redis.call(["ZCARD", key]), .integer(1), "ZCARD after two pops")
+        try expect(redis.call(["DEL", key]), .integer(1), "DEL queue")
+    }
+
+    private static func memoryUsage(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) throws {
+        let info = RedisInfo(try redis.call(["INFO", "memory"]).string ?? "")
+        guard let used = info["used_memory"].flatMap(Double.init) else {
+            throw ProbeFailure(.unexpectedResponse, "INFO memory has no used_memory field")
+        }
+        let max = info["maxmemory"].flatMap(Double.init) ?? 0
+        context.fact("infraprobe_redis_memory_used_bytes", help: "Memory used by Redis (INFO used_memory).", value: used)
+        context.fact("infraprobe_redis_memory_max_bytes", help: "Redis maxmemory limit; 0 means no limit.", value: max)
+        if let rss = info["used_memory_rss"].flatMap(Double.init) {
+            context.fact("infraprobe_redis_memory_rss_bytes", help: "Resident memory of the Redis process (INFO used_memory_rss).", value: rss)
+        }
+        guard max > 0 else {
+            context.step("maxmemory is 0 (no limit): nothing to compare against")
+            return
+        }
+        let ratio = used / max
+        context.step(String(format: "used/max = %.0f/%.0f = %.3f (limit %.2f)", used, max, ratio, probe.maxMemoryRatio))
+        if ratio > probe.maxMemoryRatio {
+            throw ProbeFailure(.resourceExhausted, String(format: "memory use %.1f%% of maxmemory is above %.0f%% (policy %@)",
+                                                          ratio * 100, probe.maxMemoryRatio * 100, info["maxmemory_policy"] ?? "?"))
+        }
+    }
+
+    private static func expect(_ reply: RedisValue, _ expected: RedisValue, _ what: String) throws {
+        guard reply == expected else { throw ProbeFailure(.unexpectedResponse, "\(what) answered \(reply), expected \(expected)") }
+    }
+}
+
+/// `INFO` output: `field:value` lines under `# Section` headers.
+struct RedisInfo {
+    private var fields: [String: String] = [:]
+
+    init(_ text: String) {
+        for line in text.split(whereSeparator: { $0 == "\r\n" || $0 == "\n" }) where !line.hasPrefix("#") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            fields[String(line[..<colon])] = String(line[line.index(after: colon)...])
+        }
+    }
+
+    subscript(_ field: String) -> String? { fields[field] }
+}

@@ -1,0 +1,67 @@
+import Foundation
+
+/// What a running component check can see and record: its deadline, a step log for
+/// debug output, the service facts it measured, and values shared with dependent checks.
+public final class ComponentContext: Sendable {
+    public let component: String
+    public let deadline: Deadline
+    public let target: String
+    let probe: ProbeScratch
+    private let started = ContinuousClock.now
+    private let log = Locked<[ProbeStep]>([])
+
+    init(component: String, deadline: Deadline, target: String, probe: ProbeScratch) {
+        self.component = component
+        self.deadline = deadline
+        self.target = target
+        self.probe = probe
+    }
+
+    /// Records one step (a command and its answer). Callers pass already-redacted text.
+    public func step(_ text: String) {
+        let offset = ContinuousClock.now - started
+        log.withLock { $0.append(ProbeStep(offset: offset, text: String(text.prefix(512)))) }
+    }
+
+    public var steps: [ProbeStep] { log.current }
+
+    public func fact(_ name: String, help: String, labels: [String: String] = [:], value: Double) {
+        probe.facts.withLock { $0.append(ServiceFact(name: name, help: help, labels: labels, value: value)) }
+    }
+
+    public func reportVersion(_ version: String) {
+        probe.version.withLock { $0 = version }
+    }
+
+    /// Values a check hands to the checks that depend on it (e.g. an ingested trace id).
+    public var shared: SharedValues { probe.shared }
+
+    public var nonce: String { probe.nonce }
+    public var instanceID: String { probe.instanceID }
+}
+
+/// Per-probe state shared by all components of one target probe.
+final class ProbeScratch: Sendable {
+    let facts = Locked<[ServiceFact]>([])
+    let version = Locked<String?>(nil)
+    let shared = SharedValues()
+    let nonce: String
+    let instanceID: String
+
+    init(nonce: String, instanceID: String) {
+        self.nonce = nonce
+        self.instanceID = instanceID
+    }
+}
+
+public final class SharedValues: Sendable {
+    private let values = Locked<[String: any Sendable]>([:])
+
+    public subscript<T: Sendable>(_ key: String, as type: T.Type = T.self) -> T? {
+        values.withLock { $0[key] as? T }
+    }
+
+    public func set(_ key: String, _ value: any Sendable) {
+        values.withLock { $0[key] = value }
+    }
+}

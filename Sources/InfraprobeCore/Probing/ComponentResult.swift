@@ -1,0 +1,68 @@
+/// The outcome of one component check; everything the metrics and reports are built from.
+public struct ComponentResult: Sendable, Equatable {
+    public let component: String
+    public let duration: Duration
+    public let failure: ProbeFailure?
+    public let steps: [ProbeStep]
+
+    public var ok: Bool { failure == nil }
+
+    public init(component: String, duration: Duration, failure: ProbeFailure?, steps: [ProbeStep] = []) {
+        self.component = component
+        self.duration = duration
+        self.failure = failure
+        self.steps = steps
+    }
+}
+
+/// One command or request a component made, kept for `debug=true` and `/logs`.
+public struct ProbeStep: Sendable, Equatable {
+    public let offset: Duration
+    public let text: String
+
+    public init(offset: Duration, text: String) {
+        self.offset = offset
+        self.text = text
+    }
+}
+
+/// A service fact measured during a probe (e.g. Redis used memory), exported as a gauge.
+public struct ServiceFact: Sendable, Equatable {
+    public let name: String
+    public let help: String
+    public let labels: [String: String]
+    public let value: Double
+
+    public init(name: String, help: String, labels: [String: String] = [:], value: Double) {
+        self.name = name
+        self.help = help
+        self.labels = labels
+        self.value = value
+    }
+}
+
+/// Everything one probe of one target produced.
+public struct TargetProbeResult: Sendable {
+    public let target: String
+    public let prober: String
+    public let components: [ComponentResult]
+    public let facts: [ServiceFact]
+    public let version: String?
+    public let duration: Duration
+    public let startedAt: Double  // seconds since the Unix epoch
+
+    public init(target: String, prober: String, components: [ComponentResult], facts: [ServiceFact],
+                version: String?, duration: Duration, startedAt: Double) {
+        self.target = target
+        self.prober = prober
+        self.components = components
+        self.facts = facts
+        self.version = version
+        self.duration = duration
+        self.startedAt = startedAt
+    }
+
+    public var passed: Int { components.filter(\.ok).count }
+    public var success: Bool { passed == components.count }
+    public var healthRatio: Double { components.isEmpty ? 0 : Double(passed) / Double(components.count) }
+}

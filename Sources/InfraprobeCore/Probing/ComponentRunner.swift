@@ -1,0 +1,106 @@
+import Foundation
+
+/// Runs one target's component checks concurrently under one deadline (DESIGN §4).
+/// A check that has not finished at the deadline is reported as `timeout`; a check whose
+/// dependency failed, or whose service is unreachable, is reported as `dependency_failed`
+/// without being attempted.
+public enum ComponentRunner {
+    public static let gateComponent = "service_running"
+
+    public static func run(target: TargetSpec, deadline: Deadline, environment: ProberEnvironment) async -> TargetProbeResult {
+        let startedAt = Date().timeIntervalSince1970
+        let start = ContinuousClock.now
+        let scratch = ProbeScratch(nonce: environment.nonce(), instanceID: environment.instanceID)
+        let checks = Dictionary(target.prober.checks().map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let order = executionOrder(enabled: target.components, checks: checks)
+
+        var tasks: [String: Task<ComponentResult, Never>] = [:]
+        for name in order {
+            guard let check = checks[name] else { continue }
+            let gate = (name != gateComponent) ? tasks[gateComponent] : nil
+            let dependencies = check.dependencies.compactMap { dependency in tasks[dependency].map { (dependency, $0) } }
+            let context = ComponentContext(component: name, deadline: deadline, target: target.name, probe: scratch)
+            tasks[name] = Task {
+                if let gate, let failure = await gate.value.failure, failure.reason.meansServiceUnreachable {
+                    return ComponentResult(component: name, duration: .zero, failure: ProbeFailure(
+                        .dependencyFailed, "not attempted: \(gateComponent) failed (\(failure.reason.rawValue))"))
+                }
+                for (dependency, task) in dependencies {
+                    if let failure = await task.value.failure {
+                        return ComponentResult(component: name, duration: .zero, failure: ProbeFailure(
+                            .dependencyFailed, "not attempted: \(dependency) failed (\(failure.reason.rawValue))", hop: failure.hop))
+                    }
+                }
+                return await runBeforeDeadline(check, context: context)
+            }
+        }
+
+        var results: [ComponentResult] = []
+        for name in target.components {
+            if let task = tasks[name] {
+                results.append(await task.value)
+            } else {
+                results.append(ComponentResult(component: name, duration: .zero,
+                                               failure: ProbeFailure(.protocol, "prober has no check named \(name)")))
+            }
+        }
+        return TargetProbeResult(
+            target: target.name, prober: target.kind, components: results,
+            facts: scratch.facts.current, version: scratch.version.current,
+            duration: ContinuousClock.now - start, startedAt: startedAt)
+    }
+
+    /// Enabled checks plus the disabled ones they depend on, dependencies first.
+    static func executionOrder(enabled: [String], checks: [String: ComponentCheck]) -> [String] {
+        var order: [String] = []
+        var visiting: Set<String> = []
+        func visit(_ name: String) {
+            guard !order.contains(name), !visiting.contains(name), let check = checks[name] else { return }
+            visiting.insert(name)
+            check.dependencies.forEach(visit)
+            order.append(name)
+        }
+        if checks[gateComponent] != nil { visit(gateComponent) }
+        enabled.forEach(visit)
+        return order
+    }
+
+    static func runBeforeDeadline(_ check: ComponentCheck, context: ComponentContext) async -> ComponentResult {
+        let start = ContinuousClock.now
+        let deadline = context.deadline
+        let budget = deadline.remaining
+        let failure: ProbeFailure? = await withCheckedContinuation { continuation in
+            let finished = Locked(false)
+            let finish: @Sendable (ProbeFailure?) -> Void = { failure in
+                let first = finished.withLock { done -> Bool in
+                    defer { done = true }
+                    return !done
+                }
+                if first { continuation.resume(returning: failure) }
+            }
+            let work = Task {
+                do {
+                    try await check.run(context)
+                    finish(nil)
+                } catch let failure as ProbeFailure {
+                    finish(failure)
+                } catch is CancellationError {
+                    finish(ProbeFailure(.timeout, "cancelled at the deadline"))
+                } catch {
+                    finish(ProbeFailure(.unexpectedResponse, String(describing: error)))
+                }
+            }
+            Task {
+                try? await Task.sleep(until: deadline.instant, clock: .continuous)
+                finish(ProbeFailure(.timeout, "no answer within the probe deadline of \(formatSeconds(budget))"))
+                work.cancel()
+            }
+        }
+        return ComponentResult(component: check.name, duration: ContinuousClock.now - start,
+                               failure: failure, steps: context.steps)
+    }
+
+    static func formatSeconds(_ duration: Duration) -> String {
+        String(format: "%.3fs", duration.seconds)
+    }
+}

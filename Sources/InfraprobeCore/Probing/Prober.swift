@@ -1,0 +1,75 @@
+import Foundation
+
+/// A service kind's functional test: a set of component checks the runner executes
+/// concurrently under one deadline. One conforming type per file in `Probers/`.
+public protocol Prober: Sendable {
+    func checks() -> [ComponentCheck]
+}
+
+/// One named component check. `dependencies` name checks whose success this one needs
+/// (their shared values are read through `ComponentContext.shared`).
+public struct ComponentCheck: Sendable {
+    public let name: String
+    public let dependencies: [String]
+    public let run: @Sendable (ComponentContext) async throws -> Void
+
+    public init(_ name: String, dependsOn dependencies: [String] = [],
+                run: @escaping @Sendable (ComponentContext) async throws -> Void) {
+        self.name = name
+        self.dependencies = dependencies
+        self.run = run
+    }
+}
+
+/// How a prober kind is named, which components it has, and how it is built from config.
+public struct ProberDescriptor: Sendable {
+    public let kind: String
+    public let componentNames: [String]
+    /// The config key that `/probe?module=M&target=ADDR` fills with ADDR.
+    public let addressKey: String
+    public let make: @Sendable (ConfigSection, ProberEnvironment) throws -> any Prober
+
+    public init(kind: String, componentNames: [String], addressKey: String,
+                make: @escaping @Sendable (ConfigSection, ProberEnvironment) throws -> any Prober) {
+        self.kind = kind
+        self.componentNames = componentNames
+        self.addressKey = addressKey
+        self.make = make
+    }
+}
+
+/// Shared, long-lived things probers use: the namespace for what they create, threads for blocking calls.
+public final class ProberEnvironment: Sendable {
+    /// Unique per process: `infraprobe/<instance-id>/<nonce>` namespaces never collide between exporters.
+    public let instanceID: String
+    public let executor: BlockingExecutor
+
+    public init(instanceID: String = ProberEnvironment.makeInstanceID(), executor: BlockingExecutor = .shared) {
+        self.instanceID = instanceID
+        self.executor = executor
+    }
+
+    public static func makeInstanceID() -> String {
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
+        let safeHost = String(host.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "-" }.prefix(32))
+        return "\(safeHost)-\(getpid())"
+    }
+
+    /// A fresh token for one probe's keys/objects.
+    public func nonce() -> String {
+        String(UInt64.random(in: 0...UInt64.max), radix: 36)
+    }
+}
+
+/// The probers this build knows.
+public struct ProberRegistry: Sendable {
+    public let descriptors: [String: ProberDescriptor]
+
+    public init(_ descriptors: [ProberDescriptor]) {
+        self.descriptors = Dictionary(uniqueKeysWithValues: descriptors.map { ($0.kind, $0) })
+    }
+
+    public static let standard = ProberRegistry([RedisProber.descriptor])
+
+    public var kinds: [String] { descriptors.keys.sorted() }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import Logging
+
+/// Log line formats of `--log.format`, as Prometheus exporters write them.
+public enum LogFormat: String, Sendable, CaseIterable {
+    case logfmt, json
+}
+
+/// A swift-log handler writing logfmt or JSON lines to stderr.
+public struct ExporterLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level
+    let label: String
+    let format: LogFormat
+
+    public init(label: String, level: Logger.Level, format: LogFormat) {
+        self.label = label
+        self.logLevel = level
+        self.format = format
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+        var fields: [(String, String)] = [
+            ("time", ISO8601DateFormatter().string(from: Date())),
+            ("level", event.level.rawValue),
+            ("logger", label),
+            ("msg", event.message.description),
+        ]
+        fields += merged.sorted { $0.key < $1.key }.map { ($0.key, $0.value.description) }
+        let line: String
+        switch format {
+        case .json:
+            line = "{" + fields.map { "\(jsonString($0.0)):\(jsonString($0.1))" }.joined(separator: ",") + "}"
+        case .logfmt:
+            line = fields.map { "\($0.0)=\(logfmtValue($0.1))" }.joined(separator: " ")
+        }
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    private func jsonString(_ text: String) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: [text], options: [])) ?? Data("[\"\"]".utf8)
+        return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast())
+    }
+
+    private func logfmtValue(_ text: String) -> String {
+        guard text.isEmpty || text.contains(where: { $0 == " " || $0 == "=" || $0 == "\"" || $0 == "\n" }) else { return text }
+        return "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n") + "\""
+    }
+}

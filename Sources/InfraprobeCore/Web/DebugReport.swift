@@ -1,0 +1,30 @@
+import Foundation
+
+/// Plain-text account of one probe: each component's steps and result, the metrics it
+/// produced and the target's settings (secrets redacted). Served for `debug=true` and `/logs`.
+public enum DebugReport {
+    public static func render(_ record: ProbeRecord) -> String {
+        let result = record.result
+        var out = "Probe #\(record.id) of target \"\(result.target)\" (prober \(result.prober))\n"
+        out += "Started at \(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: result.startedAt))), "
+        out += String(format: "took %.3fs, %d/%d components passed\n", result.duration.seconds, result.passed, result.components.count)
+        for component in result.components {
+            let status = component.ok ? "PASS" : "FAIL"
+            out += "\n== \(component.component): \(status) in \(String(format: "%.3fs", component.duration.seconds))"
+            if let failure = component.failure {
+                out += " reason=\(failure.reason.rawValue)"
+                if let hop = failure.hop { out += " hop=\(hop)" }
+                out += "\n   \(failure.message)"
+            }
+            out += "\n"
+            for step in component.steps {
+                out += String(format: "   +%.4fs ", step.offset.seconds) + step.text + "\n"
+            }
+        }
+        out += "\nMetrics:\n"
+        out += ExpositionWriter.write(ProbeMetrics.families(for: [result], includeOverall: false), format: .text004)
+        out += "\nTarget configuration:\n"
+        for setting in record.settings { out += "  \(setting.key): \(setting.value)\n" }
+        return out
+    }
+}

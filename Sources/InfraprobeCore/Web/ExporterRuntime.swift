@@ -1,0 +1,79 @@
+import Foundation
+import Logging
+
+/// Wires config, probe service, web routes and the HTTP server together; owns reloads.
+/// The executable builds one from flags; tests build one on port 0.
+public final class ExporterRuntime: Sendable {
+    public struct Settings: Sendable {
+        public var configFile: String
+        public var listen: ListenAddress
+        public var web = WebOptions()
+        public var server = HTTPServerOptions()
+        public var maxRequests = 40
+        public var historyLimit = 100
+
+        public init(configFile: String, listen: ListenAddress) {
+            self.configFile = configFile
+            self.listen = listen
+        }
+    }
+
+    public let service: ProbeService
+    public let server: HTTPServer
+    private let loader: ConfigLoader
+    private let configFile: String
+    private let logger: Logger
+    private let reloadLock = NSLock()
+
+    public init(settings: Settings, registry: ProberRegistry = .standard, logger: Logger = Logger(label: "infraprobe")) throws {
+        let environment = ProberEnvironment()
+        loader = ConfigLoader(registry: registry, environment: environment)
+        configFile = settings.configFile
+        self.logger = logger
+        let config = try loader.load(file: settings.configFile)
+        let metrics = SelfMetrics(version: BuildInfo.version, revision: BuildInfo.revision)
+        service = ProbeService(config: config, environment: environment, metrics: metrics,
+                               maxConcurrentProbes: settings.maxRequests, historyLimit: settings.historyLimit, logger: logger)
+        let reloader: WebApp.Reloader = { [loader, configFile, service, logger, reloadLock] in
+            Self.reload(loader: loader, file: configFile, service: service, logger: logger, lock: reloadLock)
+        }
+        let app = WebApp(service: service, options: settings.web, reloader: reloader, logger: logger)
+        server = HTTPServer(listen: settings.listen, options: settings.server) { request, facts in
+            await app.handle(request, facts)
+        }
+    }
+
+    public func start() throws {
+        try server.start()
+        logger.info("listening", metadata: ["port": "\(server.port)", "targets": "\(service.config.targets.count)"])
+    }
+
+    public func stop() {
+        logger.info("shutting down; waiting for in-flight requests", metadata: ["in_flight": "\(server.inFlightCount)"])
+        server.stop()
+    }
+
+    @discardableResult
+    public func reload() -> Result<Void, ConfigError> {
+        Self.reload(loader: loader, file: configFile, service: service, logger: logger, lock: reloadLock)
+    }
+
+    private static func reload(loader: ConfigLoader, file: String, service: ProbeService, logger: Logger, lock: NSLock) -> Result<Void, ConfigError> {
+        lock.lock()
+        defer { lock.unlock() }
+        do {
+            let config = try loader.load(file: file)
+            service.replaceConfig(config)
+            service.metrics.recordReload(success: true)
+            logger.info("configuration reloaded", metadata: ["targets": "\(config.targets.count)"])
+            return .success(())
+        } catch let error as ConfigError {
+            service.metrics.recordReload(success: false)
+            logger.error("configuration reload failed; keeping the previous configuration", metadata: ["error": "\(error)"])
+            return .failure(error)
+        } catch {
+            service.metrics.recordReload(success: false)
+            return .failure(ConfigError(file: file, line: nil, key: "", message: "\(error)"))
+        }
+    }
+}

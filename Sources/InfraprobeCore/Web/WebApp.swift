@@ -1,0 +1,125 @@
+import Foundation
+import Logging
+
+/// Options of the web layer that come from flags.
+public struct WebOptions: Sendable {
+    public var telemetryPath = "/metrics"
+    public var timeoutOffset: Duration = .milliseconds(500)
+
+    public init() {}
+}
+
+/// Routes HTTP requests to probes, self-metrics and the operator pages (DESIGN §3).
+public final class WebApp: Sendable {
+    public typealias Reloader = @Sendable () async -> Result<Void, ConfigError>
+
+    let service: ProbeService
+    let metrics: SelfMetrics
+    let options: WebOptions
+    let reloader: Reloader?
+    let logger: Logger
+
+    public init(service: ProbeService, options: WebOptions = WebOptions(), reloader: Reloader? = nil,
+                logger: Logger = Logger(label: "infraprobe.web")) {
+        self.service = service
+        self.metrics = service.metrics
+        self.options = options
+        self.reloader = reloader
+        self.logger = logger
+    }
+
+    public func handle(_ request: HTTPRequest, _ facts: ConnectionFacts) async -> HTTPResponse {
+        let (handler, response) = await route(request)
+        metrics.recordRequest(handler: handler, code: response.status)
+        if request.method == "HEAD" {
+            var headOnly = response
+            headOnly.body = []
+            return headOnly
+        }
+        return response
+    }
+
+    private func route(_ request: HTTPRequest) async -> (String, HTTPResponse) {
+        let readOnly = ["GET", "HEAD"]
+        switch request.path {
+        case "/probe":
+            guard readOnly.contains(request.method) else { return ("/probe", methodNotAllowed(readOnly)) }
+            return ("/probe", await probe(request))
+        case options.telemetryPath:
+            guard readOnly.contains(request.method) else { return (options.telemetryPath, methodNotAllowed(readOnly)) }
+            return (options.telemetryPath, exposition(metrics.families(), request: request))
+        case "/-/healthy":
+            return ("/-/healthy", .text(200, "Healthy"))
+        case "/-/ready":
+            return ("/-/ready", .text(200, "Ready"))
+        case "/-/reload":
+            guard request.method == "POST" || request.method == "PUT" else { return ("/-/reload", methodNotAllowed(["POST", "PUT"])) }
+            return ("/-/reload", await reload())
+        case "/config":
+            guard readOnly.contains(request.method) else { return ("/config", methodNotAllowed(readOnly)) }
+            return ("/config", HTTPResponse(status: 200, contentType: "text/plain; charset=utf-8", body: service.config.redactedYAML()))
+        case "/logs":
+            guard readOnly.contains(request.method) else { return ("/logs", methodNotAllowed(readOnly)) }
+            return ("/logs", logs(request))
+        case "/":
+            guard readOnly.contains(request.method) else { return ("/", methodNotAllowed(readOnly)) }
+            return ("/", HTTPResponse(status: 200, contentType: "text/html; charset=utf-8",
+                                      body: LandingPage.render(service: service, telemetryPath: options.telemetryPath)))
+        default:
+            return ("other", .text(404, "404 page not found"))
+        }
+    }
+
+    private func methodNotAllowed(_ allowed: [String]) -> HTTPResponse {
+        var response = HTTPResponse.text(405, "method not allowed; use \(allowed.joined(separator: " or "))")
+        response.headers.append(("Allow", allowed.joined(separator: ", ")))
+        return response
+    }
+
+    private func probe(_ request: HTTPRequest) async -> HTTPResponse {
+        let config = service.config
+        let scrapeTimeout = request.header("x-prometheus-scrape-timeout-seconds")
+        let debug = ["true", "1", "yes"].contains(request.query["debug"]?.lowercased() ?? "")
+        func timeout(for target: TargetSpec) -> Duration {
+            Deadline.probeTimeout(targetTimeout: target.timeout, scrapeTimeoutHeader: scrapeTimeout, offset: options.timeoutOffset)
+        }
+        if let module = request.query["module"] {
+            return .text(400, "unknown module \"\(module)\": no modules are configured")
+        }
+        do {
+            if let name = request.query["target"] {
+                guard let target = config.target(named: name) else {
+                    return .text(400, "unknown target \"\(String(name.prefix(200)))\": not in the configuration")
+                }
+                let record = try await service.probe(target, timeout: timeout(for: target))
+                if debug { return .text(200, DebugReport.render(record)) }
+                return exposition(ProbeMetrics.families(for: [record.result], includeOverall: false), request: request)
+            }
+            guard !config.targets.isEmpty else { return .text(400, "no targets are configured") }
+            let records = try await service.probeAll(timeout: timeout)
+            if debug { return .text(200, records.map(DebugReport.render).joined(separator: "\n")) }
+            return exposition(ProbeMetrics.families(for: records.map(\.result), includeOverall: true), request: request)
+        } catch {
+            return .text(503, "too many concurrent probes (limit \(service.maxConcurrentProbes)); try again later")
+        }
+    }
+
+    private func exposition(_ families: [MetricFamily], request: HTTPRequest) -> HTTPResponse {
+        let format = ExpositionFormat.negotiate(accept: request.header("accept"))
+        return HTTPResponse(status: 200, contentType: format.contentType, body: ExpositionWriter.write(families, format: format))
+    }
+
+    private func reload() async -> HTTPResponse {
+        guard let reloader else { return .text(500, "reload is not available: no config file") }
+        switch await reloader() {
+        case .success: return .text(200, "configuration reloaded")
+        case .failure(let error): return .text(500, "failed to reload config: \(error)")
+        }
+    }
+
+    private func logs(_ request: HTTPRequest) -> HTTPResponse {
+        guard let text = request.query["id"], let id = Int(text) else { return .text(400, "missing or invalid id parameter") }
+        guard let record = service.record(id: id) else { return .text(404, "probe \(id) is not in the history (kept: last \(service.historyLimit))") }
+        return .text(200, DebugReport.render(record))
+    }
+}

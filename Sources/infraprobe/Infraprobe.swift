@@ -1,0 +1,194 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import InfraprobeCore
+import Logging
+
+@main
+struct Infraprobe: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "infraprobe",
+        abstract: "Prometheus exporter that functionally tests infrastructure services on every scrape.",
+        version: "infraprobe \(BuildInfo.version) (revision \(BuildInfo.revision), Swift \(BuildInfo.swiftVersion))",
+        subcommands: [Serve.self, Check.self],
+        defaultSubcommand: Serve.self)
+}
+
+struct LoggingOptions: ParsableArguments {
+    @Option(name: .customLong("log.level"), help: "Only log messages at or above this level: debug, info, warn, error.")
+    var level: String = "info"
+
+    @Option(name: .customLong("log.format"), help: "Log line format: logfmt or json.")
+    var format: String = "logfmt"
+
+    func validate() throws {
+        guard Self.level(level) != nil else { throw ValidationError("--log.level must be one of debug, info, warn, error") }
+        guard LogFormat(rawValue: format) != nil else { throw ValidationError("--log.format must be logfmt or json") }
+    }
+
+    static func level(_ text: String) -> Logger.Level? {
+        ["debug": .debug, "info": .info, "warn": .warning, "warning": .warning, "error": .error][text]
+    }
+
+    func bootstrap() -> Logger {
+        let level = Self.level(self.level) ?? .info
+        let format = LogFormat(rawValue: self.format) ?? .logfmt
+        LoggingSystem.bootstrap { label in ExporterLogHandler(label: label, level: level, format: format) }
+        return Logger(label: "infraprobe")
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Serve /probe and /metrics (the default).")
+
+    @Option(name: .customLong("config.file"), help: "Configuration file.")
+    var configFile = "infraprobe.yml"
+
+    @Flag(name: .customLong("config.check"), help: "Validate the configuration file and exit (0 valid, 1 invalid).")
+    var configCheck = false
+
+    @Option(name: .customLong("web.listen-address"), help: "Address to listen on, e.g. :10025 or 127.0.0.1:10025.")
+    var listenAddress = ":10025"
+
+    @Option(name: .customLong("web.telemetry-path"), help: "Path under which to expose the exporter's own metrics.")
+    var telemetryPath = "/metrics"
+
+    @Option(name: .customLong("web.config.file"), help: "exporter-toolkit web config (TLS, basic auth).")
+    var webConfigFile: String?
+
+    @Option(name: .customLong("web.max-requests"), help: "Maximum concurrent probe requests; more get 503.")
+    var maxRequests = 40
+
+    @Option(name: .customLong("probe.timeout-offset"), help: "Seconds subtracted from Prometheus' scrape timeout.")
+    var timeoutOffset = 0.5
+
+    @Option(name: .customLong("history.limit"), help: "Number of recent probes kept for / and /logs.")
+    var historyLimit = 100
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard ListenAddress(listenAddress) != nil else { throw ValidationError("--web.listen-address must look like :10025 or 127.0.0.1:10025") }
+        guard telemetryPath.hasPrefix("/") else { throw ValidationError("--web.telemetry-path must start with /") }
+        guard maxRequests > 0 else { throw ValidationError("--web.max-requests must be positive") }
+        guard timeoutOffset >= 0 && timeoutOffset.isFinite else { throw ValidationError("--probe.timeout-offset must be >= 0") }
+        guard historyLimit >= 0 else { throw ValidationError("--history.limit must be >= 0") }
+    }
+
+    func run() async throws {
+        let logger = logging.bootstrap()
+        signal(SIGPIPE, SIG_IGN)
+        if configCheck {
+            do {
+                let config = try ConfigLoader(environment: ProberEnvironment()).load(file: configFile)
+                print("\(configFile): OK, \(config.targets.count) target(s)")
+                return
+            } catch {
+                FileHandle.standardError.write(Data("\(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+        if webConfigFile != nil {
+            FileHandle.standardError.write(Data("--web.config.file is not supported by this build yet\n".utf8))
+            throw ExitCode(1)
+        }
+        var settings = ExporterRuntime.Settings(configFile: configFile, listen: ListenAddress(listenAddress)!)
+        settings.web.telemetryPath = telemetryPath
+        settings.web.timeoutOffset = .milliseconds(Int64(timeoutOffset * 1000))
+        settings.maxRequests = maxRequests
+        settings.historyLimit = historyLimit
+        let runtime: ExporterRuntime
+        do {
+            runtime = try ExporterRuntime(settings: settings, logger: logger)
+            try runtime.start()
+        } catch {
+            logger.error("cannot start", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+        await SignalWaiter.run(onReload: { runtime.reload() })
+        runtime.stop()
+    }
+}
+
+struct Check: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Probe the configured targets once and print a report (exit 0 all passed, 1 some failed, 2 config error).")
+
+    @Option(name: .customLong("config.file"), help: "Configuration file.")
+    var configFile = "infraprobe.yml"
+
+    @Option(name: .customLong("target"), help: "Only this target (repeatable).")
+    var targets: [String] = []
+
+    @Option(name: .customLong("format"), help: "Report format: text or json.")
+    var format = "text"
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard ["text", "json"].contains(format) else { throw ValidationError("--format must be text or json") }
+    }
+
+    func run() async throws {
+        _ = logging.bootstrap()
+        signal(SIGPIPE, SIG_IGN)
+        let environment = ProberEnvironment()
+        let config: InfraprobeConfig
+        do {
+            config = try ConfigLoader(environment: environment).load(file: configFile)
+        } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        var selected = config.targets
+        if !targets.isEmpty {
+            for name in targets where config.target(named: name) == nil {
+                FileHandle.standardError.write(Data("\(configFile): unknown target \"\(name)\"\n".utf8))
+                throw ExitCode(2)
+            }
+            selected = config.targets.filter { targets.contains($0.name) }
+        }
+        let results = await withTaskGroup(of: (Int, TargetProbeResult).self) { group in
+            for (index, target) in selected.enumerated() {
+                group.addTask { (index, await ComponentRunner.run(target: target, deadline: .after(target.timeout), environment: environment)) }
+            }
+            var collected: [(Int, TargetProbeResult)] = []
+            for await item in group { collected.append(item) }
+            return collected.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+        print(format == "json" ? CheckReport.json(results) : CheckReport.text(results), terminator: "")
+        if !results.allSatisfy(\.success) { throw ExitCode(1) }
+    }
+}
+
+/// Waits for SIGTERM/SIGINT (returns) and handles SIGHUP (reload) meanwhile.
+enum SignalWaiter {
+    static func run(onReload: @escaping @Sendable () -> Void) async {
+        for signalNumber in [SIGTERM, SIGINT, SIGHUP] { signal(signalNumber, SIG_IGN) }
+        let queue = DispatchQueue(label: "infraprobe.signals")
+        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: queue)
+        hangup.setEventHandler { onReload() }
+        hangup.resume()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let resumed = Locked(false)
+            let sources = [SIGTERM, SIGINT].map { DispatchSource.makeSignalSource(signal: $0, queue: queue) }
+            for source in sources {
+                source.setEventHandler {
+                    let first = resumed.withLock { done -> Bool in
+                        defer { done = true }
+                        return !done
+                    }
+                    if first { continuation.resume() }
+                }
+                source.resume()
+            }
+            // Keep the sources alive for the life of the process.
+            SignalSources.keep(sources + [hangup])
+        }
+    }
+}
+
+enum SignalSources {
+    private static let held = Locked<[any DispatchSourceSignal]>([])
+    static func keep(_ sources: [any DispatchSourceSignal]) { held.withLock { $0 += sources } }
+}
