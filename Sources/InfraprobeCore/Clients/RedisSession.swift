@@ -19,14 +19,22 @@ final class RedisSession {
     /// (server restarted) is replaced once by a fresh one.
     static func with<T>(pool: RedisConnectionPool, context: ComponentContext, _ body: (RedisSession) throws -> T) throws -> T {
         let session = RedisSession(pool: pool, context: context)
-        defer { session.release() }
         do {
-            try session.open(allowPooled: true)
-            return try body(session)
-        } catch let failure as StaleConnection {
-            context.step("pooled connection was dead (\(failure.message)); reconnecting")
-            try session.open(allowPooled: false)
-            return try body(session)
+            let value: T
+            do {
+                try session.open(allowPooled: true)
+                value = try body(session)
+            } catch let failure as StaleConnection {
+                context.step("pooled connection was dead (\(failure.message)); reconnecting")
+                try session.open(allowPooled: false)
+                value = try body(session)
+            }
+            session.release()
+            return value
+        } catch {
+            // After a failure the connection's state is unknown (half-done setup, open transaction): never pool it.
+            session.discard()
+            throw error
         }
     }
 
@@ -53,6 +61,11 @@ final class RedisSession {
             let reply = try send(setup.command, shown: setup.shown)
             if case .error(let message) = reply { throw RedisReplyClassifier.failure(for: message, command: setup.command[0]) }
         }
+    }
+
+    private func discard() {
+        connection?.close()
+        connection = nil
     }
 
     private func release() {

@@ -133,8 +133,7 @@ public final class ConfigSection {
             record(key, Secret.placeholder)
             return Secret(value)
         case (nil, .some(let path)):
-            let url = URL(fileURLWithPath: path, relativeTo: baseDirectory)
-            guard let data = FileManager.default.contents(atPath: url.path),
+            guard let data = FileManager.default.contents(atPath: resolvePath(path)),
                   var text = String(data: data, encoding: .utf8)
             else { throw error(fileKey, "cannot read secret file \(path)") }
             while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
@@ -152,8 +151,9 @@ public final class ConfigSection {
         return try ConfigSection(file: file, path: keyPath(key), node: value, baseDirectory: baseDirectory)
     }
 
+    /// Relative paths in the config are relative to the config file's directory.
     public func resolvePath(_ path: String) -> String {
-        URL(fileURLWithPath: path, relativeTo: baseDirectory).path
+        path.hasPrefix("/") ? path : baseDirectory.appendingPathComponent(path).path
     }
 
     /// Marks a key the caller reads by hand (through `valueNode`) as known.

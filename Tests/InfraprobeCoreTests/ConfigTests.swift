@@ -1,0 +1,143 @@
+import Foundation
+import Testing
+@testable import InfraprobeCore
+
+@Suite("Configuration")
+struct ConfigTests {
+    func expectError(_ yaml: String, line: Int?, key: String, containing text: String,
+                     sourceLocation: SourceLocation = #_sourceLocation) {
+        do {
+            _ = try Probe.config(yaml)
+            Issue.record("expected a config error", sourceLocation: sourceLocation)
+        } catch let error as ConfigError {
+            #expect(error.line == line, "\(error)", sourceLocation: sourceLocation)
+            #expect(error.key == key, "\(error)", sourceLocation: sourceLocation)
+            #expect(error.description.contains(text), "\(error)", sourceLocation: sourceLocation)
+            #expect(error.description.hasPrefix("test.yml"), sourceLocation: sourceLocation)
+        } catch {
+            Issue.record("unexpected error \(error)", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func test_config_readsTargetsInOrder_withDefaults() throws {
+        let config = try Probe.config("""
+        timeout: 7s
+        targets:
+          b-cache:
+            prober: redis
+            address: 10.0.0.1:6380
+            timeout: 1500ms
+            components: [memory_usage, service_running]
+          a-main:
+            prober: redis
+            address: localhost
+        """)
+        #expect(config.targets.map(\.name) == ["b-cache", "a-main"])
+        #expect(config.targets[0].timeout == .milliseconds(1500))
+        #expect(config.targets[0].components == ["service_running", "memory_usage"])
+        #expect(config.targets[1].timeout == .seconds(7))
+        #expect(config.targets[1].components == RedisProber.descriptor.componentNames)
+    }
+
+    @Test func test_config_rejectsUnknownKey_namingLineAndKey() {
+        expectError("""
+        targets:
+          main:
+            prober: redis
+            address: 127.0.0.1:6379
+            pasword: typo
+        """, line: 5, key: "targets.main.pasword", containing: "unknown key")
+    }
+
+    @Test func test_config_rejectsMissingAddress() {
+        expectError("targets:\n  main:\n    prober: redis\n", line: 3, key: "targets.main.address", containing: "is required")
+    }
+
+    @Test func test_config_rejectsBadDuration() {
+        expectError("timeout: 10 seconds\n", line: 1, key: "timeout", containing: "expected a duration")
+    }
+
+    @Test func test_config_rejectsUnknownProberAndComponent() {
+        expectError("targets:\n  m:\n    prober: mongo\n", line: 3, key: "targets.m.prober", containing: "unknown prober \"mongo\"")
+        expectError("targets:\n  m:\n    prober: redis\n    address: h:1\n    components: [pings]\n",
+                    line: 5, key: "targets.m.components", containing: "unknown component \"pings\"")
+    }
+
+    @Test func test_config_reportsYAMLSyntaxErrorLine() {
+        expectError("targets:\n  m:\n    prober: redis\n   address: [\n", line: 4, key: "", containing: "invalid YAML")
+    }
+
+    @Test func test_config_rejectsPasswordAndPasswordFileTogether() {
+        expectError("targets:\n  m:\n    prober: redis\n    address: h:1\n    password: x\n    password_file: /p\n",
+                    line: 6, key: "targets.m.password_file", containing: "not both")
+    }
+
+    @Test func test_config_readsSecretFile_andNeverShowsIt() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cfg-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try "hunter2\n".write(to: directory.appendingPathComponent("redis.pass"), atomically: true, encoding: .utf8)
+        let config = try Probe.config("""
+        targets:
+          m:
+            prober: redis
+            address: h:1
+            password_file: redis.pass
+          n:
+            prober: redis
+            address: h:2
+            password: inline-secret
+        """, directory: directory)
+        let prober = try #require(config.targets[0].prober as? RedisProber)
+        #expect(prober.pool.login.password?.value == "hunter2")
+        let yaml = config.redactedYAML()
+        #expect(!yaml.contains("hunter2") && !yaml.contains("inline-secret"))
+        #expect(yaml.contains("password: <secret>") || yaml.contains("password: \"<secret>\""))
+        #expect("\(prober.pool.login.password!)" == "<secret>")
+    }
+
+    @Test func test_config_reportsUnreadableSecretFile() {
+        expectError("targets:\n  m:\n    prober: redis\n    address: h:1\n    password_file: /nonexistent/pass\n",
+                    line: 5, key: "targets.m.password_file", containing: "cannot read secret file")
+    }
+
+    @Test func test_durationParser_acceptsPrometheusStyle() {
+        #expect(DurationParser.parse("10s") == .seconds(10))
+        #expect(DurationParser.parse("500ms") == .milliseconds(500))
+        #expect(DurationParser.parse("1m30s") == .seconds(90))
+        #expect(DurationParser.parse("1.5s") == .milliseconds(1500))
+        #expect(DurationParser.parse("10") == nil)
+        #expect(DurationParser.parse("s") == nil)
+    }
+
+    @Test func test_redisAddress_parsesForms() {
+        #expect(RedisAddress("10.0.0.1:6380") == .tcp(host: "10.0.0.1", port: 6380))
+        #expect(RedisAddress("cache") == .tcp(host: "cache", port: 6379))
+        #expect(RedisAddress("[::1]:7000") == .tcp(host: "::1", port: 7000))
+        #expect(RedisAddress("unix:/run/redis.sock") == .unix(path: "/run/redis.sock"))
+        #expect(RedisAddress("h:0") == nil)
+        #expect(RedisAddress("h:1:2") == nil)
+    }
+}
+
+@Suite("Probe deadline")
+struct DeadlineTests {
+    @Test func test_deadline_usesScrapeTimeoutMinusOffset_cappedByTargetTimeout() {
+        let offset = Duration.milliseconds(500)
+        #expect(Deadline.probeTimeout(targetTimeout: .seconds(10), scrapeTimeoutHeader: "5", offset: offset) == .milliseconds(4500))
+        #expect(Deadline.probeTimeout(targetTimeout: .seconds(2), scrapeTimeoutHeader: "5", offset: offset) == .seconds(2))
+        #expect(Deadline.probeTimeout(targetTimeout: .seconds(10), scrapeTimeoutHeader: nil, offset: offset) == .seconds(10))
+        #expect(Deadline.probeTimeout(targetTimeout: .seconds(10), scrapeTimeoutHeader: "1.5", offset: offset) == .seconds(1))
+    }
+
+    @Test func test_deadline_halvesHeader_whenAtOrBelowOffset() {
+        let offset = Duration.milliseconds(500)
+        #expect(Deadline.probeTimeout(targetTimeout: .seconds(10), scrapeTimeoutHeader: "0.5", offset: offset) == .milliseconds(250))
+        #expect(Deadline.probeTimeout(targetTimeout: .seconds(10), scrapeTimeoutHeader: "0.4", offset: offset) == .milliseconds(200))
+    }
+
+    @Test func test_deadline_ignoresGarbageHeader() {
+        #expect(Deadline.probeTimeout(targetTimeout: .seconds(3), scrapeTimeoutHeader: "soon", offset: .zero) == .seconds(3))
+        #expect(Deadline.probeTimeout(targetTimeout: .seconds(3), scrapeTimeoutHeader: "-1", offset: .zero) == .seconds(3))
+    }
+}

@@ -1,0 +1,174 @@
+import Foundation
+import Testing
+@testable import InfraprobeCore
+
+/// The Redis prober against a real redis-server: every component passes on a healthy server,
+/// and each way Redis can break gives the right reason, fast.
+@Suite("Redis prober against a real redis-server", .serialized)
+struct RedisProberTests {
+    static let allComponents = RedisProber.descriptor.componentNames
+
+    @Test func test_redisProbe_passesEveryComponent_whenServerHealthy() async throws {
+        let redis = try RedisServer()
+        let result = await Probe.run(try Probe.redis(redis.address))
+        #expect(result.components.map(\.component) == Self.allComponents)
+        #expect(result.success, "\(result.failureSummary)")
+        #expect(result.version?.hasPrefix("7.") == true)
+        let used = result.facts.first { $0.name == "infraprobe_redis_memory_used_bytes" }?.value ?? 0
+        #expect(used > 0)
+        #expect(result.facts.first { $0.name == "infraprobe_redis_memory_max_bytes" }?.value == 0)
+    }
+
+    @Test func test_redisProbe_leavesNoKeys_afterManyProbes() async throws {
+        let redis = try RedisServer()
+        try redis.command(["SET", "app:existing", "1"])
+        let before = try redis.command(["DBSIZE"])
+        let target = try Probe.redis(redis.address)
+        for _ in 0..<25 {
+            let result = await Probe.run(target)
+            #expect(result.success, "\(result.failureSummary)")
+        }
+        #expect(try redis.command(["DBSIZE"]) == before)
+        #expect(try redis.command(["KEYS", "infraprobe:*"]) == .array([]))
+    }
+
+    @Test func test_redisProbe_createsKeysWithTTL_underItsNamespace() async throws {
+        let redis = try RedisServer()
+        // Watch every write the probe makes through MONITOR-free means: keyspace notifications.
+        try redis.command(["CONFIG", "SET", "notify-keyspace-events", "KEA"])
+        let result = await Probe.run(try Probe.redis(redis.address))
+        #expect(result.success)
+        let steps = result.components.flatMap(\.steps).map(\.text)
+        let writes = steps.filter { $0.hasPrefix("SET ") || $0.contains("HSET ") || $0.contains("XADD ") || $0.contains("ZADD ") }
+        #expect(!writes.isEmpty)
+        for write in writes {
+            #expect(write.contains("infraprobe:test:"), "write outside the namespace: \(write)")
+            #expect(write.contains(" EX 60") || write.contains("EXPIRE "), "write without TTL: \(write)")
+        }
+    }
+
+    @Test func test_redisProbe_reportsConnectionRefused_whenServerStopped() async throws {
+        let redis = try RedisServer()
+        redis.stop()
+        let started = ContinuousClock.now
+        let result = await Probe.run(try Probe.redis(redis.address))
+        #expect(ContinuousClock.now - started < .seconds(1))
+        #expect(result.reason("service_running") == .connectionRefused)
+        for name in Self.allComponents.dropFirst() {
+            #expect(result.reason(name) == .dependencyFailed, "\(name)")
+        }
+        #expect(result.healthRatio == 0)
+    }
+
+    @Test func test_redisProbe_reportsTimeout_whenServerHangs() async throws {
+        let hole = try BlackHoleListener()
+        let started = ContinuousClock.now
+        let result = await Probe.run(try Probe.redis(hole.address), timeout: .milliseconds(800))
+        let elapsed = ContinuousClock.now - started
+        #expect(elapsed >= .milliseconds(700), "gave up before the deadline: \(elapsed)")
+        #expect(elapsed < .milliseconds(1300), "answered late: \(elapsed)")
+        #expect(result.reason("service_running") == .timeout)
+        #expect(result.reason("basic_operations") == .dependencyFailed)
+    }
+
+    @Test func test_redisProbe_reportsTimeout_whenServerStopsAnsweringMidProbe() async throws {
+        let redis = try RedisServer()
+        let target = try Probe.redis(redis.address)
+        #expect(await Probe.run(target).success)  // pool now holds live connections
+        kill(redis.pid, SIGSTOP)
+        defer { kill(redis.pid, SIGCONT) }
+        let started = ContinuousClock.now
+        let result = await Probe.run(target, timeout: .milliseconds(600))
+        #expect(ContinuousClock.now - started < .milliseconds(1100))
+        #expect(result.reason("service_running") == .timeout)
+    }
+
+    @Test func test_redisProbe_reportsAuth_whenPasswordWrong() async throws {
+        let redis = try RedisServer(["--requirepass", "right-password"])
+        let result = await Probe.run(try Probe.redis(redis.address, extra: "password: wrong-password"))
+        #expect(result.reason("service_running") == .auth)
+        #expect(result.reason("basic_operations") == .auth)
+        #expect(!result.failureSummary.contains("wrong-password"))
+        let steps = result.components.flatMap(\.steps).map(\.text).joined()
+        #expect(!steps.contains("wrong-password"))
+        #expect(steps.contains("AUTH <secret>"))
+    }
+
+    @Test func test_redisProbe_reportsAuth_whenPasswordMissing() async throws {
+        let redis = try RedisServer(["--requirepass", "right-password"])
+        let result = await Probe.run(try Probe.redis(redis.address))
+        #expect(result.reason("service_running") == .auth)
+    }
+
+    @Test func test_redisProbe_passes_withACLUserAndPasswordFile() async throws {
+        let redis = try RedisServer()
+        // The least-privilege user docs/ recommends: only the probe's key namespace, no dangerous commands.
+        try redis.command(["ACL", "SETUSER", "exporter", "on", ">s3cret", "~infraprobe:*", "resetchannels",
+                           "+@read", "+@write", "-@dangerous", "+ping", "+info", "+select", "+multi", "+exec"])
+        let secretFile = redis.directory.appendingPathComponent("redis.pass")
+        try "s3cret\n".write(to: secretFile, atomically: true, encoding: .utf8)
+        let result = await Probe.run(try Probe.redis(redis.address, extra: "username: exporter\npassword_file: \(secretFile.path)\ndb: 3"))
+        #expect(result.success, "\(result.failureSummary)")
+        #expect(try redis.command(["DBSIZE"]) == .integer(0))
+    }
+
+    @Test func test_redisProbe_reportsResourceExhausted_whenMaxmemoryReached() async throws {
+        let redis = try RedisServer(["--maxmemory-policy", "noeviction"])
+        try redis.command(["CONFIG", "SET", "maxmemory", "1"])
+        let result = await Probe.run(try Probe.redis(redis.address))
+        #expect(result.component("service_running")?.ok == true)
+        for name in ["basic_operations", "cache_operations", "session_management", "stream_operations", "priority_queue", "memory_usage"] {
+            #expect(result.reason(name) == .resourceExhausted, "\(name): \(result.failureSummary)")
+        }
+        #expect(result.facts.first { $0.name == "infraprobe_redis_memory_max_bytes" }?.value == 1)
+    }
+
+    @Test func test_redisProbe_failsMemoryUsage_whenAboveConfiguredRatio() async throws {
+        let redis = try RedisServer()
+        let used = try #require(RedisInfo(try redis.command(["INFO", "memory"]).string ?? "")["used_memory"].flatMap(Int.init))
+        try redis.command(["CONFIG", "SET", "maxmemory", "\(used * 2)"])
+        let strict = await Probe.run(try Probe.redis(redis.address, extra: "max_memory_ratio: 0.2\ncomponents: [memory_usage]"))
+        #expect(strict.reason("memory_usage") == .resourceExhausted)
+        let relaxed = await Probe.run(try Probe.redis(redis.address, extra: "max_memory_ratio: 0.95\ncomponents: [memory_usage]"))
+        #expect(relaxed.success, "\(relaxed.failureSummary)")
+    }
+
+    @Test func test_redisProbe_reportsNotReady_whileServerLoadsDataset() async throws {
+        let redis = try RedisServer(["--enable-debug-command", "yes"])
+        try redis.command(["DEBUG", "POPULATE", "20000", "infraprobe-load-test"])
+        try redis.command(["SAVE"])
+        redis.stop()
+        // Replaying 20000 keys at 300 µs each keeps Redis in LOADING for ~6 s while it still answers.
+        try redis.start(["--dbfilename", "dump.rdb", "--key-load-delay", "300", "--loading-process-events-interval-bytes", "1024"])
+        let result = await Probe.run(try Probe.redis(redis.address), timeout: .seconds(2))
+        #expect(result.reason("service_running") == .notReady, "\(result.failureSummary)")
+        #expect(result.reason("basic_operations") == .notReady)
+    }
+
+    @Test func test_redisProbe_reportsUnexpectedResponse_onReadOnlyReplica() async throws {
+        let redis = try RedisServer()
+        try redis.command(["REPLICAOF", "127.0.0.1", "1"])
+        let result = await Probe.run(try Probe.redis(redis.address, extra: "components: [service_running, basic_operations]"))
+        #expect(result.component("service_running")?.ok == true)
+        #expect(result.reason("basic_operations") == .unexpectedResponse)
+        #expect(result.component("basic_operations")?.failure?.message.contains("READONLY") == true)
+    }
+
+    @Test func test_redisProbe_recovers_afterServerRestart() async throws {
+        let redis = try RedisServer()
+        let target = try Probe.redis(redis.address)
+        #expect(await Probe.run(target).success)
+        redis.stop()
+        #expect(await Probe.run(target).reason("service_running") == .connectionRefused)
+        try redis.start()
+        let result = await Probe.run(target)
+        #expect(result.success, "stale pooled connections were not replaced: \(result.failureSummary)")
+    }
+
+    @Test func test_redisProbe_runsOnlyConfiguredComponents() async throws {
+        let redis = try RedisServer()
+        let result = await Probe.run(try Probe.redis(redis.address, extra: "components: [priority_queue, service_running]"))
+        #expect(result.components.map(\.component) == ["service_running", "priority_queue"])
+        #expect(result.success)
+    }
+}
