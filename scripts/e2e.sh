@@ -22,6 +22,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
 DIVISOR=${E2E_FOR_DIVISOR:-30}
+# Per-expectation timeout: TargetDown needs its for: (2m / DIVISOR) plus scrape, eval and grouping.
+export E2E_WAIT=$(( 60 + 150 / DIVISOR ))
 BIN=.build/debug/infraprobe
 [ -x "$BIN" ] || swift build
 for tool in redis-server prometheus prometheus-alertmanager promtool python3 curl; do
@@ -32,8 +34,10 @@ T0=$EPOCHREALTIME
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/infraprobe-e2e.XXXXXX")
 PIDS=()
 REDIS_PID=""
+CHILD=""
 cleanup() {
   local rc=$?
+  [ -z "$CHILD" ] || kill "$CHILD" 2>/dev/null || true
   for pid in ${REDIS_PID:+"$REDIS_PID"} "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in ${REDIS_PID:+"$REDIS_PID"} "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   if [ "$rc" -ne 0 ]; then
@@ -44,6 +48,7 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM HUP
 
 elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "${2:-$EPOCHREALTIME}"; }
 log() { echo "[$(elapsed "$T0")s] $*"; }
@@ -152,7 +157,7 @@ log "prometheus and alertmanager ready"
 
 # Small Prometheus/webhook helpers in Python (stdlib only).
 cat >"$WORK/check.py" <<'EOF'
-import json, sys, time, urllib.parse, urllib.request
+import json, os, sys, time, urllib.parse, urllib.request
 def q(base, expr):
     url = f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
     return json.load(urllib.request.urlopen(url, timeout=5))["data"]["result"]
@@ -191,7 +196,7 @@ elif cmd == "rules-ok":
     print(f"{len(rules)} rules loaded, all health=ok")
 elif cmd == "expect":  # expect FILE firing|resolved ALERTNAME key=value... [annotation~substring...]
     path, status, alertname, checks = sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
-    h, a = until(float(90), lambda: find(path, status, alertname), f"{status} {alertname} at the webhook")
+    h, a = until(float(os.environ.get("E2E_WAIT", "90")), lambda: find(path, status, alertname), f"{status} {alertname} at the webhook")
     problems = []
     for c in checks:
         if "~" in c:
@@ -234,7 +239,9 @@ elif cmd == "am-active":  # am-active AM ALERTNAME
         sys.exit(f"e2e: {name} not active in Alertmanager: {got}")
     print(f"{name} active in Alertmanager")
 EOF
-CHECK="python3 $WORK/check.py"
+# Long waits run in the background and are waited for, so a signal reaches the trap at once.
+CHECK=check
+check() { python3 "$WORK/check.py" "$@" & CHILD=$!; local rc=0; wait "$CHILD" || rc=$?; CHILD=""; return "$rc"; }
 
 $CHECK scraped "$PROM"
 log "first scrapes in ($(elapsed "$T_PROM")s after Prometheus was ready)"
