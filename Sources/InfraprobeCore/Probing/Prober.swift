@@ -74,7 +74,8 @@ public struct ProberRegistry: Sendable {
     }
 
     public static let standard = ProberRegistry([
-        RedisProber.descriptor, ConsulProber.descriptor,
+        RedisProber.descriptor, ConsulProber.descriptor, TempoProber.descriptor, GrafanaProber.descriptor,
+        OTelCollectorProber.descriptor,
 
     ])
 
