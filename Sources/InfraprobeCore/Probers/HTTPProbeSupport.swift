@@ -112,6 +112,7 @@ public struct HTTPEndpoint: Sendable {
     }
 
     /// A request whose answer must be JSON.
+    @discardableResult
     public func json(_ method: String, _ path: String, body: JSONValue? = nil, rawBody: [UInt8]? = nil,
                      contentType: String? = nil, headers extra: [(String, String)] = [],
                      expect: Set<Int> = [200], context: ComponentContext) async throws -> (status: Int, json: JSONValue) {
@@ -126,7 +127,7 @@ public struct HTTPEndpoint: Sendable {
 
     /// A best-effort cleanup request with its own short deadline, so it still runs after the
     /// probe deadline or a cancellation; failures are only logged as steps.
-    public func cleanup(_ method: String, _ path: String, expect: Set<Int> = [200, 202, 404], context: ComponentContext) async {
+    public func cleanup(_ method: String, _ path: String, expect: Set<Int> = [200, 201, 202, 404], context: ComponentContext) async {
         let endpoint = self
         await Task {
             _ = try? await endpoint.call(method, path, expect: expect, deadline: .after(.seconds(2)), context: context)

@@ -74,7 +74,7 @@ public struct ProberRegistry: Sendable {
     }
 
     public static let standard = ProberRegistry([
-        RedisProber.descriptor, ConsulProber.descriptor, TempoProber.descriptor, GrafanaProber.descriptor,
+        RedisProber.descriptor, ConsulProber.descriptor, ArangoDBProber.descriptor, TempoProber.descriptor, GrafanaProber.descriptor,
         OTelCollectorProber.descriptor,
 
     ])
