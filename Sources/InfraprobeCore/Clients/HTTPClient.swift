@@ -58,6 +58,8 @@ public struct HTTPClientResponse: Sendable {
     public let contentType: String?
     public let body: [UInt8]
     public let totalTime: Duration
+    /// New connections this transfer had to open (0 when curl reused a cached one).
+    public let newConnections: Int
 
     public var text: String { String(decoding: body, as: UTF8.self) }
 }
@@ -230,8 +232,10 @@ public final class HTTPClient: @unchecked Sendable {
         var typePointer: UnsafeMutableRawPointer?
         _ = cshim_easy_getinfo_pointer(easy, CURLINFO_CONTENT_TYPE, &typePointer)
         let contentType = typePointer.map { String(cString: $0.assumingMemoryBound(to: CChar.self)) }
+        var connects = 0
+        _ = cshim_easy_getinfo_long(easy, CURLINFO_NUM_CONNECTS, &connects)
         return .response(HTTPClientResponse(status: status, contentType: contentType, body: transfer.body,
-                                            totalTime: .milliseconds(Int64(total * 1000))))
+                                            totalTime: .milliseconds(Int64(total * 1000)), newConnections: connects))
     }
 
     private func finish(_ easy: UnsafeMutableRawPointer, _ transfer: Transfer, _ result: HTTPClientResult) {
