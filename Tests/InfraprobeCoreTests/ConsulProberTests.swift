@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import InfraprobeCore
+@testable import InfraprobeFakes
 
 @Suite("Consul prober against an API-faithful fake Consul")
 struct ConsulProberTests {

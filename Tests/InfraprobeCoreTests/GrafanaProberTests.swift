@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import InfraprobeCore
+@testable import InfraprobeFakes
 
 @Suite("Grafana prober against an API-faithful fake Grafana")
 struct GrafanaProberTests {

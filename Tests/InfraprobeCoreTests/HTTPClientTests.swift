@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import InfraprobeCore
+@testable import InfraprobeFakes
 
 @Suite("HTTPClient on the curl multi loop")
 struct HTTPClientTests {

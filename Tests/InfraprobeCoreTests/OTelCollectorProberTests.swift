@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import InfraprobeCore
+@testable import InfraprobeFakes
 
 @Suite("OpenTelemetry Collector prober against an API-faithful fake collector")
 struct OTelCollectorProberTests {

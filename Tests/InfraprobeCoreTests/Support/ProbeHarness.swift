@@ -1,5 +1,6 @@
 import Foundation
 import InfraprobeCore
+@testable import InfraprobeFakes
 
 /// Builds a one-target config from YAML and runs it through `ComponentRunner` the way `/probe` does.
 enum ProbeHarness {
@@ -43,18 +44,7 @@ enum ProbeHarness {
 
 import Testing
 
-extension GeneralFault: CustomTestStringConvertible {
-    var testDescription: String {
-        switch self {
-        case .none: "none"
-        case .down: "down (port closed)"
-        case .hang: "accepts but never answers"
-        case .slow(let delay): "answers after \(delay)"
-        case .serverError: "500 on every request"
-        case .garbage: "garbage bodies"
-        }
-    }
-
+extension GeneralFault {
     static let all: [GeneralFault] = [.down, .hang, .slow(.seconds(3)), .serverError, .garbage]
 
     /// The reason `service_running` must report under this fault.
@@ -74,7 +64,7 @@ extension ProbeHarness.Outcome {
     /// the others are not attempted; and the answer came before the deadline (1.5 s) plus slack.
     func expectGeneralFault(_ fault: GeneralFault, gate: String = "service_running",
                             sourceLocation: SourceLocation = #_sourceLocation) {
-        #expect(!result.components.contains { $0.ok }, "some component passed under \(fault.testDescription):\n\(summary)", sourceLocation: sourceLocation)
+        #expect(!result.components.contains { $0.ok }, "some component passed under \(fault.description):\n\(summary)", sourceLocation: sourceLocation)
         #expect(reason(gate) == fault.expectedGateReason, "\(summary)", sourceLocation: sourceLocation)
         if fault.expectedGateReason.meansServiceUnreachable {
             for component in result.components where component.component != gate {

@@ -2,7 +2,7 @@ import Foundation
 import InfraprobeCore
 
 /// Faults every fake can be switched into (DESIGN §10).
-enum GeneralFault: Sendable, Equatable {
+public enum GeneralFault: Sendable, Equatable, CustomStringConvertible {
     case none
     /// Every port closed: connections are refused.
     case down
@@ -14,6 +14,17 @@ enum GeneralFault: Sendable, Equatable {
     case serverError
     /// Every request answers 200 with a body no parser accepts.
     case garbage
+
+    public var description: String {
+        switch self {
+        case .none: "none"
+        case .down: "down (port closed)"
+        case .hang: "accepts but never answers"
+        case .slow(let delay): "answers after \(delay)"
+        case .serverError: "500 on every request"
+        case .garbage: "garbage bodies"
+        }
+    }
 }
 
 /// A port that refuses connections: bound, never listening, so nobody else can take it.
