@@ -36,6 +36,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "InfraprobeCoreTests", dependencies: ["InfraprobeCore"]),
+        // API-faithful fakes of Consul, ArangoDB, Tempo, Grafana and the OTel collector: used by the
+        // tests and, through `infraprobe-fakes`, by scripts/bench-all.sh. Not part of any product.
+        .target(name: "InfraprobeFakes", dependencies: ["InfraprobeCore"], path: "Tests/Fakes"),
+        .executableTarget(name: "infraprobe-fakes", dependencies: ["InfraprobeFakes", "InfraprobeCore"], path: "Tests/FakesServer"),
+        .testTarget(name: "InfraprobeCoreTests", dependencies: ["InfraprobeCore", "InfraprobeFakes"]),
     ]
 )

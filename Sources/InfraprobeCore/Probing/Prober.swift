@@ -43,10 +43,14 @@ public final class ProberEnvironment: Sendable {
     /// Unique per process: `infraprobe/<instance-id>/<nonce>` namespaces never collide between exporters.
     public let instanceID: String
     public let executor: BlockingExecutor
+    /// One libcurl multi loop for every HTTP prober: connections are reused across probes.
+    public let http: HTTPClient
 
-    public init(instanceID: String = ProberEnvironment.makeInstanceID(), executor: BlockingExecutor = .shared) {
+    public init(instanceID: String = ProberEnvironment.makeInstanceID(), executor: BlockingExecutor = .shared,
+                http: HTTPClient = .shared) {
         self.instanceID = instanceID
         self.executor = executor
+        self.http = http
     }
 
     public static func makeInstanceID() -> String {
@@ -69,7 +73,11 @@ public struct ProberRegistry: Sendable {
         self.descriptors = Dictionary(uniqueKeysWithValues: descriptors.map { ($0.kind, $0) })
     }
 
-    public static let standard = ProberRegistry([RedisProber.descriptor])
+    public static let standard = ProberRegistry([
+        RedisProber.descriptor, ConsulProber.descriptor, ArangoDBProber.descriptor, TempoProber.descriptor, GrafanaProber.descriptor,
+        OTelCollectorProber.descriptor,
+
+    ])
 
     public var kinds: [String] { descriptors.keys.sorted() }
 }

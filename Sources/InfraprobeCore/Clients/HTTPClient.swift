@@ -1,0 +1,299 @@
+import CCurl
+import CShims
+import Foundation
+
+/// TLS settings of an HTTP target (`tls:` in the config).
+public struct HTTPTLSOptions: Sendable, Equatable {
+    public var caFile: String?
+    public var certFile: String?
+    public var keyFile: String?
+    public var insecureSkipVerify = false
+
+    public init(caFile: String? = nil, certFile: String? = nil, keyFile: String? = nil, insecureSkipVerify: Bool = false) {
+        self.caFile = caFile
+        self.certFile = certFile
+        self.keyFile = keyFile
+        self.insecureSkipVerify = insecureSkipVerify
+    }
+}
+
+/// How a request authenticates. Secrets stay in `Secret` so they never print.
+public enum HTTPAuth: Sendable, Equatable {
+    case none
+    case basic(username: String, password: Secret)
+    case bearer(Secret)
+    /// A service-specific header such as `X-Consul-Token`.
+    case header(name: String, value: Secret)
+}
+
+public struct HTTPClientRequest: Sendable {
+    public var method: String
+    public var url: String
+    /// Extra request headers (never secrets: those go through `auth`).
+    public var headers: [(String, String)]
+    public var body: [UInt8]?
+    public var auth: HTTPAuth
+    public var tls: HTTPTLSOptions
+    /// The request must be over by then; curl's TIMEOUT_MS/CONNECTTIMEOUT_MS come from it.
+    public var deadline: Deadline
+    /// Bodies longer than this abort the transfer.
+    public var maxBodyBytes: Int
+
+    public init(method: String = "GET", url: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
+                auth: HTTPAuth = .none, tls: HTTPTLSOptions = HTTPTLSOptions(), deadline: Deadline,
+                maxBodyBytes: Int = 4 * 1024 * 1024) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.auth = auth
+        self.tls = tls
+        self.deadline = deadline
+        self.maxBodyBytes = maxBodyBytes
+    }
+}
+
+public struct HTTPClientResponse: Sendable {
+    public let status: Int
+    public let contentType: String?
+    public let body: [UInt8]
+    public let totalTime: Duration
+    /// New connections this transfer had to open (0 when curl reused a cached one).
+    public let newConnections: Int
+
+    public var text: String { String(decoding: body, as: UTF8.self) }
+}
+
+/// A transfer that produced no HTTP answer, with the closed-set reason it maps to.
+public struct HTTPTransportError: Error, Sendable, CustomStringConvertible {
+    public let curlCode: Int
+    public let reason: FailureReason
+    public let message: String
+
+    public var description: String { "\(message) (curl \(curlCode))" }
+}
+
+public enum HTTPClientResult: Sendable {
+    case response(HTTPClientResponse)
+    case failure(HTTPTransportError)
+
+    public func get() throws -> HTTPClientResponse {
+        switch self {
+        case .response(let response): return response
+        case .failure(let error): throw ProbeFailure(error.reason, error.message)
+        }
+    }
+}
+
+/// An HTTP client over one libcurl multi handle owned by one event-loop thread. Any number of
+/// transfers run concurrently; connections are reused across probes because the multi handle
+/// (and its connection cache) lives as long as the client. Only `curl_multi_wakeup` is called
+/// from other threads; everything else touching curl handles runs on the loop thread.
+public final class HTTPClient: @unchecked Sendable {
+    /// The process-wide client (one event-loop thread).
+    public static let shared = HTTPClient()
+
+    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
+
+    private let multi: UnsafeMutableRawPointer
+    private let pending = Locked<[Transfer]>([])
+    private let cancelled = Locked<[UInt64]>([])
+    private let nextID = Locked<UInt64>(0)
+    private var active: [UInt64: (easy: UnsafeMutableRawPointer, transfer: Transfer)] = [:]  // loop thread only
+
+    public init() {
+        _ = Self.globalInit
+        multi = curl_multi_init()
+        _ = cshim_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, 256)
+        let thread = Thread { [self] in self.loop() }
+        thread.name = "curl-multi"
+        thread.start()
+    }
+
+    /// Sends a request and waits for its answer, a transport failure, or its deadline.
+    public func send(_ request: HTTPClientRequest) async -> HTTPClientResult {
+        let id = nextID.withLock { value -> UInt64 in value += 1; return value }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<HTTPClientResult, Never>) in
+                let transfer = Transfer(id: id, request: request, continuation: continuation)
+                pending.withLock { $0.append(transfer) }
+                curl_multi_wakeup(multi)
+            }
+        } onCancel: {
+            cancelled.withLock { $0.append(id) }
+            curl_multi_wakeup(multi)
+        }
+    }
+
+    // MARK: loop thread
+
+    private func loop() {
+        var running: Int32 = 0
+        while true {
+            for transfer in pending.withLock({ queue -> [Transfer] in defer { queue = [] }; return queue }) {
+                start(transfer)
+            }
+            for id in cancelled.withLock({ ids -> [UInt64] in defer { ids = [] }; return ids }) {
+                guard let entry = active[id] else { continue }
+                finish(entry.easy, entry.transfer, .failure(HTTPTransportError(
+                    curlCode: Int(CURLE_OPERATION_TIMEDOUT.rawValue), reason: .timeout, message: "request cancelled at the probe deadline")))
+            }
+            curl_multi_perform(multi, &running)
+            var left: Int32 = 0
+            while let message = curl_multi_info_read(multi, &left) {
+                guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
+                let code = message.pointee.data.result
+                var privatePointer: UnsafeMutableRawPointer?
+                _ = cshim_easy_getinfo_pointer(easy, CURLINFO_PRIVATE, &privatePointer)
+                guard let privatePointer else { continue }
+                let transfer = Unmanaged<Transfer>.fromOpaque(privatePointer).takeUnretainedValue()
+                finish(easy, transfer, result(of: easy, transfer: transfer, code: code))
+            }
+            curl_multi_poll(multi, nil, 0, 1000, nil)
+        }
+    }
+
+    private func start(_ transfer: Transfer) {
+        let request = transfer.request
+        let remainingMS = max(1, Int(request.deadline.remaining.milliseconds))
+        guard let easy = curl_easy_init() else {
+            transfer.continuation.resume(returning: .failure(HTTPTransportError(curlCode: 2, reason: .protocol, message: "curl_easy_init failed")))
+            return
+        }
+        let me = Unmanaged.passRetained(transfer).toOpaque()
+        _ = cshim_easy_setopt_string(easy, CURLOPT_URL, request.url)
+        _ = cshim_easy_setopt_string(easy, CURLOPT_PROTOCOLS_STR, "http,https")
+        _ = cshim_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
+        _ = cshim_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, remainingMS)
+        _ = cshim_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, remainingMS)
+        _ = cshim_easy_setopt_pointer(easy, CURLOPT_PRIVATE, me)
+        _ = cshim_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, me)
+        _ = cshim_easy_setopt_write_callback(easy, CURLOPT_WRITEFUNCTION, curlWriteCallback)
+        _ = cshim_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, transfer.errorBuffer)
+        _ = cshim_easy_setopt_string(easy, CURLOPT_ACCEPT_ENCODING, "")
+        _ = cshim_easy_setopt_string(easy, CURLOPT_USERAGENT, "infraprobe")
+
+        switch request.method {
+        case "GET": break
+        case "HEAD": _ = cshim_easy_setopt_long(easy, CURLOPT_NOBODY, 1)
+        default: _ = cshim_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, request.method)
+        }
+        if request.body != nil || ["POST", "PUT", "PATCH"].contains(request.method) {
+            let bytes = request.body ?? []
+            let buffer = malloc(max(1, bytes.count))!
+            bytes.withUnsafeBytes { raw in if let base = raw.baseAddress { buffer.copyMemory(from: base, byteCount: bytes.count) } }
+            transfer.bodyBuffer = buffer
+            _ = cshim_easy_setopt_long(easy, CURLOPT_POSTFIELDSIZE, bytes.count)
+            _ = cshim_easy_setopt_pointer(easy, CURLOPT_POSTFIELDS, buffer)
+        }
+
+        var headers = request.headers.map { "\($0.0): \($0.1)" }
+        headers.append("Expect:")
+        switch request.auth {
+        case .none: break
+        case .basic(let username, let password):
+            _ = cshim_easy_setopt_long(easy, CURLOPT_HTTPAUTH, Int(cshim_CURLAUTH_BASIC))
+            _ = cshim_easy_setopt_string(easy, CURLOPT_USERNAME, username)
+            _ = cshim_easy_setopt_string(easy, CURLOPT_PASSWORD, password.value)
+        case .bearer(let token):
+            headers.append("Authorization: Bearer \(token.value)")
+        case .header(let name, let value):
+            headers.append("\(name): \(value.value)")
+        }
+        for header in headers { transfer.headerList = curl_slist_append(transfer.headerList, header) }
+        _ = cshim_easy_setopt_pointer(easy, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(transfer.headerList))
+
+        let tls = request.tls
+        if let ca = tls.caFile { _ = cshim_easy_setopt_string(easy, CURLOPT_CAINFO, ca) }
+        if let cert = tls.certFile { _ = cshim_easy_setopt_string(easy, CURLOPT_SSLCERT, cert) }
+        if let key = tls.keyFile { _ = cshim_easy_setopt_string(easy, CURLOPT_SSLKEY, key) }
+        if tls.insecureSkipVerify {
+            _ = cshim_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, 0)
+            _ = cshim_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 0)
+        }
+        active[transfer.id] = (easy, transfer)
+        curl_multi_add_handle(multi, easy)
+    }
+
+    private func result(of easy: UnsafeMutableRawPointer, transfer: Transfer, code: CURLcode) -> HTTPClientResult {
+        guard code == CURLE_OK else {
+            let detail = String(cString: transfer.errorBuffer)
+            let text = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+            if transfer.overflow {
+                return .failure(HTTPTransportError(curlCode: Int(code.rawValue), reason: .unexpectedResponse,
+                                                   message: "response body larger than \(transfer.request.maxBodyBytes) bytes"))
+            }
+            return .failure(HTTPTransportError(curlCode: Int(code.rawValue), reason: Self.reason(forCurlCode: Int(code.rawValue)), message: text))
+        }
+        var status = 0
+        _ = cshim_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
+        var total = 0.0
+        _ = cshim_easy_getinfo_double(easy, CURLINFO_TOTAL_TIME, &total)
+        var typePointer: UnsafeMutableRawPointer?
+        _ = cshim_easy_getinfo_pointer(easy, CURLINFO_CONTENT_TYPE, &typePointer)
+        let contentType = typePointer.map { String(cString: $0.assumingMemoryBound(to: CChar.self)) }
+        var connects = 0
+        _ = cshim_easy_getinfo_long(easy, CURLINFO_NUM_CONNECTS, &connects)
+        return .response(HTTPClientResponse(status: status, contentType: contentType, body: transfer.body,
+                                            totalTime: .milliseconds(Int64(total * 1000)), newConnections: connects))
+    }
+
+    private func finish(_ easy: UnsafeMutableRawPointer, _ transfer: Transfer, _ result: HTTPClientResult) {
+        curl_multi_remove_handle(multi, easy)
+        curl_easy_cleanup(easy)
+        active[transfer.id] = nil
+        transfer.continuation.resume(returning: result)
+        Unmanaged.passUnretained(transfer).release()
+    }
+
+    /// libcurl result codes to the closed reason set (DESIGN §5).
+    public static func reason(forCurlCode code: Int) -> FailureReason {
+        switch code {
+        case 5, 6: return .dns
+        case 7: return .connectionRefused
+        case 28: return .timeout
+        case 35, 51, 53, 54, 58, 59, 60, 64, 66, 77, 80, 82, 83, 90, 91: return .tls
+        default: return .protocol
+        }
+    }
+}
+
+/// One in-flight request; owned by the loop thread once queued.
+private final class Transfer: @unchecked Sendable {
+    let id: UInt64
+    let request: HTTPClientRequest
+    let continuation: CheckedContinuation<HTTPClientResult, Never>
+    let errorBuffer: UnsafeMutablePointer<CChar>
+    var body: [UInt8] = []
+    var overflow = false
+    var bodyBuffer: UnsafeMutableRawPointer?
+    var headerList: UnsafeMutablePointer<curl_slist>?
+
+    init(id: UInt64, request: HTTPClientRequest, continuation: CheckedContinuation<HTTPClientResult, Never>) {
+        self.id = id
+        self.request = request
+        self.continuation = continuation
+        errorBuffer = malloc(Int(CURL_ERROR_SIZE) + 1)!.assumingMemoryBound(to: CChar.self)
+        errorBuffer.initialize(to: 0)
+    }
+
+    deinit {
+        free(errorBuffer)
+        if let bodyBuffer { free(bodyBuffer) }
+        if let headerList { curl_slist_free_all(headerList) }
+    }
+}
+
+private let curlWriteCallback: curl_write_callback = { data, size, count, userdata in
+    guard let userdata else { return 0 }
+    let transfer = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
+    let length = size * count
+    if transfer.body.count + length > transfer.request.maxBodyBytes {
+        transfer.overflow = true
+        return 0
+    }
+    if let data, length > 0 {
+        transfer.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length))
+    }
+    return length
+}

@@ -1,0 +1,246 @@
+import Foundation
+
+/// Functional test of ArangoDB over its HTTP API: every write component works on objects of
+/// its own named `infraprobe_<instance>_<nonce>_<component>` (ArangoDB names allow no `/`),
+/// checks what the server answers, and drops them before returning, also when a step fails.
+/// Write statuses accept both 201 (waitForSync) and 202 (default).
+public struct ArangoDBProber: Prober {
+    public static let descriptor = ProberDescriptor(
+        kind: "arangodb",
+        componentNames: ["service_running", "database_operations", "collection_operations", "document_operations",
+                         "graph_operations", "metadata_operations", "telemetry_operations", "performance_metrics"],
+        addressKey: "url",
+        make: { section, environment in try ArangoDBProber(section: section, environment: environment) })
+
+    public let endpoint: HTTPEndpoint
+    /// Database the collection/document/graph components work in (the user needs rw there).
+    public let database: String
+    let written: Set<Int> = [201, 202]
+
+    public init(section: ConfigSection, environment: ProberEnvironment) throws {
+        endpoint = HTTPEndpoint(client: environment.http, baseURL: try HTTPEndpoint.url(section, "url"),
+                                auth: try HTTPEndpoint.auth(section), tls: try HTTPEndpoint.tls(section),
+                                headers: [("X-Omit-Www-Authenticate", "1")])
+        database = try section.string("database") ?? "_system"
+    }
+
+    public func checks() -> [ComponentCheck] {
+        [
+            ComponentCheck("service_running") { try await serviceRunning($0) },
+            ComponentCheck("database_operations") { try await databaseOperations($0) },
+            ComponentCheck("collection_operations") { try await collectionOperations($0) },
+            ComponentCheck("document_operations") { try await documentOperations($0) },
+            ComponentCheck("graph_operations") { try await graphOperations($0) },
+            ComponentCheck("metadata_operations") { try await metadataOperations($0) },
+            ComponentCheck("telemetry_operations") { try await telemetryOperations($0) },
+            ComponentCheck("performance_metrics") { try await performanceMetrics($0) },
+        ]
+    }
+
+    func name(_ context: ComponentContext, _ suffix: String = "") -> String {
+        let instance = context.instanceID.map { $0.isLetter || $0.isNumber ? $0 : "_" }
+        return "infraprobe_\(String(instance))_\(context.nonce)_\(context.component)\(suffix)"
+    }
+
+    func api(_ path: String) -> String { "/_db/\(urlEncode(database))\(path)" }
+
+    static func failure(_ what: String, _ json: JSONValue) -> ProbeFailure {
+        ProbeFailure(.unexpectedResponse, "\(what): \(String(decoding: json.serialized.prefix(160), as: UTF8.self))")
+    }
+
+    // MARK: components
+
+    func serviceRunning(_ context: ComponentContext) async throws {
+        let availability = try await endpoint.call("GET", "/_admin/server/availability", expect: [200, 503], context: context)
+        guard availability.status == 200 else { throw ProbeFailure(.notReady, "server not available (starting, shutting down, or read-only)") }
+        let (_, version) = try await endpoint.json("GET", api("/_api/version"), context: context)
+        guard version["server"]?.string == "arango", let number = version["version"]?.string else {
+            throw Self.failure("/_api/version does not describe an ArangoDB server", version)
+        }
+        context.reportVersion(number)
+    }
+
+    func databaseOperations(_ context: ComponentContext) async throws {
+        // Database names are limited to 64 characters.
+        let instance = context.instanceID.map { $0.isLetter || $0.isNumber ? $0 : "_" }
+        let db = "infraprobe_\(String(instance.prefix(24)))_\(context.nonce)_db"
+        let endpoint = self.endpoint
+        try await withCleanup({
+            let (_, created) = try await endpoint.json("POST", "/_db/_system/_api/database", body: ["name": .string(db)], expect: [201], context: context)
+            guard created["result"]?.bool == true else { throw Self.failure("database create", created) }
+            let (_, list) = try await endpoint.json("GET", "/_db/_system/_api/database", context: context)
+            guard list["result"]?.array?.contains(.string(db)) == true else { throw Self.failure("new database \(db) not listed", list) }
+            let (_, current) = try await endpoint.json("GET", "/_db/\(db)/_api/database/current", context: context)
+            guard current["result"]?["name"]?.string == db, current["result"]?["isSystem"]?.bool == false else {
+                throw Self.failure("database/current in the new database", current)
+            }
+            try await endpoint.json("DELETE", "/_db/_system/_api/database/\(db)", context: context)
+            let (_, after) = try await endpoint.json("GET", "/_db/_system/_api/database", context: context)
+            guard after["result"]?.array?.contains(.string(db)) == false else { throw Self.failure("database \(db) still listed after drop", after) }
+        }, cleanup: { await endpoint.cleanup("DELETE", "/_db/_system/_api/database/\(db)", context: context) })
+    }
+
+    /// Runs `body` with a fresh collection that is dropped afterwards, also on failure.
+    func withCollection(_ context: ComponentContext, type: Int = 2, _ body: (String) async throws -> Void) async throws {
+        let collection = name(context)
+        let endpoint = self.endpoint
+        let dropPath = api("/_api/collection/\(collection)")
+        try await withCleanup({
+            let (_, created) = try await endpoint.json("POST", api("/_api/collection"), body: ["name": .string(collection), "type": .number(Double(type))],
+                                                       expect: [200, 201], context: context)
+            guard created["name"]?.string == collection else { throw Self.failure("collection create", created) }
+            try await body(collection)
+            try await endpoint.json("DELETE", dropPath, context: context)
+        }, cleanup: { await endpoint.cleanup("DELETE", dropPath, context: context) })
+    }
+
+    func collectionOperations(_ context: ComponentContext) async throws {
+        try await withCollection(context) { collection in
+            let (_, properties) = try await endpoint.json("GET", api("/_api/collection/\(collection)/properties"), context: context)
+            guard properties["name"]?.string == collection, properties["type"]?.int == 2, properties["isSystem"]?.bool == false else {
+                throw Self.failure("collection properties", properties)
+            }
+            let (_, count) = try await endpoint.json("GET", api("/_api/collection/\(collection)/count"), context: context)
+            guard count["count"]?.int == 0 else { throw Self.failure("a new collection should count 0 documents", count) }
+        }
+        let collection = name(context)
+        try await endpoint.call("GET", api("/_api/collection/\(collection)"), expect: [404], context: context)
+    }
+
+    func documentOperations(_ context: ComponentContext) async throws {
+        try await withCollection(context) { collection in
+            let key = "probe-\(context.nonce)"
+            let path = api("/_api/document/\(collection)/\(key)")
+            let (_, inserted) = try await endpoint.json("POST", api("/_api/document/\(collection)"),
+                                                        body: ["_key": .string(key), "v": 1, "nonce": .string(context.nonce)],
+                                                        expect: written, context: context)
+            guard inserted["_key"]?.string == key, let firstRev = inserted["_rev"]?.string else { throw Self.failure("document insert", inserted) }
+            let (_, read) = try await endpoint.json("GET", path, context: context)
+            guard read["v"]?.int == 1, read["nonce"]?.string == context.nonce, read["_rev"]?.string == firstRev else {
+                throw Self.failure("document read back differs from what was written", read)
+            }
+            let (_, patched) = try await endpoint.json("PATCH", path, body: ["v": 2], expect: written, context: context)
+            guard let newRev = patched["_rev"]?.string, newRev != firstRev else { throw Self.failure("PATCH did not produce a new _rev", patched) }
+            let (_, reread) = try await endpoint.json("GET", path, context: context)
+            guard reread["v"]?.int == 2, reread["nonce"]?.string == context.nonce else {
+                throw Self.failure("document after PATCH {v:2} reads", reread)
+            }
+            try await endpoint.json("DELETE", path, expect: [200, 202], context: context)
+            try await endpoint.call("GET", path, expect: [404], context: context)
+        }
+    }
+
+    func graphOperations(_ context: ComponentContext) async throws {
+        let graph = name(context)
+        let vertices = name(context, "_v")
+        let edges = name(context, "_e")
+        let endpoint = self.endpoint
+        let dropPath = api("/_api/gharial/\(graph)?dropCollections=true")
+        try await withCleanup({
+            let (_, created) = try await endpoint.json("POST", api("/_api/gharial"), body: [
+                "name": .string(graph), "orphanCollections": [],
+                "edgeDefinitions": [["collection": .string(edges), "from": [.string(vertices)], "to": [.string(vertices)]]],
+            ], expect: written, context: context)
+            guard created["graph"]?["name"]?.string == graph else { throw Self.failure("graph create", created) }
+            for key in ["a", "b"] {
+                let (_, vertex) = try await endpoint.json("POST", api("/_api/gharial/\(graph)/vertex/\(vertices)"),
+                                                          body: ["_key": .string(key)], expect: written, context: context)
+                guard vertex["vertex"]?["_key"]?.string == key else { throw Self.failure("vertex insert", vertex) }
+            }
+            let (_, edge) = try await endpoint.json("POST", api("/_api/gharial/\(graph)/edge/\(edges)"),
+                                                    body: ["_from": .string("\(vertices)/a"), "_to": .string("\(vertices)/b")],
+                                                    expect: written, context: context)
+            guard edge["edge"]?["_id"]?.string != nil else { throw Self.failure("edge insert", edge) }
+            let result = try await query("FOR v, e, p IN 1..1 OUTBOUND @start GRAPH @g RETURN CONCAT_SEPARATOR('>', p.vertices[*]._key)",
+                                         ["start": .string("\(vertices)/a"), "g": .string(graph)], context: context)
+            guard result == ["a>b"] else {
+                throw ProbeFailure(.unexpectedResponse, "traversal from a returned \(String(decoding: JSONValue.array(result).serialized, as: UTF8.self)), expected [\"a>b\"]")
+            }
+            try await endpoint.json("DELETE", dropPath, expect: [200, 201, 202], context: context)
+        }, cleanup: { await endpoint.cleanup("DELETE", dropPath, context: context) })
+    }
+
+    /// Persistent index on a field, then an AQL lookup by that field that must use it.
+    func metadataOperations(_ context: ComponentContext) async throws {
+        try await withCollection(context) { collection in
+            let (_, index) = try await endpoint.json("POST", api("/_api/index?collection=\(collection)"),
+                                                     body: ["type": "persistent", "fields": ["sku"], "unique": true],
+                                                     expect: [200, 201], context: context)
+            guard let indexID = index["id"]?.string, index["type"]?.string == "persistent" else { throw Self.failure("index create", index) }
+            let (_, indexes) = try await endpoint.json("GET", api("/_api/index?collection=\(collection)"), context: context)
+            guard indexes["indexes"]?.array?.contains(where: { $0["id"]?.string == indexID && $0["fields"] == ["sku"] }) == true else {
+                throw Self.failure("the new index \(indexID) is not listed", indexes)
+            }
+            let documents: JSONValue = .array((1...3).map { ["_key": .string("k\($0)"), "sku": .string("sku-\($0)-\(context.nonce)")] })
+            try await insertBatch(collection, documents, context: context)
+            let found = try await query("FOR d IN @@c FILTER d.sku == @sku RETURN d._key",
+                                        ["@c": .string(collection), "sku": .string("sku-2-\(context.nonce)")], context: context)
+            guard found == ["k2"] else {
+                throw ProbeFailure(.unexpectedResponse, "indexed lookup returned \(String(decoding: JSONValue.array(found).serialized, as: UTF8.self)), expected [\"k2\"]")
+            }
+        }
+    }
+
+    /// Batch insert, then an AQL COLLECT AGGREGATE whose result must equal what was written.
+    func telemetryOperations(_ context: ComponentContext) async throws {
+        try await withCollection(context) { collection in
+            let values = (1...10).map { _ in Int.random(in: 1...1000) }
+            try await insertBatch(collection, .array(values.map { ["value": .number(Double($0))] }), context: context)
+            let result = try await query("FOR d IN @@c COLLECT AGGREGATE total = SUM(d.value), n = COUNT(d) RETURN {total, n}",
+                                         ["@c": .string(collection)], context: context)
+            let expected = values.reduce(0, +)
+            guard result.count == 1, result[0]["total"]?.int == expected, result[0]["n"]?.int == values.count else {
+                throw ProbeFailure(.unexpectedResponse, "aggregate returned \(String(decoding: JSONValue.array(result).serialized, as: UTF8.self)), expected total \(expected) over \(values.count)")
+            }
+        }
+    }
+
+    func insertBatch(_ collection: String, _ documents: JSONValue, context: ComponentContext) async throws {
+        let (_, answer) = try await endpoint.json("POST", api("/_api/document/\(collection)"), body: documents, expect: written, context: context)
+        guard let items = answer.array, items.count == documents.array?.count, !items.contains(where: { $0["error"]?.bool == true }) else {
+            throw Self.failure("batch insert", answer)
+        }
+    }
+
+    /// One AQL query; every batch is read (and the cursor freed) before returning.
+    func query(_ text: String, _ bindVars: [String: JSONValue], context: ComponentContext) async throws -> [JSONValue] {
+        var (_, answer) = try await endpoint.json("POST", api("/_api/cursor"), body: ["query": .string(text), "bindVars": .object(bindVars), "batchSize": 100],
+                                                  expect: [201], context: context)
+        var rows = answer["result"]?.array ?? []
+        guard answer["result"]?.array != nil else { throw Self.failure("cursor answer has no result", answer) }
+        while answer["hasMore"]?.bool == true, let id = answer["id"]?.string {
+            (_, answer) = try await endpoint.json("POST", api("/_api/cursor/\(id)"), expect: [200], context: context)
+            rows += answer["result"]?.array ?? []
+        }
+        return rows
+    }
+
+    func performanceMetrics(_ context: ComponentContext) async throws {
+        let response = try await endpoint.call("GET", api("/_admin/metrics/v2"), expect: [200, 404], context: context)
+        let text: String
+        if response.status == 404 {
+            text = try await endpoint.call("GET", api("/_admin/metrics"), context: context).text
+        } else {
+            text = response.text
+        }
+        guard let samples = PrometheusText.parse(text), samples.contains(where: { $0.name.hasPrefix("arangodb_") }) else {
+            throw ProbeFailure(.unexpectedResponse, "/_admin/metrics is not Prometheus text with arangodb_* series")
+        }
+        let facts: [(String, String, String)] = [
+            ("arangodb_process_statistics_resident_set_size", "infraprobe_arangodb_resident_memory_bytes", "Resident memory of the ArangoDB process."),
+            ("arangodb_server_statistics_physical_memory", "infraprobe_arangodb_physical_memory_bytes", "Physical memory of the ArangoDB host."),
+            ("arangodb_server_statistics_server_uptime_total", "infraprobe_arangodb_uptime_seconds", "Seconds since the ArangoDB server started."),
+            ("arangodb_http_request_statistics_total_requests_total", "infraprobe_arangodb_http_requests", "HTTP requests ArangoDB has served (its counter)."),
+            ("arangodb_scheduler_queue_length", "infraprobe_arangodb_scheduler_queue_length", "Requests waiting in ArangoDB's scheduler queue."),
+            ("arangodb_server_statistics_cpu_cores", "infraprobe_arangodb_cpu_cores", "CPU cores ArangoDB sees."),
+        ]
+        var found = 0
+        for (source, name, help) in facts {
+            let matching = samples.filter { $0.name == source }
+            guard !matching.isEmpty else { continue }
+            found += 1
+            context.fact(name, help: help, value: matching.reduce(0) { $0 + $1.value })
+        }
+        guard found > 0 else { throw ProbeFailure(.unexpectedResponse, "none of the expected arangodb_* metrics is present") }
+    }
+}

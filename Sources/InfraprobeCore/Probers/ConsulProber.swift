@@ -1,0 +1,201 @@
+import Foundation
+
+/// Functional test of a Consul agent through its HTTP API: leader, raft/autopilot health, a
+/// KV round trip, a service registration seen in the catalog and removed, and a TTL check
+/// driven from critical to passing. Everything created is named after
+/// `infraprobe/<instance>/<nonce>` and removed before the probe returns.
+public struct ConsulProber: Prober {
+    public static let descriptor = ProberDescriptor(
+        kind: "consul",
+        componentNames: ["service_running", "cluster_healthy", "kv_store", "service_registration", "health_checks", "ui_accessible"],
+        addressKey: "url",
+        make: { section, environment in try ConsulProber(section: section, environment: environment) })
+
+    /// The service name every probe registers under (IDs are unique per probe).
+    static let serviceName = "infraprobe"
+
+    public let endpoint: HTTPEndpoint
+    public let keyPrefix: String
+    public let uiPath: String
+    public let expectedPeers: Int?
+
+    public init(section: ConfigSection, environment: ProberEnvironment) throws {
+        endpoint = HTTPEndpoint(client: environment.http, baseURL: try HTTPEndpoint.url(section, "url"),
+                                auth: try HTTPEndpoint.auth(section, tokenHeader: "X-Consul-Token"),
+                                tls: try HTTPEndpoint.tls(section))
+        keyPrefix = try section.string("key_prefix") ?? "infraprobe"
+        uiPath = try section.string("ui_path") ?? "/ui/"
+        expectedPeers = try section.int("expected_peers", range: 1...99)
+    }
+
+    public func checks() -> [ComponentCheck] {
+        [
+            ComponentCheck("service_running") { try await serviceRunning($0) },
+            ComponentCheck("cluster_healthy") { try await clusterHealthy($0) },
+            ComponentCheck("kv_store") { try await kvStore($0) },
+            ComponentCheck("service_registration") { try await serviceRegistration($0) },
+            ComponentCheck("health_checks") { try await healthChecks($0) },
+            ComponentCheck("ui_accessible") { try await uiAccessible($0) },
+        ]
+    }
+
+    /// Consul IDs cannot carry `/` in URL paths, so `infraprobe/<instance>/<nonce>` becomes dashes.
+    func objectID(_ context: ComponentContext) -> String {
+        "\(keyPrefix)-\(context.instanceID)-\(context.nonce)-\(context.component)"
+    }
+
+    // MARK: components
+
+    func serviceRunning(_ context: ComponentContext) async throws {
+        let (_, leader) = try await endpoint.json("GET", "/v1/status/leader", context: context)
+        guard let address = leader.string else {
+            throw ProbeFailure(.unexpectedResponse, "/v1/status/leader is not a JSON string")
+        }
+        guard !address.isEmpty else { throw ProbeFailure(.notReady, "no cluster leader elected") }
+        // Version needs agent:read; a token without it still passes this component.
+        if let (_, me) = try? await endpoint.json("GET", "/v1/agent/self", context: context),
+           let version = me["Config"]?["Version"]?.string {
+            context.reportVersion(version)
+        }
+    }
+
+    func clusterHealthy(_ context: ComponentContext) async throws {
+        let (_, peersJSON) = try await endpoint.json("GET", "/v1/status/peers", context: context)
+        guard let peers = peersJSON.array else { throw ProbeFailure(.unexpectedResponse, "/v1/status/peers is not a JSON array") }
+        context.fact("infraprobe_consul_raft_peers", help: "Raft peers reported by /v1/status/peers.", value: Double(peers.count))
+        guard !peers.isEmpty else { throw ProbeFailure(.notReady, "no raft peers") }
+        if let expectedPeers, peers.count < expectedPeers / 2 + 1 {
+            throw ProbeFailure(.unexpectedResponse, "\(peers.count) raft peers, below quorum of \(expectedPeers / 2 + 1) for \(expectedPeers) servers")
+        }
+        let (status, health) = try await endpoint.json("GET", "/v1/operator/autopilot/health", expect: [200, 429], context: context)
+        guard let healthy = health["Healthy"]?.bool else {
+            throw ProbeFailure(.unexpectedResponse, "autopilot health has no Healthy field")
+        }
+        if let tolerance = health["FailureTolerance"]?.double {
+            context.fact("infraprobe_consul_autopilot_failure_tolerance", help: "Servers that can fail without losing quorum (autopilot).", value: tolerance)
+        }
+        guard status == 200 && healthy else {
+            let unhealthy = (health["Servers"]?.array ?? []).filter { $0["Healthy"]?.bool == false }.compactMap { $0["Name"]?.string }
+            throw ProbeFailure(.unexpectedResponse, "autopilot reports the cluster unhealthy (status \(status))"
+                               + (unhealthy.isEmpty ? "" : "; unhealthy servers: \(unhealthy.joined(separator: ", "))"))
+        }
+    }
+
+    func kvStore(_ context: ComponentContext) async throws {
+        let key = "\(keyPrefix)/\(context.instanceID)/\(context.nonce)/kv"
+        let path = "/v1/kv/" + key.split(separator: "/").map { urlEncode(String($0)) }.joined(separator: "/")
+        let value = "infraprobe-\(context.nonce)-\(UInt32.random(in: 0...UInt32.max))"
+        let endpoint = self.endpoint
+        try await withCleanup({
+            // cas=0: create only, never overwrites a key that is not ours.
+            let (_, put) = try await endpoint.json("PUT", path + "?cas=0", rawBody: Array(value.utf8), contentType: "text/plain", context: context)
+            guard put.bool == true else { throw ProbeFailure(.unexpectedResponse, "KV PUT ?cas=0 answered \(put), expected true") }
+            let raw = try await endpoint.call("GET", path + "?raw", context: context)
+            guard raw.text == value else {
+                throw ProbeFailure(.unexpectedResponse, "KV read back \(HTTPEndpoint.snippet(raw.body, limit: 80)), expected \(value)")
+            }
+            let (_, entries) = try await endpoint.json("GET", path, context: context)
+            guard let stored = entries[0]?["Value"]?.string, let decoded = Data(base64Encoded: stored),
+                  String(decoding: decoded, as: UTF8.self) == value else {
+                throw ProbeFailure(.unexpectedResponse, "KV entry's base64 Value does not match what was written")
+            }
+            let (_, deleted) = try await endpoint.json("DELETE", path, context: context)
+            guard deleted.bool == true else { throw ProbeFailure(.unexpectedResponse, "KV DELETE answered \(deleted), expected true") }
+            try await endpoint.call("GET", path, expect: [404], context: context)
+        }, cleanup: { await endpoint.cleanup("DELETE", path, context: context) })
+    }
+
+    func registrationBody(id: String, context: ComponentContext, checkID: String) -> JSONValue {
+        [
+            "ID": .string(id), "Name": .string(Self.serviceName), "Tags": ["infraprobe"],
+            "Address": "127.0.0.1", "Port": 9,
+            "Meta": ["infraprobe_instance": .string(context.instanceID), "infraprobe_nonce": .string(context.nonce)],
+            "Check": ["CheckID": .string(checkID), "Name": "infraprobe TTL", "TTL": "30s", "DeregisterCriticalServiceAfter": "1m"],
+        ]
+    }
+
+    /// Runs `body` and deregisters the probe service if it fails (200 and 404 both mean gone).
+    func withRegistration(_ id: String, context: ComponentContext, _ body: () async throws -> Void) async throws {
+        let endpoint = self.endpoint
+        try await withCleanup(body, cleanup: {
+            await endpoint.cleanup("PUT", "/v1/agent/service/deregister/\(urlEncode(id))", expect: [200, 404], context: context)
+        })
+    }
+
+    func serviceRegistration(_ context: ComponentContext) async throws {
+        let id = objectID(context)
+        try await withRegistration(id, context: context) {
+        try await endpoint.call("PUT", "/v1/agent/service/register", body: registrationBody(id: id, context: context, checkID: id + "-ttl").serialized,
+                                contentType: "application/json", context: context)
+        let (_, local) = try await endpoint.json("GET", "/v1/agent/service/\(urlEncode(id))", context: context)
+        guard local["ID"]?.string == id, local["Service"]?.string == Self.serviceName else {
+            throw ProbeFailure(.unexpectedResponse, "agent does not show the registered service \(id)")
+        }
+        // The catalog follows by anti-entropy: poll until it shows up.
+        try await poll(context, what: "service \(id) in the catalog") {
+            let (_, instances) = try await endpoint.json("GET", "/v1/catalog/service/\(Self.serviceName)", context: context)
+            guard let list = instances.array else { throw ProbeFailure(.unexpectedResponse, "catalog answer is not an array") }
+            return list.contains { $0["ServiceID"]?.string == id }
+        }
+        try await endpoint.call("PUT", "/v1/agent/service/deregister/\(urlEncode(id))", expect: [200], context: context)
+        try await endpoint.call("GET", "/v1/agent/service/\(urlEncode(id))", expect: [404], context: context)
+        }
+    }
+
+    func healthChecks(_ context: ComponentContext) async throws {
+        let id = objectID(context)
+        let checkID = id + "-ttl"
+        try await withRegistration(id, context: context) {
+        try await endpoint.call("PUT", "/v1/agent/service/register", body: registrationBody(id: id, context: context, checkID: checkID).serialized,
+                                contentType: "application/json", context: context)
+        guard try await checkStatus(checkID, context: context) == "critical" else {
+            throw ProbeFailure(.unexpectedResponse, "a new TTL check should start critical")
+        }
+        try await endpoint.call("PUT", "/v1/agent/check/pass/\(urlEncode(checkID))?note=infraprobe", context: context)
+        let status = try await checkStatus(checkID, context: context)
+        guard status == "passing" else {
+            throw ProbeFailure(.unexpectedResponse, "TTL check is \(status ?? "missing") after check/pass, expected passing")
+        }
+        try await endpoint.call("PUT", "/v1/agent/service/deregister/\(urlEncode(id))", expect: [200], context: context)
+        }
+        // Cluster-wide check states, without our own (short-lived) check.
+        let (_, all) = try await endpoint.json("GET", "/v1/health/state/any", context: context)
+        guard let checks = all.array else { throw ProbeFailure(.unexpectedResponse, "/v1/health/state/any is not an array") }
+        var counts = ["passing": 0, "warning": 0, "critical": 0]
+        for check in checks where check["CheckID"]?.string != checkID {
+            if let state = check["Status"]?.string, counts[state] != nil { counts[state]! += 1 }
+        }
+        for (state, count) in counts {
+            context.fact("infraprobe_consul_health_checks", help: "Consul health checks by state (cluster-wide).",
+                         labels: ["status": state], value: Double(count))
+        }
+    }
+
+    func checkStatus(_ checkID: String, context: ComponentContext) async throws -> String? {
+        let (_, checks) = try await endpoint.json("GET", "/v1/agent/checks", context: context)
+        guard checks.object != nil else { throw ProbeFailure(.unexpectedResponse, "/v1/agent/checks is not an object") }
+        guard let check = checks[checkID] else { throw ProbeFailure(.unexpectedResponse, "check \(checkID) is not registered on the agent") }
+        return check["Status"]?.string
+    }
+
+    func uiAccessible(_ context: ComponentContext) async throws {
+        let page = try await endpoint.call("GET", uiPath, context: context)
+        guard page.contentType?.lowercased().hasPrefix("text/html") == true else {
+            throw ProbeFailure(.unexpectedResponse, "\(uiPath) is \(page.contentType ?? "untyped"), expected text/html")
+        }
+        guard page.text.contains("Consul") else { throw ProbeFailure(.unexpectedResponse, "\(uiPath) does not look like the Consul UI") }
+    }
+}
+
+/// Retries `attempt` until it returns true, backing off from 20 ms, while the deadline allows.
+func poll(_ context: ComponentContext, what: String, _ attempt: () async throws -> Bool) async throws {
+    var delay: Duration = .milliseconds(20)
+    while true {
+        if try await attempt() { return }
+        guard context.deadline.remaining > delay else {
+            throw ProbeFailure(.timeout, "\(what) not seen before the deadline")
+        }
+        try await Task.sleep(for: delay)
+        delay = min(delay * 2, .milliseconds(500))
+    }
+}

@@ -1,0 +1,154 @@
+import Foundation
+import InfraprobeCore
+
+/// Faults every fake can be switched into (DESIGN §10).
+public enum GeneralFault: Sendable, Equatable, CustomStringConvertible {
+    case none
+    /// Every port closed: connections are refused.
+    case down
+    /// Every port accepts connections but never reads or answers.
+    case hang
+    /// Answers only after this delay (past the probe deadline).
+    case slow(Duration)
+    /// Every request answers 500.
+    case serverError
+    /// Every request answers 200 with a body no parser accepts.
+    case garbage
+
+    public var description: String {
+        switch self {
+        case .none: "none"
+        case .down: "down (port closed)"
+        case .hang: "accepts but never answers"
+        case .slow(let delay): "answers after \(delay)"
+        case .serverError: "500 on every request"
+        case .garbage: "garbage bodies"
+        }
+    }
+}
+
+/// A port that refuses connections: bound, never listening, so nobody else can take it.
+final class ClosedPort: @unchecked Sendable {
+    let fd: Int32
+    let port: UInt16
+
+    init() {
+        (fd, port) = RawSocket.bind(listen: false)
+    }
+
+    deinit { close(fd) }
+}
+
+/// A port that accepts TCP connections (kernel backlog) and never reads or answers.
+final class BlackHole: @unchecked Sendable {
+    let fd: Int32
+    let port: UInt16
+
+    init() {
+        (fd, port) = RawSocket.bind(listen: true)
+    }
+
+    deinit { close(fd) }
+}
+
+enum RawSocket {
+    static func bind(listen shouldListen: Bool) -> (Int32, UInt16) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if shouldListen { _ = Glibc.listen(fd, 64) }
+        var bound = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &bound) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return (fd, UInt16(bigEndian: bound.sin_port))
+    }
+}
+
+/// The shared half of every fake: one `HTTPServer` per role (a service's ports, e.g. Tempo's
+/// HTTP API and OTLP receiver), the general faults, and request counting. A concrete fake
+/// supplies `route(role:request:)` and keeps its own state under a lock.
+class FakeService: @unchecked Sendable {
+    let roles: [String]
+    private var servers: [String: HTTPServer] = [:]
+    private let faultBox = Locked<GeneralFault>(.none)
+    private let closedPort = ClosedPort()
+    private let blackHole = BlackHole()
+    let requestLog = Locked<[String]>([])
+
+    init(roles: [String]) {
+        self.roles = roles
+    }
+
+    var fault: GeneralFault {
+        get { faultBox.current }
+        set { faultBox.withLock { $0 = newValue } }
+    }
+
+    func start() throws {
+        for role in roles {
+            var options = HTTPServerOptions()
+            options.shutdownGrace = .zero
+            let server = HTTPServer(listen: ListenAddress("127.0.0.1:0")!, options: options) { [unowned self] request, _ in
+                await self.handle(role: role, request: request)
+            }
+            try server.start()
+            servers[role] = server
+        }
+    }
+
+    func stop() {
+        servers.values.forEach { $0.stop() }
+    }
+
+    /// Base URL for a role, as the current fault sees it.
+    func url(_ role: String) -> String {
+        switch fault {
+        case .down: return "http://127.0.0.1:\(closedPort.port)"
+        case .hang: return "http://127.0.0.1:\(blackHole.port)"
+        default: return "http://127.0.0.1:\(servers[role]!.port)"
+        }
+    }
+
+    private func handle(role: String, request: HTTPRequest) async -> HTTPResponse {
+        let query = request.query.isEmpty ? "" : "?" + request.query.keys.sorted().joined(separator: "&")
+        requestLog.withLock { $0.append("\(role) \(request.method) \(request.path)\(query)") }
+        switch fault {
+        case .slow(let delay):
+            try? await Task.sleep(for: delay)
+        case .serverError:
+            return .text(500, "internal error injected by the fake")
+        case .garbage:
+            return HTTPResponse(status: 200, contentType: "application/json", body: "\u{1}<<garbage{{ not json")
+        default:
+            break
+        }
+        return route(role: role, request: request)
+    }
+
+    /// Service behaviour; overridden by each fake.
+    func route(role: String, request: HTTPRequest) -> HTTPResponse {
+        .text(404, "404 page not found")
+    }
+}
+
+extension HTTPResponse {
+    static func json(_ status: Int, _ value: JSONValue, headers: [(String, String)] = []) -> HTTPResponse {
+        HTTPResponse(status: status, contentType: "application/json", body: String(decoding: value.serialized, as: UTF8.self), headers: headers)
+    }
+
+    static func empty(_ status: Int) -> HTTPResponse {
+        HTTPResponse(status: status, contentType: "text/plain; charset=utf-8", body: "")
+    }
+}
+
+extension HTTPRequest {
+    var json: JSONValue? { JSONValue.parse(body) }
+    var bodyText: String { String(decoding: body, as: UTF8.self) }
+}

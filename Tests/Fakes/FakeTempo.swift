@@ -1,0 +1,169 @@
+import Foundation
+import InfraprobeCore
+
+/// Grafana Tempo per `reference/service-apis.md` §4: /ready text (503 while starting), OTLP/HTTP
+/// push on its own port, trace by id v2 (`trace.resourceSpans`, 200 with an empty trace when
+/// unknown) and v1 (`batches`, 404 with an empty body), base64 ids in query output, search
+/// by logfmt tags with hex ids without leading zeros (`traces` omitted when empty).
+final class FakeTempo: FakeService, @unchecked Sendable {
+    enum Break: Sendable, Equatable {
+        case none
+        case notReady
+        /// Push accepted (200), but the span never becomes queryable or searchable.
+        case spanNeverQueryable
+        /// Found by id, never by search.
+        case searchMissesTrace
+        /// Query by id returns another trace.
+        case queryReturnsOtherTrace
+    }
+
+    struct StoredSpan: Equatable {
+        let traceID: String
+        let spanID: String
+        let attributes: [String: String]
+        let resource: JSONValue
+    }
+
+    let breakage = Locked(Break.none)
+    let spans = Locked<[StoredSpan]>([])
+    /// Spans become visible to queries only this long after the push (ingest lag).
+    let visibilityDelay: Duration
+    let pushedAt = Locked<[String: ContinuousClock.Instant]>([:])
+    /// Tempo before 2.6 has no /api/v2.
+    let v1Only: Bool
+    /// Multitenancy: requests without this X-Scope-OrgID get 401 `no org id`.
+    let tenant: String?
+
+    init(visibilityDelay: Duration = .zero, v1Only: Bool = false, tenant: String? = nil) {
+        self.visibilityDelay = visibilityDelay
+        self.v1Only = v1Only
+        self.tenant = tenant
+        super.init(roles: ["http", "otlp"])
+    }
+
+    override func route(role: String, request: HTTPRequest) -> HTTPResponse {
+        if role == "otlp" { return push(request) }
+        let path = request.path
+        switch path {
+        case "/ready":
+            if breakage.current == .notReady { return .text(503, "Some services are not Running:\nStarting: 1\nRunning: 5") }
+            return .text(200, "ready")
+        case "/api/echo": return .text(200, "echo")
+        case "/api/status/buildinfo":
+            return .json(200, ["version": v1Only ? "2.5.0" : "2.6.0", "revision": "1a2b3c4d", "branch": "HEAD", "buildUser": "",
+                               "buildDate": "2024-09-04T10:01:02Z", "goVersion": "go1.22.7"])
+        case "/metrics":
+            let count = spans.current.count
+            return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: """
+            # HELP tempo_build_info A metric with a constant '1' value labeled by version.
+            # TYPE tempo_build_info gauge
+            tempo_build_info{branch="HEAD",goversion="go1.22.7",revision="1a2b3c4d",version="2.6.0"} 1
+            # TYPE tempo_distributor_spans_received_total counter
+            tempo_distributor_spans_received_total{tenant="single-tenant"} \(count)
+
+            """)
+        default: break
+        }
+        if let tenant, request.header("x-scope-orgid") != tenant { return .text(401, "no org id") }
+        if path.hasPrefix("/api/v2/traces/") {
+            if v1Only { return .text(404, "404 page not found") }
+            let id = String(path.dropFirst("/api/v2/traces/".count))
+            guard let batches = visibleBatches(id) else { return .json(200, ["trace": [:], "metrics": ["inspectedBytes": "0"]]) }
+            return .json(200, ["trace": ["resourceSpans": batches], "metrics": ["inspectedBytes": "12345"]])
+        }
+        if path.hasPrefix("/api/traces/") {
+            let id = String(path.dropFirst("/api/traces/".count))
+            guard let batches = visibleBatches(id) else { return .empty(404) }
+            return .json(200, ["batches": batches])
+        }
+        if path == "/api/search" { return search(request) }
+        return .text(404, "404 page not found")
+    }
+
+    private func visible(_ span: StoredSpan) -> Bool {
+        guard breakage.current != .spanNeverQueryable, let at = pushedAt.current[span.traceID] else { return false }
+        return ContinuousClock.now - at >= visibilityDelay
+    }
+
+    private func visibleBatches(_ rawID: String) -> JSONValue? {
+        guard rawID.allSatisfy(\.isHexDigit) else { return nil }
+        let id = String(repeating: "0", count: max(0, 32 - rawID.count)) + rawID.lowercased()
+        var matching = spans.current.filter { $0.traceID == id && visible($0) }
+        if breakage.current == .queryReturnsOtherTrace, !matching.isEmpty {
+            matching = [StoredSpan(traceID: "0102030405060708090a0b0c0d0e0f10", spanID: "0102030405060708", attributes: [:], resource: [:])]
+        }
+        guard !matching.isEmpty else { return nil }
+        return .array(matching.map { span in
+            ["resource": span.resource, "scopeSpans": [["scope": ["name": "infraprobe"], "spans": [[
+                "traceId": .string(Self.base64(span.traceID)), "spanId": .string(Self.base64(span.spanID)), "name": "infraprobe-probe",
+                "kind": "SPAN_KIND_SERVER", "startTimeUnixNano": "1689969302000000000", "endTimeUnixNano": "1689969302100000000",
+                "attributes": .array(span.attributes.map { ["key": .string($0.key), "value": ["stringValue": .string($0.value)]] }),
+                "status": [:],
+            ]]]]]
+        })
+    }
+
+    private func search(_ request: HTTPRequest) -> HTTPResponse {
+        var wanted: [String: String] = [:]
+        for pair in (request.query["tags"] ?? "").split(separator: " ") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            if parts.count == 2 { wanted[parts[0]] = parts[1] }
+        }
+        let found = spans.current.filter { span in
+            visible(span) && breakage.current != .searchMissesTrace && wanted.allSatisfy { span.attributes[$0.key] == $0.value }
+        }
+        var answer: [String: JSONValue] = ["metrics": ["inspectedBytes": "292781", "completedJobs": 1, "totalJobs": 1]]
+        if !found.isEmpty {
+            answer["traces"] = .array(found.map { span in
+                let hex = span.traceID.drop { $0 == "0" }
+                return ["traceID": .string(String(hex)), "rootServiceName": "infraprobe", "rootTraceName": "infraprobe-probe",
+                        "startTimeUnixNano": "1694718625557000000", "durationMs": 1]
+            })
+        }
+        return .json(200, .object(answer))
+    }
+
+    private func push(_ request: HTTPRequest) -> HTTPResponse {
+        guard request.path == "/v1/traces" else { return .text(404, "404 page not found") }
+        guard request.method == "POST" else { return .text(405, "405 method not allowed, supported: [POST]") }
+        if let tenant, request.header("x-scope-orgid") != tenant { return .text(401, "no org id") }
+        guard request.header("content-type")?.hasPrefix("application/json") == true else {
+            return .text(415, "415 unsupported media type, supported: [application/json, application/x-protobuf]")
+        }
+        guard let body = request.json else { return .json(400, ["code": 3, "message": "ReadObject: expect {"]) }
+        var stored: [StoredSpan] = []
+        for resource in body["resourceSpans"]?.array ?? [] {
+            var attributes: [String: String] = [:]
+            for attribute in resource["resource"]?["attributes"]?.array ?? [] {
+                if let key = attribute["key"]?.string, let value = attribute["value"]?["stringValue"]?.string { attributes[key] = value }
+            }
+            for scope in resource["scopeSpans"]?.array ?? [] {
+                for span in scope["spans"]?.array ?? [] {
+                    guard let trace = span["traceId"]?.string, trace.count == 32, let spanID = span["spanId"]?.string, spanID.count == 16 else {
+                        return .json(400, ["code": 3, "message": "parse trace_id: length mismatch"])
+                    }
+                    var spanAttributes = attributes
+                    for attribute in span["attributes"]?.array ?? [] {
+                        if let key = attribute["key"]?.string, let value = attribute["value"]?["stringValue"]?.string { spanAttributes[key] = value }
+                    }
+                    stored.append(StoredSpan(traceID: trace.lowercased(), spanID: spanID.lowercased(), attributes: spanAttributes,
+                                             resource: resource["resource"] ?? [:]))
+                }
+            }
+        }
+        spans.withLock { $0 += stored }
+        pushedAt.withLock { for span in stored { $0[span.traceID] = .now } }
+        return .json(200, ["partialSuccess": [:]])
+    }
+
+    static func base64(_ hex: String) -> String {
+        var bytes: [UInt8] = []
+        var index = hex.startIndex
+        while index < hex.endIndex {
+            let next = hex.index(index, offsetBy: 2)
+            bytes.append(UInt8(hex[index..<next], radix: 16) ?? 0)
+            index = next
+        }
+        return Data(bytes).base64EncodedString()
+    }
+}

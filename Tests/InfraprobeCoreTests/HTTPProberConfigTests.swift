@@ -1,0 +1,46 @@
+import Foundation
+import Testing
+@testable import InfraprobeCore
+
+@Suite("HTTP prober configuration")
+struct HTTPProberConfigTests {
+    func parse(_ kind: String, _ settings: [String]) throws -> InfraprobeConfig {
+        let yaml = "targets:\n  t:\n    prober: \(kind)\n" + settings.map { "    \($0)\n" }.joined()
+        return try ConfigLoader(environment: ProbeHarness.environment).parse(yaml: yaml, file: "t.yml", baseDirectory: URL(fileURLWithPath: "/tmp"))
+    }
+
+    func error(_ kind: String, _ settings: [String]) -> String {
+        do {
+            _ = try parse(kind, settings)
+            return ""
+        } catch {
+            return String(describing: error)
+        }
+    }
+
+    @Test("all six probers are registered")
+    func test_registry() {
+        #expect(ProberRegistry.standard.kinds == ["arangodb", "consul", "grafana", "otel_collector", "redis", "tempo"])
+    }
+
+    @Test("typos, half TLS settings, token plus password, and non-HTTP URLs are rejected with the key named")
+    func test_rejectsBadSettings() {
+        #expect(error("consul", ["url: http://127.0.0.1:8500", "tokn: x"]).contains("targets.t.tokn"))
+        #expect(error("grafana", ["url: http://g:3000", "tls:", "  cert_file: /c.pem"]).contains("key_file"))
+        #expect(error("grafana", ["url: http://g:3000", "token: a", "username: u", "password: p"]).contains("token"))
+        #expect(error("arangodb", ["url: ftp://db:8529"]).contains("targets.t.url"))
+        #expect(error("arangodb", ["url: http://db:8529", "username: root"]).contains("password"))
+        #expect(error("otel_collector", ["health_url: http://c:13133"]).contains("otlp_url"))
+        #expect(error("tempo", ["url: http://t:3200", "components: [trace_query, nope]"]).contains("nope"))
+    }
+
+    @Test("host:port gets http://, Tempo's OTLP URL defaults to port 4318, secrets stay redacted")
+    func test_defaults() throws {
+        let config = try parse("tempo", ["url: 127.0.0.1:3200", "token: hunter2"])
+        let prober = try #require(config.targets.first?.prober as? TempoProber)
+        #expect(prober.api.baseURL == "http://127.0.0.1:3200")
+        #expect(prober.otlp.baseURL == "http://127.0.0.1:4318")
+        #expect(!config.redactedYAML().contains("hunter2"))
+        #expect(config.redactedYAML().contains("<secret>"))
+    }
+}
