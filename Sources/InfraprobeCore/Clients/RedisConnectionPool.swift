@@ -35,7 +35,7 @@ public final class RedisConnectionPool: Sendable {
     private let idle = Locked<[RedisConnection]>([])
     private let maxIdle: Int
 
-    public init(address: RedisAddress, login: RedisLogin, maxIdle: Int = 8) {
+    public init(address: RedisAddress, login: RedisLogin, maxIdle: Int = 16) {
         self.address = address
         self.login = login
         self.maxIdle = maxIdle

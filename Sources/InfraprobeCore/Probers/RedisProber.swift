@@ -64,10 +64,15 @@ public struct RedisProber: Prober {
 
     // MARK: components
 
+    // Each component sends its commands as one pipeline (two for streams, which need the entry
+    // id): the server still runs and answers every command in order, and each answer is
+    // checked, but the probe pays one round trip instead of one per command. The final DEL is
+    // part of the pipeline, so Redis runs it even when an earlier command was refused.
+
     private static func serviceRunning(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) throws {
-        let pong = try redis.call(["PING"])
-        guard pong.string == "PONG" else { throw ProbeFailure(.unexpectedResponse, "PING answered \(pong), expected PONG") }
-        let info = RedisInfo(try redis.call(["INFO", "server"]).string ?? "")
+        let replies = try redis.pipeline([["PING"], ["INFO", "server"]])
+        guard replies[0].string == "PONG" else { throw ProbeFailure(.unexpectedResponse, "PING answered \(replies[0]), expected PONG") }
+        let info = RedisInfo(replies[1].string ?? "")
         if let version = info["redis_version"] { context.reportVersion(version) }
         if let uptime = info["uptime_in_seconds"].flatMap(Double.init) {
             context.fact("infraprobe_redis_uptime_seconds", help: "Seconds since the Redis server started.", value: uptime)
@@ -77,89 +82,99 @@ public struct RedisProber: Prober {
     private static func basicOperations(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) throws {
         let key = probe.key(context)
         let value = "value-\(context.nonce)"
-        defer { _ = try? redis.call(["DEL", key]) }
-        try expect(redis.call(["SET", key, value, "EX", keyTTLSeconds]), .status("OK"), "SET")
-        try expect(redis.call(["GET", key]), .bulk(Array(value.utf8)), "GET after SET")
-        try expect(redis.call(["DEL", key]), .integer(1), "DEL")
-        try expect(redis.call(["EXISTS", key]), .integer(0), "EXISTS after DEL")
+        let replies = try redis.pipeline([["SET", key, value, "EX", keyTTLSeconds], ["GET", key], ["DEL", key], ["EXISTS", key]])
+        try expect(replies[0], .status("OK"), "SET")
+        try expect(replies[1], .bulk(Array(value.utf8)), "GET after SET")
+        try expect(replies[2], .integer(1), "DEL")
+        try expect(replies[3], .integer(0), "EXISTS after DEL")
     }
 
     private static func cacheOperations(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) throws {
         let entry = probe.key(context, ":entry")
         let counter = probe.key(context, ":hits")
         let missing = probe.key(context, ":missing")
-        defer { _ = try? redis.call(["DEL", entry, counter]) }
-        try expect(redis.call(["SET", entry, "cached", "EX", keyTTLSeconds]), .status("OK"), "SET EX")
-        let ttl = try redis.call(["TTL", entry]).integer ?? -3
+        let replies = try redis.pipeline([
+            ["SET", entry, "cached", "EX", keyTTLSeconds], ["TTL", entry],
+            ["SET", counter, "41", "EX", keyTTLSeconds], ["INCR", counter], ["TTL", counter],
+            ["GET", missing], ["DEL", entry, counter],
+        ])
+        try expect(replies[0], .status("OK"), "SET EX")
+        let ttl = replies[1].integer ?? -3
         guard ttl > 0 && ttl <= 60 else { throw ProbeFailure(.unexpectedResponse, "TTL after SET EX 60 is \(ttl), expected 1...60") }
-        try expect(redis.call(["SET", counter, "41", "EX", keyTTLSeconds]), .status("OK"), "SET counter")
-        try expect(redis.call(["INCR", counter]), .integer(42), "INCR")
-        let counterTTL = try redis.call(["TTL", counter]).integer ?? -3
+        try expect(replies[2], .status("OK"), "SET counter")
+        try expect(replies[3], .integer(42), "INCR")
+        let counterTTL = replies[4].integer ?? -3
         guard counterTTL > 0 else { throw ProbeFailure(.unexpectedResponse, "INCR dropped the TTL (TTL \(counterTTL))") }
-        try expect(redis.call(["GET", missing]), .null, "GET of a missing key (cache miss)")
-        try expect(redis.call(["DEL", entry, counter]), .integer(2), "DEL")
+        try expect(replies[5], .null, "GET of a missing key (cache miss)")
+        try expect(replies[6], .integer(2), "DEL")
     }
 
     private static func sessionManagement(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) throws {
         let key = probe.key(context)
         let fields = ["user": "probe", "token": context.nonce, "role": "reader"]
-        defer { _ = try? redis.call(["DEL", key]) }
         let write = ["HSET", key] + fields.sorted { $0.key < $1.key }.flatMap { [$0.key, $0.value] }
-        let replies = try redis.pipeline([["MULTI"], write, ["EXPIRE", key, keyTTLSeconds], ["EXEC"]])
-        guard let results = replies.last?.array, results.count == 2, results[0] == .integer(3), results[1] == .integer(1) else {
-            throw ProbeFailure(.unexpectedResponse, "MULTI HSET+EXPIRE answered \(replies.last ?? .null), expected [3, 1]")
+        // MULTI/EXEC: the hash never exists without its TTL, even if the probe dies in between.
+        let replies = try redis.pipeline([["MULTI"], write, ["EXPIRE", key, keyTTLSeconds], ["EXEC"],
+                                          ["HGETALL", key], ["TTL", key], ["DEL", key]])
+        guard let results = replies[3].array, results == [.integer(3), .integer(1)] else {
+            throw ProbeFailure(.unexpectedResponse, "MULTI HSET+EXPIRE answered \(replies[3]), expected [3, 1]")
         }
-        let stored = try redis.call(["HGETALL", key]).array ?? []
+        let stored = replies[4].array ?? []
         var readBack: [String: String] = [:]
         for pair in stride(from: 0, to: stored.count - 1, by: 2) {
             readBack[stored[pair].string ?? ""] = stored[pair + 1].string ?? ""
         }
         guard readBack == fields else { throw ProbeFailure(.unexpectedResponse, "HGETALL returned \(readBack), expected \(fields)") }
-        let ttl = try redis.call(["TTL", key]).integer ?? -3
+        let ttl = replies[5].integer ?? -3
         guard ttl > 0 else { throw ProbeFailure(.unexpectedResponse, "session hash has no TTL (TTL \(ttl))") }
-        try expect(redis.call(["DEL", key]), .integer(1), "DEL session")
+        try expect(replies[6], .integer(1), "DEL session")
     }
 
     private static func streamOperations(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) throws {
         let key = probe.key(context)
         let group = "infraprobe"
-        defer { _ = try? redis.call(["DEL", key]) }
+        var deleted = false
+        defer { if !deleted { _ = try? redis.call(["DEL", key]) } }
         let replies = try redis.pipeline([
             ["MULTI"], ["XADD", key, "MAXLEN", "~", "100", "*", "probe", context.nonce], ["EXPIRE", key, keyTTLSeconds], ["EXEC"],
+            ["XGROUP", "CREATE", key, group, "0"],
+            ["XREADGROUP", "GROUP", group, "consumer", "COUNT", "10", "STREAMS", key, ">"],
         ])
-        guard let results = replies.last?.array, results.count == 2, let id = results[0].string, results[1] == .integer(1) else {
-            throw ProbeFailure(.unexpectedResponse, "MULTI XADD+EXPIRE answered \(replies.last ?? .null)")
+        guard let results = replies[3].array, results.count == 2, let id = results[0].string, results[1] == .integer(1) else {
+            throw ProbeFailure(.unexpectedResponse, "MULTI XADD+EXPIRE answered \(replies[3])")
         }
-        try expect(redis.call(["XGROUP", "CREATE", key, group, "0"]), .status("OK"), "XGROUP CREATE")
-        let delivered = try redis.call(["XREADGROUP", "GROUP", group, "consumer", "COUNT", "10", "STREAMS", key, ">"])
+        try expect(replies[4], .status("OK"), "XGROUP CREATE")
         // [[key, [[id, [field, value]]]]]
+        let delivered = replies[5]
         guard let streams = delivered.array, let entries = streams.first?.array?.last?.array,
               let entry = entries.first?.array, entry.first?.string == id,
               entry.last?.array == [.bulk(Array("probe".utf8)), .bulk(Array(context.nonce.utf8))]
         else { throw ProbeFailure(.unexpectedResponse, "XREADGROUP did not deliver entry \(id): \(delivered)") }
-        try expect(redis.call(["XACK", key, group, id]), .integer(1), "XACK")
-        let pending = try redis.call(["XPENDING", key, group]).array?.first?.integer
+        let acked = try redis.pipeline([["XACK", key, group, id], ["XPENDING", key, group], ["DEL", key]])
+        deleted = true
+        try expect(acked[0], .integer(1), "XACK")
+        let pending = acked[1].array?.first?.integer
         guard pending == 0 else { throw ProbeFailure(.unexpectedResponse, "XPENDING reports \(pending.map(String.init) ?? "?") unacked entries after XACK") }
-        try expect(redis.call(["DEL", key]), .integer(1), "DEL stream")
+        try expect(acked[2], .integer(1), "DEL stream")
     }
 
     private static func priorityQueue(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) throws {
         let key = probe.key(context)
-        defer { _ = try? redis.call(["DEL", key]) }
         let replies = try redis.pipeline([
             ["MULTI"], ["ZADD", key, "30", "low", "10", "urgent", "20", "normal"], ["EXPIRE", key, keyTTLSeconds], ["EXEC"],
+            ["ZPOPMIN", key], ["ZPOPMIN", key], ["ZCARD", key], ["DEL", key],
         ])
-        guard let results = replies.last?.array, results == [.integer(3), .integer(1)] else {
-            throw ProbeFailure(.unexpectedResponse, "MULTI ZADD+EXPIRE answered \(replies.last ?? .null), expected [3, 1]")
+        guard let results = replies[3].array, results == [.integer(3), .integer(1)] else {
+            throw ProbeFailure(.unexpectedResponse, "MULTI ZADD+EXPIRE answered \(replies[3]), expected [3, 1]")
         }
-        for (member, score) in [("urgent", "10"), ("normal", "20")] {
-            let popped = try redis.call(["ZPOPMIN", key])
-            guard popped.array?.first?.string == member, let got = popped.array?.last?.string.flatMap(Double.init), got == Double(score) else {
-                throw ProbeFailure(.unexpectedResponse, "ZPOPMIN returned \(popped), expected \(member) with score \(score)")
+        for (index, (member, score)) in [("urgent", 10.0), ("normal", 20.0)].enumerated() {
+            let popped = replies[4 + index]
+            guard popped.array?.first?.string == member, popped.array?.last?.string.flatMap(Double.init) == score else {
+                throw ProbeFailure(.unexpectedResponse, "ZPOPMIN returned \(popped), expected \(member) with score \(Int(score))")
             }
         }
-        try expect(redis.call(["ZCARD", key]), .integer(1), "ZCARD after two pops")
-        try expect(redis.call(["DEL", key]), .integer(1), "DEL queue")
+        try expect(replies[6], .integer(1), "ZCARD after two pops")
+        try expect(replies[7], .integer(1), "DEL queue")
     }
 
     private static func memoryUsage(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) throws {

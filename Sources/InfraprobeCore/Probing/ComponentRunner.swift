@@ -70,13 +70,18 @@ public enum ComponentRunner {
         let deadline = context.deadline
         let budget = deadline.remaining
         let failure: ProbeFailure? = await withCheckedContinuation { continuation in
-            let finished = Locked(false)
+            // Whichever ends first, the check or the deadline timer, answers and cancels the other,
+            // so no timer outlives its probe.
+            let race = Locked<(done: Bool, other: Task<Void, Never>?)>((false, nil))
             let finish: @Sendable (ProbeFailure?) -> Void = { failure in
-                let first = finished.withLock { done -> Bool in
-                    defer { done = true }
-                    return !done
+                let loser = race.withLock { state -> Task<Void, Never>?? in
+                    guard !state.done else { return nil }
+                    state.done = true
+                    return .some(state.other)
                 }
-                if first { continuation.resume(returning: failure) }
+                guard let loser else { return }
+                loser?.cancel()
+                continuation.resume(returning: failure)
             }
             let work = Task {
                 do {
@@ -90,11 +95,16 @@ public enum ComponentRunner {
                     finish(ProbeFailure(.unexpectedResponse, String(describing: error)))
                 }
             }
-            Task {
-                try? await Task.sleep(until: deadline.instant, clock: .continuous)
+            let timer = Task {
+                guard (try? await Task.sleep(until: deadline.instant, clock: .continuous)) != nil else { return }
                 finish(ProbeFailure(.timeout, "no answer within the probe deadline of \(formatSeconds(budget))"))
                 work.cancel()
             }
+            let alreadyDone = race.withLock { state -> Bool in
+                if !state.done { state.other = timer }
+                return state.done
+            }
+            if alreadyDone { timer.cancel() }
         }
         return ComponentResult(component: check.name, duration: ContinuousClock.now - start,
                                failure: failure, steps: context.steps)
