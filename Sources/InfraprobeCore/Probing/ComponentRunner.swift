@@ -70,17 +70,16 @@ public enum ComponentRunner {
         let deadline = context.deadline
         let budget = deadline.remaining
         let failure: ProbeFailure? = await withCheckedContinuation { continuation in
-            // Whichever ends first, the check or the deadline timer, answers and cancels the other,
-            // so no timer outlives its probe.
-            let race = Locked<(done: Bool, other: Task<Void, Never>?)>((false, nil))
+            // Whichever ends first, the check or the deadline, answers; the other is cancelled.
+            let race = Locked<(done: Bool, timer: DeadlineTimer.Token?)>((false, nil))
             let finish: @Sendable (ProbeFailure?) -> Void = { failure in
-                let loser = race.withLock { state -> Task<Void, Never>?? in
+                let timer = race.withLock { state -> DeadlineTimer.Token?? in
                     guard !state.done else { return nil }
                     state.done = true
-                    return .some(state.other)
+                    return .some(state.timer)
                 }
-                guard let loser else { return }
-                loser?.cancel()
+                guard let timer else { return }
+                if let timer { DeadlineTimer.shared.cancel(timer) }
                 continuation.resume(returning: failure)
             }
             let work = Task {
@@ -95,16 +94,15 @@ public enum ComponentRunner {
                     finish(ProbeFailure(.unexpectedResponse, String(describing: error)))
                 }
             }
-            let timer = Task {
-                guard (try? await Task.sleep(until: deadline.instant, clock: .continuous)) != nil else { return }
+            let timer = DeadlineTimer.shared.schedule(at: deadline.instant) {
                 finish(ProbeFailure(.timeout, "no answer within the probe deadline of \(formatSeconds(budget))"))
                 work.cancel()
             }
             let alreadyDone = race.withLock { state -> Bool in
-                if !state.done { state.other = timer }
+                if !state.done { state.timer = timer }
                 return state.done
             }
-            if alreadyDone { timer.cancel() }
+            if alreadyDone { DeadlineTimer.shared.cancel(timer) }
         }
         return ComponentResult(component: check.name, duration: ContinuousClock.now - start,
                                failure: failure, steps: context.steps)
