@@ -136,6 +136,22 @@ struct DeadlineTests {
         #expect(Deadline.probeTimeout(targetTimeout: .seconds(10), scrapeTimeoutHeader: "0.4", offset: offset) == .milliseconds(200))
     }
 
+    @Test func test_stepTimes_formatAsMicrosecondSeconds() {
+        #expect(ComponentRunner.formatSeconds(.microseconds(1_234_567)) == "1.234567s")
+        #expect(ComponentRunner.formatSeconds(.microseconds(42)) == "0.000042s")
+        #expect(ComponentRunner.formatSeconds(.zero - .seconds(1)) == "0.000000s")
+    }
+
+    @Test func test_deadlineTimer_firesAtDeadline_andNotWhenCancelled() async throws {
+        let fired = Locked<[String]>([])
+        let cancelled = DeadlineTimer.shared.schedule(at: .now + .milliseconds(30)) { fired.withLock { $0.append("cancelled") } }
+        DeadlineTimer.shared.schedule(at: .now + .milliseconds(60)) { fired.withLock { $0.append("late") } }
+        DeadlineTimer.shared.schedule(at: .now + .milliseconds(20)) { fired.withLock { $0.append("early") } }
+        DeadlineTimer.shared.cancel(cancelled)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(fired.current == ["early", "late"])
+    }
+
     @Test func test_deadline_ignoresGarbageHeader() {
         #expect(Deadline.probeTimeout(targetTimeout: .seconds(3), scrapeTimeoutHeader: "soon", offset: .zero) == .seconds(3))
         #expect(Deadline.probeTimeout(targetTimeout: .seconds(3), scrapeTimeoutHeader: "-1", offset: .zero) == .seconds(3))

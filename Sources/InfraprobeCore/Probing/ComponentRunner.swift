@@ -108,7 +108,10 @@ public enum ComponentRunner {
                                failure: failure, steps: context.steps)
     }
 
+    /// `0.001234s`; hand-rolled because String(format:) is slow on the probe's hot path.
     static func formatSeconds(_ duration: Duration) -> String {
-        String(format: "%.3fs", duration.seconds)
+        let micros = max(0, duration.milliseconds * 1000 + (duration.components.attoseconds / 1_000_000_000_000) % 1000)
+        let fraction = String(micros % 1_000_000)
+        return "\(micros / 1_000_000).\(String(repeating: "0", count: 6 - fraction.count))\(fraction)s"
     }
 }

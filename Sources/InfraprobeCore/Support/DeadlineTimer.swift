@@ -11,6 +11,8 @@ public final class DeadlineTimer: @unchecked Sendable {
     private var entries: [UInt64: (instant: ContinuousClock.Instant, action: @Sendable () -> Void)] = [:]
     private var nextID: UInt64 = 0
     private var started = false
+    /// The instant the timer thread is currently sleeping until (nil: sleeping indefinitely).
+    private var wakeAt: ContinuousClock.Instant?
 
     public struct Token: Sendable { fileprivate let id: UInt64 }
 
@@ -26,7 +28,8 @@ public final class DeadlineTimer: @unchecked Sendable {
             thread.name = "infraprobe-deadlines"
             thread.start()
         }
-        condition.signal()
+        // Most deadlines fall after the one the thread already waits for: no need to wake it.
+        if wakeAt.map({ instant < $0 }) ?? true { condition.signal() }
         return Token(id: nextID)
     }
 
@@ -40,6 +43,7 @@ public final class DeadlineTimer: @unchecked Sendable {
         condition.lock()
         while true {
             guard let (id, next) = entries.min(by: { $0.value.instant < $1.value.instant }) else {
+                wakeAt = nil
                 condition.wait()
                 continue
             }
@@ -50,6 +54,7 @@ public final class DeadlineTimer: @unchecked Sendable {
                 next.action()
                 condition.lock()
             } else {
+                wakeAt = next.instant
                 _ = condition.wait(until: Date(timeIntervalSinceNow: (next.instant - now).seconds))
             }
         }
