@@ -55,27 +55,41 @@ public enum ExpositionWriter {
         out += "# HELP \(headerName) \(escapeHelp(family.help, format: format))\n"
         out += "# TYPE \(headerName) \(family.kind.rawValue)\n"
         if format == .openMetrics100, let unit = family.unit { out += "# UNIT \(family.name) \(unit)\n" }
-        var seen = Set<String>()
-        let samples = family.samples.sorted { sortKey($0) < sortKey($1) }
-        for sample in samples {
-            guard Set(sample.labels.map(\.name)).count == sample.labels.count else { continue }
-            var line = family.name + sample.suffix
+        // Keys are computed once per sample, not once per comparison.
+        let keyed = family.samples.map { (key: sortKey($0), sample: $0) }.sorted { $0.key < $1.key }
+        var previous: SeriesKey?
+        for (key, sample) in keyed {
+            guard !hasDuplicateLabelNames(sample.labels), key != previous else { continue }
+            previous = key
+            out += family.name
+            out += sample.suffix
             if !sample.labels.isEmpty {
-                line += "{"
-                line += sample.labels.map { "\($0.name)=\"\(escapeLabelValue($0.value))\"" }.joined(separator: ",")
-                line += "}"
+                out += "{"
+                for (index, label) in sample.labels.enumerated() {
+                    if index > 0 { out += "," }
+                    out += label.name
+                    out += "=\""
+                    out += escapeLabelValue(label.value)
+                    out += "\""
+                }
+                out += "}"
             }
-            guard seen.insert(line).inserted else { continue }
-            out += line
             out += " "
             out += formatValue(sample.value)
             out += "\n"
         }
     }
 
+    private static func hasDuplicateLabelNames(_ labels: [MetricFamily.Label]) -> Bool {
+        for i in labels.indices {
+            for j in labels.indices where j > i && labels[i].name == labels[j].name { return true }
+        }
+        return false
+    }
+
     /// Series of one family sort by their labels; a histogram's samples stay grouped:
     /// buckets by ascending `le`, then `_count`, then `_sum` (the OpenMetrics order).
-    private struct SeriesKey: Comparable {
+    private struct SeriesKey: Comparable, Equatable {
         let base: String
         let rank: Int
         let bound: Double
@@ -102,7 +116,9 @@ public enum ExpositionWriter {
     }
 
     public static func escapeLabelValue(_ value: String) -> String {
-        guard value.contains(where: { $0 == "\\" || $0 == "\"" || $0 == "\n" }) else { return value }
+        guard value.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\n") }) else {
+            return value
+        }
         var out = ""
         for character in value {
             switch character {
@@ -116,6 +132,9 @@ public enum ExpositionWriter {
     }
 
     static func escapeHelp(_ help: String, format: ExpositionFormat) -> String {
+        guard help.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\"") }) else {
+            return help
+        }
         var out = ""
         for character in help {
             switch character {

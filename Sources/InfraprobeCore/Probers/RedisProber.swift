@@ -205,14 +205,28 @@ public struct RedisProber: Prober {
     }
 }
 
-/// `INFO` output: `field:value` lines under `# Section` headers.
+/// `INFO` output: `field:value` lines under `# Section` headers. Parsed byte-wise: walking
+/// Characters (grapheme clusters) made this a tenth of the probe's CPU time.
 struct RedisInfo {
     private var fields: [String: String] = [:]
 
     init(_ text: String) {
-        for line in text.split(whereSeparator: { $0 == "\r\n" || $0 == "\n" }) where !line.hasPrefix("#") {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            fields[String(line[..<colon])] = String(line[line.index(after: colon)...])
+        let bytes = Array(text.utf8)
+        var lineStart = 0
+        while lineStart < bytes.count {
+            var lineEnd = lineStart
+            var colon: Int?
+            while lineEnd < bytes.count && bytes[lineEnd] != UInt8(ascii: "\n") {
+                if colon == nil && bytes[lineEnd] == UInt8(ascii: ":") { colon = lineEnd }
+                lineEnd += 1
+            }
+            var valueEnd = lineEnd
+            if valueEnd > lineStart && bytes[valueEnd - 1] == UInt8(ascii: "\r") { valueEnd -= 1 }
+            if let colon, bytes[lineStart] != UInt8(ascii: "#") {
+                fields[String(decoding: bytes[lineStart..<colon], as: UTF8.self)] =
+                    String(decoding: bytes[(colon + 1)..<max(colon + 1, valueEnd)], as: UTF8.self)
+            }
+            lineStart = lineEnd + 1
         }
     }
 
