@@ -53,6 +53,11 @@ struct ConfigTests {
         expectError("targets:\n  main:\n    prober: redis\n", line: 3, key: "targets.main.address", containing: "is required")
     }
 
+    @Test func test_config_pointsAtTypo_whenRequiredKeyMissing() {
+        expectError("targets:\n  x:\n    prober: redis\n    adress: h:1\n", line: 4, key: "targets.x.adress",
+                    containing: "did you mean \"address\"")
+    }
+
     @Test func test_config_rejectsBadDuration() {
         expectError("timeout: 10 seconds\n", line: 1, key: "timeout", containing: "expected a duration")
     }

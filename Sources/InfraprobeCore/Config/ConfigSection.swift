@@ -64,8 +64,34 @@ public final class ConfigSection {
     }
 
     public func requiredString(_ key: String) throws -> String {
-        guard let value = try string(key), !value.isEmpty else { throw error(key, "is required") }
+        guard let value = try string(key), !value.isEmpty else { throw missing(key) }
         return value
+    }
+
+    /// "is required", pointing at a present key that looks like a misspelling of it.
+    public func missing(_ key: String) -> ConfigError {
+        let typo = mapping.first { entry in
+            guard let name = entry.key.string, !consumed.contains(name) else { return false }
+            return Self.editDistance(name, key) <= 2
+        }
+        guard let typo, let name = typo.key.string else { return error(key, "is required") }
+        return ConfigError(file: file, line: typo.key.mark?.line, key: keyPath(name),
+                           message: "unknown key; did you mean \"\(key)\" (which is required)?")
+    }
+
+    /// Levenshtein distance, for spotting misspelt keys.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        guard !a.isEmpty, !b.isEmpty else { return max(a.count, b.count) }
+        var previous = Array(0...b.count)
+        for i in 1...a.count {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...b.count {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
     }
 
     public func int(_ key: String, range: ClosedRange<Int>? = nil) throws -> Int? {

@@ -28,7 +28,7 @@ public struct HTTPEndpoint: Sendable {
         } else if let defaultValue {
             text = defaultValue
         } else {
-            throw section.error(key, "is required")
+            throw section.missing(key)
         }
         let url = text.contains("://") ? text : "http://\(text)"
         guard let parsed = URL(string: url), let scheme = parsed.scheme, ["http", "https"].contains(scheme), parsed.host != nil else {
