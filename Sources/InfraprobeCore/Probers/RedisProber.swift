@@ -195,8 +195,8 @@ public struct RedisProber: Prober {
         let ratio = used / max
         context.step(String(format: "used/max = %.0f/%.0f = %.3f (limit %.2f)", used, max, ratio, probe.maxMemoryRatio))
         if ratio > probe.maxMemoryRatio {
-            throw ProbeFailure(.resourceExhausted, String(format: "memory use %.1f%% of maxmemory is above %.0f%% (policy %@)",
-                                                          ratio * 100, probe.maxMemoryRatio * 100, info["maxmemory_policy"] ?? "?"))
+            let percent = String(format: "memory use %.1f%% of maxmemory is above %.0f%%", ratio * 100, probe.maxMemoryRatio * 100)
+            throw ProbeFailure(.resourceExhausted, "\(percent) (policy \(info["maxmemory_policy"] ?? "?"))")
         }
     }
 
