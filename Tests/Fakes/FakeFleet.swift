@@ -2,7 +2,7 @@ import Foundation
 import InfraprobeCore
 
 /// All five HTTP fakes, healthy, started together and linked like a real deployment: the
-/// collector exports spans to Tempo (after a 200 ms batching delay), Grafana's Tempo datasource
+/// collector exports spans to Tempo (after a 50 ms batching delay), Grafana's Tempo datasource
 /// proxies to Tempo, and Consul lists the Redis server (when given) and ArangoDB as services.
 /// Used by `infraprobe-fakes` for the bench and the resilience scenario.
 public final class FakeFleet: @unchecked Sendable {
@@ -24,7 +24,8 @@ public final class FakeFleet: @unchecked Sendable {
 
     public func start(redisAddress: String? = nil) throws {
         for (_, fake) in all { try fake.start() }
-        otel.forward(to: tempo)
+        // A short batching delay: with 1 s scrape timeouts (scripts/e2e.sh, resilience.sh) the probe has 0.5 s.
+        otel.forward(to: tempo, delay: .milliseconds(50))
         let tempo = self.tempo
         grafana.proxyTempo { tempo.url("http") }
         if let redisAddress, let address = RedisAddress(redisAddress), case .tcp(let host, let port) = address {

@@ -24,8 +24,8 @@ public struct PipelineProber: ReferencesTargets {
         make: { section, environment in try PipelineProber(section: section, environment: environment) })
 
     static let traceKey = "pipeline.trace"
-    /// Answer this long before the probe deadline, so a missing span is reported with its hop
-    /// rather than as the runner's generic timeout.
+    /// Answer this long before the probe deadline (at most a tenth of the time left), so a missing
+    /// span is reported with its hop rather than as the runner's generic timeout.
     static let reportMargin: Duration = .milliseconds(150)
 
     struct References: Sendable, Equatable {
@@ -164,7 +164,12 @@ public struct PipelineProber: ReferencesTargets {
     }
 
     static func reportDeadline(_ context: ComponentContext) -> Deadline {
-        Deadline(context.deadline.instant - reportMargin)
+        Deadline(context.deadline.instant - min(reportMargin, context.deadline.remaining / 10))
+    }
+
+    /// Stop polling early enough to make one last request before `report`.
+    static func pollDeadline(_ report: Deadline) -> Deadline {
+        Deadline(report.instant - min(.milliseconds(100), report.remaining / 10))
     }
 
     /// Asks Tempo (directly or through Grafana's proxy) whether `traceID` is there: v2 first,
@@ -238,7 +243,7 @@ public struct PipelineProber: ReferencesTargets {
         }
 
         var useV1 = false
-        let pollDeadline = Deadline(report.instant - .milliseconds(100))
+        let pollDeadline = Self.pollDeadline(report)
         var found = false
         try await Self.at("tempo_query", "tempo \(tempo.name)") {
             found = try await Self.pollUntil(pollDeadline) {
@@ -279,7 +284,7 @@ public struct PipelineProber: ReferencesTargets {
         var useV1 = false
         var found = false
         try await Self.at("grafana_proxy", "grafana \(grafana.name) datasource \(uid)") {
-            found = try await Self.pollUntil(Deadline(report.instant - .milliseconds(100))) {
+            found = try await Self.pollUntil(Self.pollDeadline(report)) {
                 try await Self.traceVisible(grafana.prober.endpoint, prefix: prefix, traceID: trace.id, useV1: &useV1,
                                             deadline: report, context: context)
             }
