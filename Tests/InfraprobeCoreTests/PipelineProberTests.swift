@@ -109,7 +109,7 @@ struct PipelineProberTests {
             #expect(fact(result, "infraprobe_pipeline_link_info", ["component": "trace_via_collector", "link_role": "collector", "link_target": "otel"]) == 1)
             #expect(fact(result, "infraprobe_pipeline_link_info", ["component": "trace_via_grafana", "link_role": "grafana", "link_target": "grafana"]) == 1)
             #expect(chain.grafana.requestLog.current.contains { $0.contains("/api/datasources/proxy/uid/P214B5B846CF3925F/api/v2/traces/") })
-            #expect(elapsed < .seconds(1))
+            #expect(elapsed < .milliseconds(1500), "answered before the deadline")
         }
     }
 
