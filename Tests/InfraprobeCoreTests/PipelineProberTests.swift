@@ -65,8 +65,8 @@ struct PipelineProberTests {
             """
         }
 
-        func probe(deadline: Duration = .milliseconds(1500)) async throws -> (TargetProbeResult, Duration) {
-            let config = try Probe.config(yaml())
+        func probe(deadline: Duration = .milliseconds(1500), pipeline: [String] = []) async throws -> (TargetProbeResult, Duration) {
+            let config = try Probe.config(yaml(pipeline: pipeline))
             let target = try #require(config.target(named: "flows"))
             let start = ContinuousClock.now
             let result = await ComponentRunner.run(target: target, deadline: .after(deadline), environment: Probe.environment)
@@ -156,6 +156,46 @@ struct PipelineProberTests {
             expect(result, "trace_via_grafana", .httpStatus, hop: "grafana_proxy")
             #expect(result.component("service_discovery")?.ok == true, "\(result.failureSummary)")
             #expect(elapsed < .milliseconds(1500))
+        }
+    }
+
+    @Test("Tempo down: the collector still accepts, the query fails at tempo_query with connection_refused")
+    func test_pipeline_tempoQuery_whenTempoDown() async throws {
+        try await withChain { chain in
+            chain.tempo.takeDown()
+            let (result, elapsed) = try await chain.probe()
+            expect(result, "trace_via_collector", .connectionRefused, hop: "tempo_query")
+            // Consul still lists Tempo's API as the passing service tempo-api: that link breaks too.
+            expect(result, "service_discovery", .connectionRefused, hop: "instance_connect")
+            #expect(elapsed < .milliseconds(1500))
+        }
+    }
+
+    @Test("a wrong Tempo datasource uid: Grafana's own 404 is reported at grafana_proxy, not taken for a missing trace")
+    func test_pipeline_grafanaProxy_whenDatasourceUnknown() async throws {
+        try await withChain { chain in
+            let (result, elapsed) = try await chain.probe(pipeline: [
+                "collector: otel", "tempo: tempo", "grafana: grafana", "grafana_tempo_datasource: no-such-uid",
+                "components: [trace_via_collector, trace_via_grafana]",
+            ])
+            #expect(result.component("trace_via_collector")?.ok == true, "\(result.failureSummary)")
+            expect(result, "trace_via_grafana", .httpStatus, hop: "grafana_proxy")
+            #expect(result.component("trace_via_grafana")?.failure?.message.contains("Unable to find datasource") == true, "\(result.failureSummary)")
+            #expect(elapsed < .milliseconds(500), "answered at once, no polling")
+        }
+    }
+
+    @Test("a password-protected Redis answering NOAUTH to PING counts as answering; redis_services forces PING")
+    func test_pipeline_redisWithPassword_answers() async throws {
+        try await withChain { chain in
+            let locked = try RedisServer(["--requirepass", "secret"])
+            defer { locked.stop() }
+            chain.consul.seedService("redis-locked", id: "redis-locked-1", port: locked.port)
+            let (result, _) = try await chain.probe(pipeline: [
+                "consul: consul", "consul_services: [redis-locked]", "redis_services: [redis-locked]", "components: [service_discovery]",
+            ])
+            #expect(result.success, "\(result.failureSummary)")
+            #expect(result.component("service_discovery")?.steps.contains { $0.text.contains("(PING) → answers") } == true)
         }
     }
 
