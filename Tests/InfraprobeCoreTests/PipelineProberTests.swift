@@ -136,6 +136,32 @@ struct PipelineProberTests {
         }
     }
 
+    @Test("collector hangs: trace_via_collector fails at collector_ingest with timeout, before the deadline")
+    func test_pipeline_collectorIngest_whenCollectorHangs() async throws {
+        try await withChain { chain in
+            chain.otel.fault = .hang
+            let (result, elapsed) = try await chain.probe()
+            expect(result, "trace_via_collector", .timeout, hop: "collector_ingest")
+            #expect(result.component("service_discovery")?.ok == true, "\(result.failureSummary)")
+            #expect(elapsed < .milliseconds(1500))
+        }
+    }
+
+    @Test("Tempo hangs: trace_via_collector fails at tempo_query before the deadline; the control push runs alongside and cannot stall it")
+    func test_pipeline_tempoQuery_whenTempoHangs() async throws {
+        try await withChain { chain in
+            chain.otel.breakage.withLock { $0 = .dropsSpans }
+            chain.tempo.fault = .hang   // handed-out URLs (API and OTLP) point at a black hole
+            let config = try Probe.config(chain.yaml())
+            let target = try #require(config.target(named: "flows"))
+            let start = ContinuousClock.now
+            let result = await ComponentRunner.run(target: target, deadline: .after(.milliseconds(1500)), environment: Probe.environment)
+            let failure = result.component("trace_via_collector")?.failure
+            #expect(failure?.hop == "tempo_query", "\(result.failureSummary)")
+            #expect(ContinuousClock.now - start < .milliseconds(1500))
+        }
+    }
+
     @Test("Tempo accepts but loses the span: trace_via_collector fails at tempo_visible")
     func test_pipeline_tempoVisible_whenTempoLosesSpan() async throws {
         try await withChain { chain in

@@ -225,22 +225,23 @@ public struct PipelineProber: ReferencesTargets {
         try await Self.at("collector_ingest", "collector \(collector.name)") {
             let span = OTLP.span(traceID: traceID, spanID: randomHex(bytes: 8), context: context)
             try await OTLP.push(collector.prober.otlp, "/v1/traces", body: OTLP.traces([span], context: context),
-                                rejectedField: "rejectedSpans", context: context)
+                                rejectedField: "rejectedSpans", deadline: report, context: context)
         }
         let accepted = ContinuousClock.now
         Self.hopDuration(context, "ingest", accepted - started)
         context.step("trace \(traceID) accepted by the collector; control trace \(controlID) goes straight to Tempo")
 
-        // The control span: only read if the pipeline's span does not arrive.
-        let controlPushed: Bool
-        do {
-            let span = OTLP.span(traceID: controlID, spanID: randomHex(bytes: 8), context: context)
-            try await OTLP.push(tempo.prober.otlp, "/v1/traces", body: OTLP.traces([span], context: context),
-                                rejectedField: "rejectedSpans", context: context)
-            controlPushed = true
-        } catch is ProbeFailure {
-            controlPushed = false
-        }
+        // The control span, pushed while Tempo is polled: only read if the pipeline's span does not arrive.
+        async let controlPushed: Bool = {
+            do {
+                let span = OTLP.span(traceID: controlID, spanID: randomHex(bytes: 8), context: context)
+                try await OTLP.push(tempo.prober.otlp, "/v1/traces", body: OTLP.traces([span], context: context),
+                                    rejectedField: "rejectedSpans", deadline: Self.pollDeadline(report), context: context)
+                return true
+            } catch {
+                return false
+            }
+        }()
 
         var useV1 = false
         let pollDeadline = Self.pollDeadline(report)
@@ -253,6 +254,7 @@ public struct PipelineProber: ReferencesTargets {
         let visibleAt = ContinuousClock.now
         guard found else {
             var controlSeen = false
+            let controlPushed = await controlPushed
             if controlPushed {
                 controlSeen = (try? await Self.traceVisible(tempo.prober.api, traceID: controlID, useV1: &useV1,
                                                             deadline: report, context: context)) ?? false
