@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Bench (not a test): one infraprobe with all six probers against a real redis-server and the
-# five HTTP fakes (infraprobe-fakes). Does N scrapes of /probe (all targets at once) and N of
-# each single target, then prints median/p90 per case and the ratio all / slowest single.
+# Bench (not a test): one infraprobe with all seven probers against a real redis-server and the
+# five HTTP fakes (infraprobe-fakes; the pipeline target `flows` crosses them). Does N scrapes of
+# /probe (all targets at once) and N of each single target, then prints median/p90 per case and the ratio all / slowest single.
 # Probing all targets concurrently should cost about as much as the slowest one (ratio ≈ 1).
 #   SCRAPES=200 BUILD_CONFIG=release scripts/bench-all.sh
 set -euo pipefail
@@ -46,7 +46,7 @@ python3 - "$exporter_port" "$SCRAPES" <<'PY'
 import re, statistics, sys, time, urllib.request
 port, scrapes = sys.argv[1], int(sys.argv[2])
 base = f"http://127.0.0.1:{port}/probe"
-cases = [("all", base)] + [(t, f"{base}?target={t}") for t in ["redis", "consul", "arangodb", "tempo", "grafana", "otel"]]
+cases = [("all", base)] + [(t, f"{base}?target={t}") for t in ["redis", "consul", "arangodb", "tempo", "grafana", "otel", "flows"]]
 opener = urllib.request.build_opener()
 results = {}
 for name, url in cases:

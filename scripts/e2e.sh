@@ -4,6 +4,11 @@
 #   rendered with 1 s intervals and this run's ports, + alerts/infraprobe.rules.yml)
 #   ->  Alertmanager (examples/alertmanager.yml, rendered with 1 s grouping and this run's webhook)
 #   ->  a tiny Python webhook receiver writing every payload to a file.
+# The fakes (`infraprobe-fakes`, linked like a real deployment and listing redis-server in Consul)
+# feed a pipeline target (renamed `trace-flows`: the Target dashboard's single-value variable takes
+# the first target name in sort order, which must stay redis-main for its Redis panels to have
+# data), so the Overview's Pipelines row has data too; stopping redis-server also breaks its
+# service_discovery link.
 # Steps: every dashboard panel query must return data from that Prometheus (healthy phase and
 # failure phase together; a "failing components" table is empty while all is well), the
 # Overview is printed as text, then redis-server is stopped and InfraprobeTargetDown must reach
@@ -25,7 +30,9 @@ DIVISOR=${E2E_FOR_DIVISOR:-30}
 # Per-expectation timeout: TargetDown needs its for: (2m / DIVISOR) plus scrape, eval and grouping.
 export E2E_WAIT=$(( 60 + 150 / DIVISOR ))
 BIN=.build/debug/infraprobe
+FAKES=.build/debug/infraprobe-fakes
 [ -x "$BIN" ] || swift build
+[ -x "$FAKES" ] || swift build --product infraprobe-fakes
 for tool in redis-server prometheus prometheus-alertmanager promtool python3 curl; do
   command -v "$tool" >/dev/null || { echo "e2e: missing $tool (scripts/install-deps installs it)" >&2; exit 1; }
 done
@@ -80,12 +87,17 @@ stop_redis() { kill "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true; REDIS_P
 
 start_redis
 
-cat >"$WORK/infraprobe.yml" <<EOF
-targets:
-  redis-main:
-    prober: redis
-    address: 127.0.0.1:$REDIS_PORT
-EOF
+"$FAKES" --config-out "$WORK/fakes.yml" --redis "127.0.0.1:$REDIS_PORT" >"$WORK/fakes.log" 2>&1 &
+PIDS+=($!)
+deadline=$(( SECONDS + 20 ))
+until [ -s "$WORK/fakes.yml" ]; do
+  [ $SECONDS -lt $deadline ] || { echo "e2e: infraprobe-fakes did not start" >&2; exit 1; }
+  sleep 0.1
+done
+# Our own Redis target is redis-main; the fakes' targets (without their `redis` one) feed the pipeline.
+{ printf 'targets:\n  redis-main:\n    prober: redis\n    address: 127.0.0.1:%s\n' "$REDIS_PORT"
+  python3 -c 'import re, sys; t = open(sys.argv[1]).read(); t = re.sub(r"^  redis:\n(    .*\n)+", "", t, flags=re.M); print(t.split("targets:\n", 1)[1].replace("  flows:\n", "  trace-flows:\n"), end="")' "$WORK/fakes.yml"
+} >"$WORK/infraprobe.yml"
 "$BIN" --config.file "$WORK/infraprobe.yml" --web.listen-address "127.0.0.1:$IP_PORT" >"$WORK/infraprobe.log" 2>&1 &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$IP_PORT/-/healthy" 20
@@ -124,6 +136,7 @@ p = sub(p, "scrape_timeout: 15s", "scrape_timeout: 1s")
 p = sub(p, "evaluation_interval: 30s", "evaluation_interval: 1s")
 p = sub(p, "../alerts/infraprobe.rules.yml", f"{work}/infraprobe.rules.yml")
 p = sub(p, "127.0.0.1:10025", f"127.0.0.1:{ip_port}")
+p = sub(p, "          - redis-main\n", "          - redis-main\n          - trace-flows\n")
 p = sub(p, "127.0.0.1:9093", f"127.0.0.1:{am_port}")
 open(f"{work}/prometheus.yml", "w").write(p)
 units = {"s": 1, "m": 60, "h": 3600}

@@ -144,6 +144,8 @@ final class FakeConsul: FakeService, @unchecked Sendable {
             }
             return known ? .empty(200)
                 : .text(404, "Unknown check ID \"\(id)\". Ensure that the check ID is passed, not the check name.")
+        case ("GET", _) where path.hasPrefix("/v1/health/service/"):
+            return healthService(String(path.dropFirst("/v1/health/service/".count)), passingOnly: request.query["passing"] != nil)
         case ("GET", "/v1/agent/checks"):
             return .json(200, .object(state.current.checks))
         case ("GET", _) where path.hasPrefix("/v1/health/state/"):
@@ -154,6 +156,40 @@ final class FakeConsul: FakeService, @unchecked Sendable {
         default:
             return .text(404, "Invalid URL path: not a recognized HTTP API endpoint")
         }
+    }
+
+    /// Registers an instance of `name` at `address:port` with one check in `status` (as an agent
+    /// with a service definition file would), e.g. pointing at a real listener or a dead port.
+    func seedService(_ name: String, id: String, address: String = "127.0.0.1", port: Int, tags: [String] = [], status: String = "passing") {
+        state.withLock { state in
+            state.services[id] = ["ID": .string(id), "Service": .string(name), "Tags": .array(tags.map { .string($0) }), "Meta": [:],
+                                  "Port": .number(Double(port)), "Address": .string(address), "Datacenter": "dc1"]
+            state.checks["service:\(id)"] = ["CheckID": .string("service:\(id)"), "Name": .string("Service '\(name)' check"),
+                                              "Status": .string(status), "ServiceID": .string(id), "ServiceName": .string(name),
+                                              "Type": "tcp", "Output": ""]
+        }
+    }
+
+    /// `GET /v1/health/service/<name>[?passing]`: `[{"Node":{…},"Service":{…},"Checks":[…]}]`, `[]` when unknown;
+    /// `passing` keeps only entries whose every check (node's serfHealth included) passes.
+    private func healthService(_ name: String, passingOnly: Bool) -> HTTPResponse {
+        let current = state.current
+        let serf = current.checks["serfHealth"] ?? [:]
+        let entries = current.services.values.filter { $0["Service"]?.string == name }
+            .sorted { ($0["ID"]?.string ?? "") < ($1["ID"]?.string ?? "") }
+            .compactMap { service -> JSONValue? in
+                let id = service["ID"]?.string ?? ""
+                let checks = [serf] + current.checks.values.filter { $0["ServiceID"]?.string == id }
+                if passingOnly && !checks.allSatisfy({ $0["Status"]?.string == "passing" }) { return nil }
+                return [
+                    "Node": ["ID": "40e4a748-2192-161a-0510-9bf59fe950b5", "Node": "fake", "Address": "127.0.0.1", "Datacenter": "dc1",
+                             "TaggedAddresses": ["lan": "127.0.0.1", "wan": "127.0.0.1"], "Meta": [:]],
+                    "Service": ["ID": .string(id), "Service": .string(name), "Tags": service["Tags"] ?? [], "Address": service["Address"] ?? "",
+                                "Meta": service["Meta"] ?? [:], "Port": service["Port"] ?? 0, "Weights": ["Passing": 1, "Warning": 1]],
+                    "Checks": .array(checks),
+                ]
+            }
+        return .json(200, .array(entries))
     }
 
     private func kv(method: String, key: String, request: HTTPRequest) -> HTTPResponse {

@@ -11,6 +11,8 @@ final class FakeGrafana: FakeService, @unchecked Sendable {
         case oneDatasourceFailing
         case noDashboards
         case loginRedirects
+        /// The datasource proxy cannot reach its upstream: 502 with an empty body.
+        case proxyFails
     }
 
     let breakage = Locked(Break.none)
@@ -22,12 +24,50 @@ final class FakeGrafana: FakeService, @unchecked Sendable {
          "access": "proxy", "url": "http://prometheus:9090", "basicAuth": false, "isDefault": true, "jsonData": [:], "readOnly": false],
     ]
 
+    /// Where the Tempo datasource's proxy goes (a FakeTempo's HTTP URL, read per request).
+    let tempoUpstream = Locked<(@Sendable () -> String)?>(nil)
+
+    func proxyTempo(to url: @escaping @Sendable () -> String) {
+        tempoUpstream.withLock { $0 = url }
+    }
+
     init(token: String = "glsa_fake_token_0123456789abcdef_0a1b2c3d") {
         self.token = token
         super.init(roles: ["http"])
     }
 
     var url: String { url("http") }
+
+    /// `/api/datasources/proxy/uid/<uid>/<path>` (pkg/api/dataproxy.go, pkg/util/proxyutil/reverse_proxy.go):
+    /// unknown uid 404 `{"message":"Unable to find datasource"}`; the request goes to the datasource URL + path
+    /// and its answer comes back as is; upstream unreachable → 502, upstream timeout → 504, both with empty bodies.
+    override func routeAsync(role: String, request: HTTPRequest) async -> HTTPResponse {
+        let prefix = "/api/datasources/proxy/uid/"
+        guard request.path.hasPrefix(prefix) else { return route(role: role, request: request) }
+        guard let authorization = request.header("authorization") else { return .json(401, ["message": "Unauthorized"]) }
+        guard authorization == "Bearer \(token)" else {
+            return .json(401, ["message": "Invalid API key", "messageId": "api-key.invalid", "statusCode": 401, "traceID": ""])
+        }
+        let rest = request.path.dropFirst(prefix.count)
+        let uid = String(rest.prefix { $0 != "/" })
+        let path = String(rest.dropFirst(uid.count))
+        guard let datasource = datasources.first(where: { $0["uid"]?.string == uid }) else {
+            return .json(404, ["message": "Unable to find datasource"])
+        }
+        guard datasource["type"]?.string == "tempo", breakage.current != .proxyFails, let upstream = tempoUpstream.current else {
+            return .empty(502)
+        }
+        let query = request.query.isEmpty ? "" : "?" + request.query.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }.joined(separator: "&")
+        let result = await HTTPClient.shared.send(HTTPClientRequest(method: request.method, url: upstream() + path + query, deadline: .after(.seconds(5))))
+        switch result {
+        case .response(let response):
+            var answer = HTTPResponse(status: response.status, contentType: response.contentType ?? "text/plain", body: "")
+            answer.body = response.body
+            return answer
+        case .failure(let error):
+            return .empty(error.reason == .timeout ? 504 : 502)
+        }
+    }
 
     override func route(role: String, request: HTTPRequest) -> HTTPResponse {
         let broken = breakage.current

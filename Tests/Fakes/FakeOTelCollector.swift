@@ -11,12 +11,16 @@ final class FakeOTelCollector: FakeService, @unchecked Sendable {
         case rejectsSpans
         case noMetricsPipeline
         case selfMetricsWithoutCollectorSeries
+        /// Spans are accepted (200, nothing rejected) but the exporter never delivers them.
+        case dropsSpans
     }
 
     struct Counters: Equatable {
         var acceptedSpans = 0
         var refusedSpans = 0
         var acceptedPoints = 0
+        var sentSpans = 0
+        var sendFailedSpans = 0
     }
 
     let breakage = Locked(Break.none)
@@ -24,6 +28,13 @@ final class FakeOTelCollector: FakeService, @unchecked Sendable {
     let totalSuffix: Bool
     /// With an authenticator extension configured the receiver wants this bearer token.
     let bearer: String?
+
+    /// The otlp exporter: accepted spans reach this Tempo after `delay` (the batch processor's timeout).
+    let exporter = Locked<(tempo: FakeTempo, delay: Duration)?>(nil)
+
+    func forward(to tempo: FakeTempo, delay: Duration = .milliseconds(200)) {
+        exporter.withLock { $0 = (tempo, delay) }
+    }
 
     init(totalSuffix: Bool = false, bearer: String? = nil) {
         self.totalSuffix = totalSuffix
@@ -80,6 +91,7 @@ final class FakeOTelCollector: FakeService, @unchecked Sendable {
                 return .json(200, ["partialSuccess": ["rejectedSpans": .string(String(spans)), "errorMessage": "memory limit exceeded"]])
             }
             counters.withLock { $0.acceptedSpans += spans }
+            export(body, spans: spans)
         } else {
             var points = 0
             for resource in body["resourceMetrics"]?.array ?? [] {
@@ -90,6 +102,20 @@ final class FakeOTelCollector: FakeService, @unchecked Sendable {
             counters.withLock { $0.acceptedPoints += points }
         }
         return .json(200, ["partialSuccess": [:]])
+    }
+
+    /// Like the batch processor + otlp exporter: deliver later; a Tempo that is down or failing loses the batch.
+    private func export(_ body: JSONValue, spans: Int) {
+        guard let exporter = exporter.current else { return }
+        guard breakage.current != .dropsSpans else {
+            counters.withLock { $0.sendFailedSpans += spans }
+            return
+        }
+        Task { [counters] in
+            try? await Task.sleep(for: exporter.delay)
+            let delivered = exporter.tempo.acceptsForwardedSpans && exporter.tempo.ingest(body).status == 200
+            counters.withLock { if delivered { $0.sentSpans += spans } else { $0.sendFailedSpans += spans } }
+        }
     }
 
     private func metrics(_ request: HTTPRequest) -> HTTPResponse {
@@ -110,6 +136,8 @@ final class FakeOTelCollector: FakeService, @unchecked Sendable {
         otelcol_receiver_refused_spans\(s){receiver="otlp",\(labels),transport="http"} \(c.refusedSpans)
         otelcol_receiver_accepted_metric_points\(s){receiver="otlp",\(labels),transport="http"} \(c.acceptedPoints)
         otelcol_receiver_refused_metric_points\(s){receiver="otlp",\(labels),transport="http"} 0
+        otelcol_exporter_sent_spans\(s){exporter="otlp",\(labels)} \(c.sentSpans)
+        otelcol_exporter_send_failed_spans\(s){exporter="otlp",\(labels)} \(c.sendFailedSpans)
         target_info{\(labels)} 1
 
         """

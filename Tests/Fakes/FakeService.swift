@@ -93,18 +93,41 @@ class FakeService: @unchecked Sendable {
 
     func start() throws {
         for role in roles {
-            var options = HTTPServerOptions()
-            options.shutdownGrace = .zero
-            let server = HTTPServer(listen: ListenAddress("127.0.0.1:0")!, options: options) { [unowned self] request, _ in
-                await self.handle(role: role, request: request)
-            }
-            try server.start()
-            servers[role] = server
+            try listen(role: role, port: 0)
         }
+    }
+
+    private func listen(role: String, port: UInt16) throws {
+        var options = HTTPServerOptions()
+        options.shutdownGrace = .zero
+        let server = HTTPServer(listen: ListenAddress("127.0.0.1:\(port)")!, options: options) { [unowned self] request, _ in
+            await self.handle(role: role, request: request)
+        }
+        try server.start()
+        servers[role] = server
     }
 
     func stop() {
         servers.values.forEach { $0.stop() }
+    }
+
+    private let stoppedPorts = Locked<[String: UInt16]?>(nil)
+
+    /// True while `takeDown()` has closed the real ports.
+    var isDown: Bool { stoppedPorts.current != nil }
+
+    /// Closes every port for real (unlike `fault = .down`, which only changes the URL handed out),
+    /// so a client configured earlier sees connection refused. `bringUp()` listens on the same ports again.
+    func takeDown() {
+        let ports = Dictionary(uniqueKeysWithValues: servers.map { ($0.key, $0.value.port) })
+        stoppedPorts.withLock { if $0 == nil { $0 = ports } }
+        stop()
+    }
+
+    func bringUp() throws {
+        guard let ports = stoppedPorts.current else { return }
+        for (role, port) in ports { try listen(role: role, port: port) }
+        stoppedPorts.withLock { $0 = nil }
     }
 
     /// Base URL for a role, as the current fault sees it.
@@ -129,7 +152,12 @@ class FakeService: @unchecked Sendable {
         default:
             break
         }
-        return route(role: role, request: request)
+        return await routeAsync(role: role, request: request)
+    }
+
+    /// Service behaviour that has to wait (e.g. Grafana's proxy calling its datasource); by default `route`.
+    func routeAsync(role: String, request: HTTPRequest) async -> HTTPResponse {
+        route(role: role, request: request)
     }
 
     /// Service behaviour; overridden by each fake.

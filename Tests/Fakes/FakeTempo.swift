@@ -17,6 +17,9 @@ final class FakeTempo: FakeService, @unchecked Sendable {
         case queryReturnsOtherTrace
     }
 
+    /// Whether a span sent now would be stored: the fake is up and answering normally.
+    var acceptsForwardedSpans: Bool { !isDown && fault == .none }
+
     struct StoredSpan: Equatable {
         let traceID: String
         let spanID: String
@@ -131,6 +134,11 @@ final class FakeTempo: FakeService, @unchecked Sendable {
             return .text(415, "415 unsupported media type, supported: [application/json, application/x-protobuf]")
         }
         guard let body = request.json else { return .json(400, ["code": 3, "message": "ReadObject: expect {"]) }
+        return ingest(body)
+    }
+
+    /// Stores the spans of an OTLP/JSON traces body (what the distributor does with a push).
+    func ingest(_ body: JSONValue) -> HTTPResponse {
         var stored: [StoredSpan] = []
         for resource in body["resourceSpans"]?.array ?? [] {
             var attributes: [String: String] = [:]

@@ -1,20 +1,26 @@
 import Dispatch
 import Foundation
+import InfraprobeCore
 import InfraprobeFakes
 
-// Runs the five HTTP fakes (healthy) on free loopback ports and writes an infraprobe config
-// that points at them. Usage: infraprobe-fakes --config-out FILE [--redis HOST:PORT]
-// Stops on SIGTERM/SIGINT. For scripts/bench-all.sh; not part of the exporter.
+// Runs the five HTTP fakes (healthy, linked as in a real deployment) on free loopback ports and
+// writes an infraprobe config that points at them.
+// Usage: infraprobe-fakes --config-out FILE [--redis HOST:PORT] [--control 127.0.0.1:PORT]
+// --control serves `POST /<fake>/<state>` (fake: consul, arangodb, tempo, grafana, otel; state:
+// down, up, and for otel drop/nodrop) so a script can break and restore each fake.
+// Stops on SIGTERM/SIGINT. For scripts/bench-all.sh and scripts/resilience.sh; not part of the exporter.
 
 var configOut: String?
 var redis: String?
+var controlAddress: String?
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
     switch argument {
     case "--config-out": configOut = arguments.next()
     case "--redis": redis = arguments.next()
+    case "--control": controlAddress = arguments.next()
     default:
-        FileHandle.standardError.write(Data("usage: infraprobe-fakes --config-out FILE [--redis HOST:PORT]\n".utf8))
+        FileHandle.standardError.write(Data("usage: infraprobe-fakes --config-out FILE [--redis HOST:PORT] [--control 127.0.0.1:PORT]\n".utf8))
         exit(2)
     }
 }
@@ -24,8 +30,28 @@ guard let configOut else {
 }
 
 let fleet = FakeFleet()
+var control: HTTPServer?
 do {
-    try fleet.start()
+    try fleet.start(redisAddress: redis)
+    if let controlAddress {
+        guard let listen = ListenAddress(controlAddress) else {
+            FileHandle.standardError.write(Data("--control: expected HOST:PORT\n".utf8))
+            exit(2)
+        }
+        let server = HTTPServer(listen: listen) { request, _ in
+            let parts = request.path.split(separator: "/").map(String.init)
+            guard request.method == "POST", parts.count == 2 else { return .text(404, "POST /<fake>/<state>") }
+            do {
+                let answer = try fleet.control(parts[0], parts[1])
+                FileHandle.standardError.write(Data("control: \(parts[0]) \(parts[1]): \(answer)\n".utf8))
+                return .text(answer == "ok" ? 200 : 400, answer)
+            } catch {
+                return .text(500, "\(error)")
+            }
+        }
+        try server.start()
+        control = server
+    }
     try fleet.config(redisAddress: redis).write(toFile: configOut, atomically: true, encoding: .utf8)
 } catch {
     FileHandle.standardError.write(Data("cannot start the fakes: \(error)\n".utf8))
@@ -38,6 +64,7 @@ signal(SIGINT, SIG_IGN)
 let sources = [SIGTERM, SIGINT].map { number -> DispatchSourceSignal in
     let source = DispatchSource.makeSignalSource(signal: number, queue: .main)
     source.setEventHandler {
+        control?.stop()
         fleet.stop()
         exit(0)
     }

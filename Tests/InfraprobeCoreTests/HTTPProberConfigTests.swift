@@ -18,9 +18,9 @@ struct HTTPProberConfigTests {
         }
     }
 
-    @Test("all six probers are registered")
+    @Test("all seven probers are registered (six services + pipeline)")
     func test_registry() {
-        #expect(ProberRegistry.standard.kinds == ["arangodb", "consul", "grafana", "otel_collector", "redis", "tempo"])
+        #expect(ProberRegistry.standard.kinds == ["arangodb", "consul", "grafana", "otel_collector", "pipeline", "redis", "tempo"])
     }
 
     @Test("typos, half TLS settings, token plus password, and non-HTTP URLs are rejected with the key named")

@@ -12,7 +12,9 @@ public enum CheckReport {
                 let mark = component.ok ? "✅" : "❌"
                 out += "  \(mark) \(component.component.padding(toLength: 22, withPad: " ", startingAt: 0))"
                 out += String(format: "%8.1f ms", component.duration.seconds * 1000)
-                if let failure = component.failure { out += "  \(failure.reason.rawValue): \(failure.message)" }
+                if let failure = component.failure {
+                    out += "  \(failure.reason.rawValue)\(failure.hop.map { " at hop \($0)" } ?? ""): \(failure.message)"
+                }
                 out += "\n"
             }
         }

@@ -47,7 +47,7 @@ public struct ConfigLoader: Sendable {
         }
         top.markRead("targets")
         try top.rejectUnknownKeys()
-        return InfraprobeConfig(file: file, timeout: timeout, targets: targets)
+        return InfraprobeConfig(file: file, timeout: timeout, targets: try targets.resolvingTargetReferences())
     }
 
     func makeTarget(name: String, section: ConfigSection, defaultTimeout: Duration) throws -> TargetSpec {

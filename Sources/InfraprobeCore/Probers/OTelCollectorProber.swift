@@ -117,9 +117,9 @@ enum OTLP {
 
     /// POSTs OTLP/JSON and requires 200 with a `partialSuccess` that rejected nothing.
     static func push(_ endpoint: HTTPEndpoint, _ path: String, body: JSONValue, rejectedField: String,
-                     extraHeaders: [(String, String)] = [], context: ComponentContext) async throws {
+                     extraHeaders: [(String, String)] = [], deadline: Deadline? = nil, context: ComponentContext) async throws {
         let response = try await endpoint.call("POST", path, body: body.serialized, contentType: "application/json",
-                                               headers: extraHeaders, expect: [200, 400, 404, 415], context: context)
+                                               headers: extraHeaders, expect: [200, 400, 404, 415], deadline: deadline, context: context)
         switch response.status {
         case 404: throw ProbeFailure(.httpStatus, "POST \(path) answered 404: no pipeline for this signal uses the OTLP receiver")
         case 400, 415:

@@ -75,7 +75,7 @@ public struct ProberRegistry: Sendable {
 
     public static let standard = ProberRegistry([
         RedisProber.descriptor, ConsulProber.descriptor, ArangoDBProber.descriptor, TempoProber.descriptor, GrafanaProber.descriptor,
-        OTelCollectorProber.descriptor,
+        OTelCollectorProber.descriptor, PipelineProber.descriptor,
 
     ])
 

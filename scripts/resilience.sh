@@ -1,0 +1,265 @@
+#!/usr/bin/env bash
+# Resilience scenario: break and restore each service in turn against real processes, all on
+# 127.0.0.1, and measure how fast the shipped rules notice and forget:
+#   redis-server + infraprobe-fakes (Consul, ArangoDB, Tempo, Grafana, OTel collector, linked like
+#   a real deployment, with a control endpoint)  <-  infraprobe  <-  Prometheus
+#   (examples/prometheus.yml with every target of the fakes' config, 1 s scrape and evaluation
+#   intervals, alerts/infraprobe.rules.yml).
+# Faults, one at a time: redis-server stopped and restarted; each fake's ports closed and reopened
+# (POST /<fake>/down|up on the control endpoint); the collector dropping spans (a broken pipeline
+# link while both ends are up). Per fault the script records the time from the fault until
+# Prometheus shows infraprobe_component_up == 0, until the expected alert is firing in
+# /api/v1/alerts, and from the repair until that alert is gone (resolved) and nothing is pending
+# or firing any more (InfraprobeComponentFlapping aside: its 10-minute window is not scaled, so
+# a component that several faults touch keeps it firing for the rest of the run; it is listed
+# under "other alerts"). It prints the table and fails if a fault is not detected or an alert does
+# not resolve within RES_WAIT seconds (default 60), or if InfraprobePipelineLinkBroken fires while
+# an end of the link is down.
+#
+# `for:` durations: divided by RES_FOR_DIVISOR (default 30, as scripts/e2e.sh does: TargetDown
+# 2m -> 4s, PipelineLinkBroken 5m -> 10s); expressions, labels and annotations are the shipped
+# ones. The measured "alert firing" time is therefore detection + the scaled `for:` + one
+# evaluation; with the real rules add the difference (e.g. +116 s for TargetDown).
+# Scrape timeout 1 s means infraprobe answers within 0.5 s (its 0.5 s offset), which bounds every
+# probe and the pipeline's wait for a span.
+#
+# Every process this script starts is stopped by its pid on exit. KEEP_RES_DIR=1 keeps the
+# temporary directory (logs, rendered configs, results.json).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+DIVISOR=${RES_FOR_DIVISOR:-30}
+export RES_WAIT=${RES_WAIT:-60}
+BIN=.build/debug/infraprobe
+FAKES=.build/debug/infraprobe-fakes
+[ -x "$BIN" ] || swift build
+[ -x "$FAKES" ] || swift build --product infraprobe-fakes
+for tool in redis-server redis-cli prometheus promtool python3 curl; do
+  command -v "$tool" >/dev/null || { echo "resilience: missing $tool (scripts/install-deps installs it)" >&2; exit 1; }
+done
+
+T0=$EPOCHREALTIME
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/infraprobe-resilience.XXXXXX")
+PIDS=()
+REDIS_PID=""
+CHILD=""
+cleanup() {
+  local rc=$?
+  [ -z "$CHILD" ] || kill "$CHILD" 2>/dev/null || true
+  for pid in ${REDIS_PID:+"$REDIS_PID"} "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in ${REDIS_PID:+"$REDIS_PID"} "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ "$rc" -ne 0 ]; then
+    echo "resilience: FAILED (rc=$rc); last lines of the logs in $WORK:" >&2
+    for f in "$WORK"/*.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -n 15 "$f" >&2; }; done
+  fi
+  if [ "${KEEP_RES_DIR:-0}" = 1 ] || [ "$rc" -ne 0 ]; then echo "resilience: kept $WORK" >&2; else rm -rf "$WORK"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap "exit 130" INT TERM HUP
+
+elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "${2:-$EPOCHREALTIME}"; }
+log() { echo "[$(elapsed "$T0")s] $*"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_http() { # url timeout
+  local deadline=$(( SECONDS + $2 ))
+  until curl -fsS -o /dev/null "$1" 2>/dev/null; do
+    [ $SECONDS -lt $deadline ] || { echo "resilience: $1 not up after $2 s" >&2; return 1; }
+    sleep 0.2
+  done
+}
+
+REDIS_PORT=$(free_port); IP_PORT=$(free_port); PROM_PORT=$(free_port); CTL_PORT=$(free_port)
+PROM=http://127.0.0.1:$PROM_PORT
+CTL=http://127.0.0.1:$CTL_PORT
+log "ports: redis $REDIS_PORT, infraprobe $IP_PORT, prometheus $PROM_PORT, fakes control $CTL_PORT; dir $WORK"
+
+start_redis() {
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --maxmemory 64mb \
+    --dir "$WORK" --daemonize no >>"$WORK/redis.log" 2>&1 &
+  REDIS_PID=$!
+  local deadline=$(( SECONDS + 10 ))
+  until redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || { echo "resilience: redis-server did not start" >&2; return 1; }
+    sleep 0.1
+  done
+}
+stop_redis() { kill "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true; REDIS_PID=""; }
+
+start_redis
+"$FAKES" --config-out "$WORK/infraprobe.yml" --redis "127.0.0.1:$REDIS_PORT" --control "127.0.0.1:$CTL_PORT" >"$WORK/fakes.log" 2>&1 &
+PIDS+=($!)
+deadline=$(( SECONDS + 20 ))
+until [ -s "$WORK/infraprobe.yml" ]; do
+  [ $SECONDS -lt $deadline ] || { echo "resilience: infraprobe-fakes did not start" >&2; exit 1; }
+  sleep 0.1
+done
+TARGETS=$(python3 -c 'import re, sys; print(" ".join(re.findall(r"^  ([A-Za-z0-9_-]+):$", open(sys.argv[1]).read(), re.M)))' "$WORK/infraprobe.yml")
+log "targets: $TARGETS"
+
+"$BIN" --config.file "$WORK/infraprobe.yml" --web.listen-address "127.0.0.1:$IP_PORT" >"$WORK/infraprobe.log" 2>&1 &
+PIDS+=($!)
+wait_http "http://127.0.0.1:$IP_PORT/-/healthy" 20
+
+# Render the shipped Prometheus config and rules: this run's ports and targets, 1 s timings,
+# no Alertmanager (alerts are read from Prometheus' /api/v1/alerts), for: divided by DIVISOR.
+python3 - "$REPO" "$WORK" "$DIVISOR" "$IP_PORT" "$TARGETS" <<'PYRENDER'
+import re, sys
+repo, work, divisor, ip_port, targets = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5].split()
+def sub(text, old, new):
+    assert old in text, f"render: {old!r} not found"
+    return text.replace(old, new)
+p = open(f"{repo}/examples/prometheus.yml").read()
+p = sub(p, "scrape_interval: 30s", "scrape_interval: 1s")
+p = sub(p, "scrape_timeout: 15s", "scrape_timeout: 1s")
+p = sub(p, "evaluation_interval: 30s", "evaluation_interval: 1s")
+p = sub(p, "../alerts/infraprobe.rules.yml", f"{work}/infraprobe.rules.yml")
+p = sub(p, "127.0.0.1:10025", f"127.0.0.1:{ip_port}")
+p = sub(p, "          - redis-main\n", "".join(f"          - {t}\n" for t in targets))
+p, n = re.subn(r"^alerting:\n(?:  .*\n)+", "", p, flags=re.M)
+assert n == 1, "render: alerting block not found"
+open(f"{work}/prometheus.yml", "w").write(p)
+units = {"s": 1, "m": 60, "h": 3600}
+def scale(m):
+    secs = sum(int(n) * units[u] for n, u in re.findall(r"(\d+)([smh])", m.group(2)))
+    return f"{m.group(1)}{max(1, secs // divisor)}s"
+r = open(f"{repo}/alerts/infraprobe.rules.yml").read()
+r = re.sub(r"^(\s+for: )(\S+)$", scale, r, flags=re.M)
+open(f"{work}/infraprobe.rules.yml", "w").write(r)
+PYRENDER
+promtool check config "$WORK/prometheus.yml" >/dev/null
+log "rules rendered with for: divided by $DIVISOR: $(grep -E '^\s+for:' "$WORK/infraprobe.rules.yml" | awk '{print $2}' | sort | uniq -c | tr -s ' ' | tr '\n' ' ')"
+
+mkdir -p "$WORK/prom-data"
+prometheus --config.file "$WORK/prometheus.yml" --storage.tsdb.path "$WORK/prom-data" \
+  --web.listen-address "127.0.0.1:$PROM_PORT" >"$WORK/prometheus.log" 2>&1 &
+PIDS+=($!)
+wait_http "$PROM/-/ready" 30
+log "prometheus ready"
+
+cat >"$WORK/measure.py" <<'PYMEASURE'
+import json, os, sys, time, urllib.parse, urllib.request
+WAIT = float(os.environ.get("RES_WAIT", "60"))
+def q(base, expr):
+    url = f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    return json.load(urllib.request.urlopen(url, timeout=5))["data"]["result"]
+def alerts(base):
+    return json.load(urllib.request.urlopen(f"{base}/api/v1/alerts", timeout=5))["data"]["alerts"]
+def matches(a, name, labels):
+    return a["labels"].get("alertname") == name and all(a["labels"].get(k) == v for k, v in labels.items())
+def until(what, fn, start):
+    while time.time() - start < WAIT:
+        try:
+            if fn():
+                return round(time.time() - start, 1)
+        except Exception:
+            pass
+        time.sleep(0.2)
+    active = [(a["state"], a["labels"]) for a in alerts(base)]
+    failing = [s["metric"] for s in q(base, "infraprobe_component_up == 0")]
+    sys.exit(f"resilience: {what} not seen within {WAIT:.0f}s; active alerts: {active}; failing components: {failing}")
+cmd, base = sys.argv[1], sys.argv[2]
+if cmd == "healthy":  # every target scraped, every component up, no alert pending or firing
+    targets = sys.argv[3].split()
+    start = time.time()
+    def ok():
+        up = q(base, "infraprobe_component_up")
+        seen = {s["metric"]["target"] for s in up}
+        return seen >= set(targets) and all(s["value"][1] == "1" for s in up) and not alerts(base)
+    t = until("all targets healthy with no alerts", ok, start)  # before any fault: nothing may flap
+    print(f"all {len(targets)} targets healthy, no alerts ({t}s)")
+elif cmd == "fault":  # fault BASE T_FAULT TARGET COMPONENT ALERT label=value... [--forbid ALERT]
+    t_fault, target, component, alert = float(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
+    rest = sys.argv[7:]
+    forbid = rest[rest.index("--forbid") + 1:] if "--forbid" in rest else []
+    labels = dict(kv.split("=", 1) for kv in (rest[:rest.index("--forbid")] if "--forbid" in rest else rest))
+    sel = f'infraprobe_component_up{{target="{target}",component="{component}"}} == 0'
+    down = until(f"{target}/{component} up == 0", lambda: q(base, sel), t_fault)
+    seen_forbidden = []
+    def firing():
+        active = alerts(base)
+        seen_forbidden.extend(a["labels"] for a in active if a["labels"]["alertname"] in forbid and a["state"] == "firing")
+        return any(matches(a, alert, labels) and a["state"] == "firing" for a in active)
+    fired = until(f"{alert} {labels} firing", firing, t_fault)
+    # Let an alert that must stay silent have its full for: to show up, then look once more.
+    time.sleep(float(os.environ.get("RES_FORBID_GRACE", "0")))
+    firing()
+    others = sorted({a["labels"]["alertname"] + ("/" + a["labels"]["target"] + "/" + a["labels"]["component"] if "component" in a["labels"] else "")
+                     for a in alerts(base) if a["state"] == "firing" and not matches(a, alert, labels)})
+    print(json.dumps({"down": down, "fired": fired, "others": others, "forbidden": seen_forbidden}))
+elif cmd == "recover":  # recover BASE T_REPAIR ALERT label=value...: the alert gone, then nothing active
+    t_repair, alert = float(sys.argv[3]), sys.argv[4]
+    labels = dict(kv.split("=", 1) for kv in sys.argv[5:])
+    resolved = until(f"{alert} {labels} resolved", lambda: not any(matches(a, alert, labels) for a in alerts(base)), t_repair)
+    # InfraprobeComponentFlapping looks at 10 minutes of changes (not scaled): a component that
+    # several faults in a row touch (flows/service_discovery follows Redis and Consul) rightly
+    # flaps for the rest of the run, so it does not count against "quiet".
+    quiet = until("no alert pending or firing", lambda: not [a for a in alerts(base) if a["labels"]["alertname"] != "InfraprobeComponentFlapping"]
+                  and not q(base, "infraprobe_component_up == 0"), t_repair)
+    print(json.dumps({"resolved": resolved, "quiet": quiet}))
+PYMEASURE
+measure() { python3 "$WORK/measure.py" "$@" & CHILD=$!; local rc=0; wait "$CHILD" || rc=$?; CHILD=""; return "$rc"; }
+control() { curl -fsS -X POST "$CTL/$1/$2" >/dev/null; }
+
+measure healthy "$PROM" "$TARGETS"
+log "baseline healthy"
+
+: >"$WORK/results.jsonl"
+# scenario NAME FAULT-DESCRIPTION BREAK-CMD REPAIR-CMD TARGET COMPONENT ALERT [label=value...] [--forbid ALERT]
+scenario() {
+  local name=$1 what=$2 break_cmd=$3 repair_cmd=$4 target=$5 component=$6 alert=$7
+  shift 7
+  local labels=() forbid=()
+  while [ $# -gt 0 ]; do
+    if [ "$1" = --forbid ]; then forbid=("$@"); break; fi
+    labels+=("$1"); shift
+  done
+  local t_fault t_repair fault recover
+  t_fault=$EPOCHREALTIME
+  $break_cmd
+  fault=$(measure fault "$PROM" "$t_fault" "$target" "$component" "$alert" "${labels[@]}" "${forbid[@]}")
+  t_repair=$EPOCHREALTIME
+  $repair_cmd
+  recover=$(measure recover "$PROM" "$t_repair" "$alert" "${labels[@]}")
+  python3 -c 'import json, sys; r = {"service": sys.argv[1], "fault": sys.argv[2], "alert": sys.argv[3], **json.loads(sys.argv[4]), **json.loads(sys.argv[5])}; print(json.dumps(r))' \
+    "$name" "$what" "$alert" "$fault" "$recover" >>"$WORK/results.jsonl"
+  log "$name: $(tail -n 1 "$WORK/results.jsonl")"
+}
+
+NO_LINK=(--forbid InfraprobePipelineLinkBroken)
+# For faults where an end of a pipeline link is down, give the link alert its full (scaled) for:
+# to appear before checking that it stayed silent.
+export RES_FORBID_GRACE=0
+scenario redis "redis-server stopped" stop_redis start_redis \
+  redis service_running InfraprobeTargetDown target=redis
+export RES_FORBID_GRACE=$(( 300 / DIVISOR ))
+scenario consul "ports closed" "control consul down" "control consul up" \
+  consul service_running InfraprobeTargetDown target=consul "${NO_LINK[@]}"
+export RES_FORBID_GRACE=0
+scenario arangodb "ports closed" "control arangodb down" "control arangodb up" \
+  arangodb service_running InfraprobeTargetDown target=arangodb
+export RES_FORBID_GRACE=$(( 300 / DIVISOR ))
+scenario tempo "ports closed" "control tempo down" "control tempo up" \
+  tempo service_running InfraprobeTargetDown target=tempo "${NO_LINK[@]}"
+scenario grafana "ports closed" "control grafana down" "control grafana up" \
+  grafana service_running InfraprobeTargetDown target=grafana "${NO_LINK[@]}"
+scenario otel "ports closed" "control otel down" "control otel up" \
+  otel service_running InfraprobeTargetDown target=otel "${NO_LINK[@]}"
+export RES_FORBID_GRACE=0
+scenario "pipeline (otel -> tempo)" "collector drops spans" "control otel drop" "control otel nodrop" \
+  flows trace_via_collector InfraprobePipelineLinkBroken target=flows component=trace_via_collector
+
+python3 - "$WORK/results.jsonl" "$DIVISOR" <<'PYTABLE'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+print(f"\nResilience (1 s scrape/eval, for: divided by {sys.argv[2]}; seconds):\n")
+print("| service | fault | alert | fault → component_up 0 | fault → alert firing | repair → alert resolved | repair → all quiet | other alerts firing |")
+print("|---|---|---|---:|---:|---:|---:|---|")
+for r in rows:
+    print(f"| {r['service']} | {r['fault']} | {r['alert']} | {r['down']} | {r['fired']} | {r['resolved']} | {r['quiet']} | {', '.join(r['others']) or '-'} |")
+bad = [r for r in rows if r["forbidden"]]
+if bad:
+    sys.exit("resilience: InfraprobePipelineLinkBroken fired while an end of the link was down: "
+             + "; ".join(f"{r['service']}: {r['forbidden']}" for r in bad))
+PYTABLE
+log "resilience passed: ${#PIDS[@]} processes + redis-server, total $(elapsed "$T0")s"
