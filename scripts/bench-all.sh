@@ -3,7 +3,10 @@
 # five HTTP fakes (infraprobe-fakes; the pipeline target `flows` crosses them). Does N scrapes of
 # /probe (all targets at once) and N of each single target, then prints median/p90 per case and the ratio all / slowest single.
 # Probing all targets concurrently should cost about as much as the slowest one (ratio ≈ 1).
-#   SCRAPES=200 BUILD_CONFIG=release scripts/bench-all.sh
+# On one 2-core machine that also runs redis, the fakes and the client, CPU is the bottleneck
+# and the ratio lands near 2; LATENCY=20ms makes every fake answer after 20 ms, as services
+# across a network do, which shows the concurrency itself:
+#   SCRAPES=200 BUILD_CONFIG=release [LATENCY=20ms] scripts/bench-all.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCRAPES=${SCRAPES:-200}
@@ -29,7 +32,7 @@ redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --d
   --logfile "$work/redis.log" >/dev/null &
 pids+=($!)
 
-"$BIN/infraprobe-fakes" --config-out "$work/infraprobe.yml" --redis "127.0.0.1:$redis_port" 2>"$work/fakes.log" &
+"$BIN/infraprobe-fakes" --config-out "$work/infraprobe.yml" --redis "127.0.0.1:$redis_port" --latency "${LATENCY:-0ms}" 2>"$work/fakes.log" &
 pids+=($!)
 for _ in $(seq 100); do [ -s "$work/infraprobe.yml" ] && break; sleep 0.1; done
 [ -s "$work/infraprobe.yml" ] || { echo "fakes did not start:"; cat "$work/fakes.log"; exit 1; }

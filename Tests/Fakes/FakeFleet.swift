@@ -22,6 +22,11 @@ public final class FakeFleet: @unchecked Sendable {
         [("consul", consul), ("arangodb", arango), ("tempo", tempo), ("grafana", grafana), ("otel", otel)]
     }
 
+    /// Makes every fake answer after `latency`, like services across a network.
+    public func setLatency(_ latency: Duration) {
+        for (_, fake) in all { fake.latency.withLock { $0 = latency } }
+    }
+
     public func start(redisAddress: String? = nil) throws {
         for (_, fake) in all { try fake.start() }
         // A short batching delay: with 1 s scrape timeouts (scripts/e2e.sh, resilience.sh) the probe has 0.5 s.

@@ -81,6 +81,8 @@ class FakeService: @unchecked Sendable {
     private let closedPort = ClosedPort()
     private let blackHole = BlackHole()
     let requestLog = Locked<[String]>([])
+    /// Added to every answer, as network and service time would be (not a fault).
+    let latency = Locked<Duration>(.zero)
 
     init(roles: [String]) {
         self.roles = roles
@@ -142,6 +144,8 @@ class FakeService: @unchecked Sendable {
     private func handle(role: String, request: HTTPRequest) async -> HTTPResponse {
         let query = request.query.isEmpty ? "" : "?" + request.query.keys.sorted().joined(separator: "&")
         requestLog.withLock { $0.append("\(role) \(request.method) \(request.path)\(query)") }
+        let latency = self.latency.current
+        if latency > .zero { try? await Task.sleep(for: latency) }
         switch fault {
         case .slow(let delay):
             try? await Task.sleep(for: delay)

@@ -5,7 +5,8 @@ import InfraprobeFakes
 
 // Runs the five HTTP fakes (healthy, linked as in a real deployment) on free loopback ports and
 // writes an infraprobe config that points at them.
-// Usage: infraprobe-fakes --config-out FILE [--redis HOST:PORT] [--control 127.0.0.1:PORT]
+// Usage: infraprobe-fakes --config-out FILE [--redis HOST:PORT] [--control 127.0.0.1:PORT] [--latency 20ms]
+// --latency makes every fake answer after that long, as services across a network would.
 // --control serves `POST /<fake>/<state>` (fake: consul, arangodb, tempo, grafana, otel; state:
 // down, up, and for otel drop/nodrop) so a script can break and restore each fake.
 // Stops on SIGTERM/SIGINT. For scripts/bench-all.sh and scripts/resilience.sh; not part of the exporter.
@@ -13,14 +14,21 @@ import InfraprobeFakes
 var configOut: String?
 var redis: String?
 var controlAddress: String?
+var latency: Duration = .zero
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
     switch argument {
     case "--config-out": configOut = arguments.next()
     case "--redis": redis = arguments.next()
     case "--control": controlAddress = arguments.next()
+    case "--latency":
+        guard let text = arguments.next(), let value = DurationParser.parse(text) else {
+            FileHandle.standardError.write(Data("--latency: expected a duration such as 20ms\n".utf8))
+            exit(2)
+        }
+        latency = value
     default:
-        FileHandle.standardError.write(Data("usage: infraprobe-fakes --config-out FILE [--redis HOST:PORT] [--control 127.0.0.1:PORT]\n".utf8))
+        FileHandle.standardError.write(Data("usage: infraprobe-fakes --config-out FILE [--redis HOST:PORT] [--control 127.0.0.1:PORT] [--latency 20ms]\n".utf8))
         exit(2)
     }
 }
@@ -33,6 +41,7 @@ let fleet = FakeFleet()
 var control: HTTPServer?
 do {
     try fleet.start(redisAddress: redis)
+    fleet.setLatency(latency)
     if let controlAddress {
         guard let listen = ListenAddress(controlAddress) else {
             FileHandle.standardError.write(Data("--control: expected HOST:PORT\n".utf8))
