@@ -160,11 +160,11 @@ public final class ConfigSection {
     func markRead(_ key: String) { consumed.insert(key) }
 
     /// Fails on keys nobody asked for: almost always a typo.
-    public func rejectUnknownKeys() throws {
+    public func rejectUnknownKeys(message: String = "unknown key") throws {
         for (key, value) in mapping {
             guard let name = key.string else { continue }
             if !consumed.contains(name) {
-                throw ConfigError(file: file, line: key.mark?.line ?? value.mark?.line, key: keyPath(name), message: "unknown key")
+                throw ConfigError(file: file, line: key.mark?.line ?? value.mark?.line, key: keyPath(name), message: message)
             }
         }
     }

@@ -5,6 +5,8 @@ import Logging
 public struct WebOptions: Sendable {
     public var telemetryPath = "/metrics"
     public var timeoutOffset: Duration = .milliseconds(500)
+    /// TLS client-certificate policy and basic-auth users from `--web.config.file`.
+    public var security = WebConfig()
 
     public init() {}
 }
@@ -18,6 +20,7 @@ public final class WebApp: Sendable {
     let options: WebOptions
     let reloader: Reloader?
     let logger: Logger
+    let basicAuth = BasicAuth()
 
     public init(service: ProbeService, options: WebOptions = WebOptions(), reloader: Reloader? = nil,
                 logger: Logger = Logger(label: "infraprobe.web")) {
@@ -29,6 +32,10 @@ public final class WebApp: Sendable {
     }
 
     public func handle(_ request: HTTPRequest, _ facts: ConnectionFacts) async -> HTTPResponse {
+        if let denied = await options.security.authorize(path: request.path, facts: facts, verifier: basicAuth) {
+            metrics.recordRequest(handler: handlerName(request.path), code: denied.status)
+            return denied
+        }
         let (handler, response) = await route(request)
         metrics.recordRequest(handler: handler, code: response.status)
         if request.method == "HEAD" {
@@ -68,6 +75,11 @@ public final class WebApp: Sendable {
         default:
             return ("other", .text(404, "404 page not found"))
         }
+    }
+
+    private func handlerName(_ path: String) -> String {
+        let known = ["/probe", options.telemetryPath, "/-/healthy", "/-/ready", "/-/reload", "/config", "/logs", "/"]
+        return known.contains(path) ? path : "other"
     }
 
     private func methodNotAllowed(_ allowed: [String]) -> HTTPResponse {
