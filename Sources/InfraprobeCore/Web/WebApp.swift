@@ -95,10 +95,10 @@ public final class WebApp: Sendable {
         func timeout(for target: TargetSpec) -> Duration {
             Deadline.probeTimeout(targetTimeout: target.timeout, scrapeTimeoutHeader: scrapeTimeout, offset: options.timeoutOffset)
         }
-        if let module = request.query["module"] {
-            return .text(400, "unknown module \"\(module)\": no modules are configured")
-        }
         do {
+            if let moduleName = request.query["module"] {
+                return try await probeModule(moduleName, request: request, config: config, debug: debug, timeout: timeout)
+            }
             if let name = request.query["target"] {
                 guard let target = config.target(named: name) else {
                     return .text(400, "unknown target \"\(String(name.prefix(200)))\": not in the configuration")
@@ -114,6 +114,34 @@ public final class WebApp: Sendable {
         } catch {
             return .text(503, "too many concurrent probes (limit \(service.maxConcurrentProbes)); try again later")
         }
+    }
+
+    /// `/probe?module=M&target=ADDR`: the address is checked against `allowed_targets` before
+    /// anything connects to it.
+    private func probeModule(_ name: String, request: HTTPRequest, config: InfraprobeConfig, debug: Bool,
+                             timeout: (TargetSpec) -> Duration) async throws -> HTTPResponse {
+        guard let module = config.module(named: name) else {
+            return .text(400, "unknown module \"\(String(name.prefix(200)))\"")
+        }
+        guard let text = request.query["target"], !text.isEmpty else {
+            return .text(400, "module probes need a target parameter (host, host:port or URL)")
+        }
+        guard let address = ModuleTarget(text) else {
+            return .text(400, "target \"\(String(text.prefix(200)))\" is not a host, host:port or http(s) URL")
+        }
+        guard module.allows(address) else {
+            logger.warning("module probe refused by allowed_targets", metadata: ["module": "\(name)", "target": "\(address.text)"])
+            return .text(403, "target \"\(address.text)\" is not in allowed_targets of module \"\(name)\"")
+        }
+        let target: TargetSpec
+        do {
+            target = try module.target(for: address)
+        } catch let error as ConfigError {
+            return .text(400, "module \"\(name)\" cannot probe \"\(address.text)\": \(error.key): \(error.message)")
+        }
+        let record = try await service.probe(target, module: name, timeout: timeout(target))
+        if debug { return .text(200, DebugReport.render(record)) }
+        return exposition(ProbeMetrics.families(for: [record.result], includeOverall: false), request: request)
     }
 
     private func exposition(_ families: [MetricFamily], request: HTTPRequest) -> HTTPResponse {

@@ -68,6 +68,7 @@ final class RedisServer: @unchecked Sendable {
 final class BlackHoleListener: @unchecked Sendable {
     let port: Int
     private let fd: Int32
+    var listenFD: Int32 { fd }
 
     init() throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
