@@ -22,6 +22,11 @@ public final class FakeFleet: @unchecked Sendable {
         for fake in [consul, arango, tempo, grafana, otel] as [FakeService] { fake.stop() }
     }
 
+    /// From async code: see `FakeService.stopOffPool()`.
+    public func stopOffPool() async {
+        await BlockingExecutor.shared.run { self.stop() }
+    }
+
     /// An infraprobe config with one target per fake (and Redis when given).
     public func config(redisAddress: String?, timeout: String = "10s") -> String {
         var lines = ["timeout: \(timeout)", "targets:"]

@@ -107,6 +107,12 @@ class FakeService: @unchecked Sendable {
         servers.values.forEach { $0.stop() }
     }
 
+    /// `stop()` blocks until in-flight handlers finish, and they need the cooperative pool:
+    /// from async code, stop on a dedicated thread instead of occupying a pool thread.
+    func stopOffPool() async {
+        await BlockingExecutor.shared.run { self.stop() }
+    }
+
     /// Base URL for a role, as the current fault sees it.
     func url(_ role: String) -> String {
         switch fault {

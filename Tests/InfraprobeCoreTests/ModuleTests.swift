@@ -102,7 +102,6 @@ struct ModuleTests {
     @Test func test_everyHTTPProberKind_throughModules() async throws {
         let fleet = FakeFleet()
         try fleet.start()
-        defer { fleet.stop() }
         let tempoHTTP = port(of: fleet.tempo.url("http")), tempoOTLP = port(of: fleet.tempo.url("otlp"))
         let health = port(of: fleet.otel.url("health")), otlp = port(of: fleet.otel.url("otlp")), metrics = port(of: fleet.otel.url("metrics"))
         let exporter = try TestExporter(config: """
@@ -143,5 +142,6 @@ struct ModuleTests {
         let config = try await exporter.get("/config").text
         #expect(config.contains("url: \"http://{host}:\(tempoHTTP)\""), "\(config)")
         #expect(!config.contains(FakeFleet.consulToken) && !config.contains(fleet.grafana.token))
+        await fleet.stopOffPool()
     }
 }
