@@ -81,7 +81,7 @@ public enum LandingPage {
         header{background:#e6522c;color:#fff;padding:.6em 1.5em}header h1{margin:0;font-size:1.4em}
         main{padding:0 1.5em 2em}nav a{margin-right:1.2em}
         table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{padding:3px 10px;text-align:left;border-bottom:1px solid #ddd;vertical-align:top}
-        th.target{background:#f6f6f6}.num{text-align:right;font-variant-numeric:tabular-nums}
+        th.target{background:#f6f6f6;white-space:nowrap}.num{text-align:right;font-variant-numeric:tabular-nums}
         .up{background:#c8efc8}.down{background:#f6c4c4}.partial{background:#f8e3a8}.unknown{color:#888}
         .reason{max-width:40em;font-size:.9em}small{color:#555}.overall{font-size:1.3em}
         </style>
