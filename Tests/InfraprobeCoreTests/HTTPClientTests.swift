@@ -88,7 +88,8 @@ struct HTTPClientTests {
         let start = ContinuousClock.now
         let result = await client.send(HTTPClientRequest(url: "http://127.0.0.1:\(hole.port)/", deadline: .after(.milliseconds(300))))
         #expect(failure(result)?.reason == .timeout)
-        #expect(ContinuousClock.now - start < .milliseconds(600))
+        // Bounded, not exact: on 2 busy cores the curl thread can be scheduled a few 100 ms late.
+        #expect(ContinuousClock.now - start < .milliseconds(1200))
     }
 
     @Test("a closed port is connection_refused")

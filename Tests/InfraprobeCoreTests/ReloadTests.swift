@@ -15,7 +15,9 @@ struct ReloadTests {
         let url = exporter.base + "/probe?target=flaky"
         // The old config points at a black hole: this probe runs into its 1 s timeout.
         async let old = HTTPFetch.getOffPool(url)
-        try await Task.sleep(for: .milliseconds(250))
+        // Reload only once that probe is really running (curl may start late on a busy machine).
+        for _ in 0..<300 where exporter.runtime.server.inFlightCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(exporter.runtime.server.inFlightCount == 1)
         try Self.config(address: redis.address, timeout: "3s").write(to: exporter.configFile, atomically: true, encoding: .utf8)
         #expect(try await exporter.get("/-/reload", method: "POST").status == 200)
         // A scrape after the reload does not join the old probe (that one can only time out):
