@@ -10,8 +10,8 @@ struct BadInputTests {
     final class Fixture: @unchecked Sendable {
         let redis: RedisServer
         let exporter: TestExporter
-        init() throws {
-            redis = try RedisServer()
+        init(redis: RedisServer) throws {
+            self.redis = redis
             exporter = try TestExporter(config: "targets:\n  redis-main:\n    prober: redis\n    address: \(redis.address)\n") {
                 $0.server.connectionTimeoutSeconds = 1
             }
@@ -71,14 +71,14 @@ struct BadInputTests {
     }
 
     @Test func test_hugeQueryString_isRejected() async throws {
-        let fixture = try Fixture()
+        let fixture = try Fixture(redis: await RedisServer.make())
         let line = "GET /probe?target=" + String(repeating: "a", count: 200_000) + " HTTP/1.1"
         expectRejected(await Self.exchange(port: fixture.port, [Self.request(line)]), within: .seconds(2), "200 kB query string")
         try await fixture.stillServesProbes()
     }
 
     @Test func test_unknownParametersAndBadTargets_are400() async throws {
-        let fixture = try Fixture()
+        let fixture = try Fixture(redis: await RedisServer.make())
         for path in ["/probe?targt=redis-main", "/probe?target=redis-main&foo=bar", "/probe?target=%FF%FE%00x",
                      "/probe?target=" + String(repeating: "%C3", count: 500), "/logs?id=-1", "/logs?id=99999999999999999999999"] {
             let exchange = await Self.exchange(port: fixture.port, [Self.request("GET \(path) HTTP/1.1", headers: ["Host: x", "Connection: close"])])
@@ -91,7 +91,7 @@ struct BadInputTests {
     }
 
     @Test func test_headerFlood_isRejected() async throws {
-        let fixture = try Fixture()
+        let fixture = try Fixture(redis: await RedisServer.make())
         let headers = ["Host: x"] + (0..<3000).map { "X-Flood-\($0): " + String(repeating: "v", count: 40) }
         expectRejected(await Self.exchange(port: fixture.port, [Self.request("GET /metrics HTTP/1.1", headers: headers)]), within: .seconds(2), "3000 headers")
         let huge = ["Host: x", "X-Big: " + String(repeating: "b", count: 100_000)]
@@ -100,7 +100,7 @@ struct BadInputTests {
     }
 
     @Test func test_garbageAndPartialRequests_areClosedWithinTheTimeout() async throws {
-        let fixture = try Fixture()
+        let fixture = try Fixture(redis: await RedisServer.make())
         expectRejected(await Self.exchange(port: fixture.port, [Array("NOT HTTP AT ALL\r\n\r\n".utf8)]), within: .seconds(2), "garbage request line")
         // These wait for the 1 s connection timeout, so they run side by side.
         let port = fixture.port
@@ -118,7 +118,7 @@ struct BadInputTests {
     }
 
     @Test func test_manyIdleConnections_doNotStopProbes_andAreClosed() async throws {
-        let fixture = try Fixture()
+        let fixture = try Fixture(redis: await RedisServer.make())
         let port = fixture.port
         let sockets = await BlockingExecutor.shared.run { (0..<300).map { _ in RawClient.connect(port: port) } }
         defer { sockets.forEach { close($0) } }

@@ -8,7 +8,7 @@ import Testing
 @Suite("Debug probes", .serialized)
 struct DebugProbeTests {
     @Test func test_debugOutput_forEveryProberKind() async throws {
-        let redis = try RedisServer(["--requirepass", "dbg-redis-pw"])
+        let redis = try await RedisServer.make(["--requirepass", "dbg-redis-pw"])
         let consul = FakeConsul(token: "dbg-consul-token"), arango = FakeArangoDB(password: "dbg-arango-pw")
         let tempo = FakeTempo(), grafana = FakeGrafana(token: "dbg-grafana-token"), otel = FakeOTelCollector(bearer: "dbg-otel-token")
         let fakes: [FakeService] = [consul, arango, tempo, grafana, otel]

@@ -7,10 +7,10 @@ import Testing
 struct ExampleConfigTests {
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    @Test func test_exampleInfraprobeYml_loads_withModules() throws {
+    @Test func test_exampleInfraprobeYml_loads_withModules() async throws {
         var text = try String(contentsOf: Self.repo.appendingPathComponent("examples/infraprobe.yml"), encoding: .utf8)
         let secret = try ProbeHarness.secretFile("example-secret")
-        let ca = try TLSFixtures()
+        let ca = try await TLSFixtures.make()
         defer { ca.remove() }
         text = text.replacingOccurrences(of: #"/etc/infraprobe/[a-z0-9.-]+\.(pass|token)"#, with: secret, options: .regularExpression)
             .replacingOccurrences(of: "/etc/infraprobe/internal-ca.pem", with: ca.path("ca.pem"))
@@ -24,7 +24,7 @@ struct ExampleConfigTests {
     }
 
     @Test func test_exampleWebConfig_loads_andItsHashVerifies() async throws {
-        let pki = try TLSFixtures()
+        let pki = try await TLSFixtures.make()
         defer { pki.remove() }
         let text = try String(contentsOf: Self.repo.appendingPathComponent("examples/web-config.yml"), encoding: .utf8)
             .replacingOccurrences(of: "/etc/infraprobe/tls/server.pem", with: pki.path("server.pem"))

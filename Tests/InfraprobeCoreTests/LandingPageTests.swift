@@ -5,7 +5,7 @@ import Testing
 @Suite("Landing page", .serialized)
 struct LandingPageTests {
     @Test func test_landingPage_showsTargetsComponentsHistory_andEscapes() async throws {
-        let redis = try RedisServer()
+        let redis = try await RedisServer.make()
         let hole = try BlackHoleListener()
         let exporter = try TestExporter(config: """
             targets:

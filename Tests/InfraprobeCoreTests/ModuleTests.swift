@@ -53,7 +53,7 @@ struct ModuleTests {
     static let secret = "module-only-secret-4711"
 
     @Test func test_redisModule_probesAllowedAddress_withModuleCredentials() async throws {
-        let redis = try RedisServer(["--requirepass", Self.secret])
+        let redis = try await RedisServer.make(["--requirepass", Self.secret])
         let exporter = try TestExporter(config: """
             modules:
               redis_cache:

@@ -9,7 +9,7 @@ struct ReloadTests {
     }
 
     @Test func test_probeInFlight_finishesWithTheConfigItStartedWith() async throws {
-        let redis = try RedisServer()
+        let redis = try await RedisServer.make()
         let hole = try BlackHoleListener()
         let exporter = try TestExporter(config: Self.config(address: hole.address))
         let url = exporter.base + "/probe?target=flaky"
@@ -38,7 +38,7 @@ struct ReloadTests {
     }
 
     @Test func test_sighup_reloads_keepsOldConfigOnError_andSIGTERMExitsCleanly() async throws {
-        let redis = try RedisServer()
+        let redis = try await RedisServer.make()
         let configFile = redis.directory.appendingPathComponent("sighup.yml")
         try Self.config(address: redis.address).write(to: configFile, atomically: true, encoding: .utf8)
         let exporter = try await BlockingExecutor.shared.run {

@@ -17,7 +17,7 @@ struct SecretLeakTests {
 
     @Test func test_noSecretOnAnySurface() async throws {
         let s = Self.secrets
-        let redis = try RedisServer(["--requirepass", s["redis"]!])
+        let redis = try await RedisServer.make(["--requirepass", s["redis"]!])
         let consul = FakeConsul(token: s["consul"]!), arango = FakeArangoDB(password: s["arango"]!)
         let tempo = FakeTempo(), grafana = FakeGrafana(token: s["grafana"]!), otel = FakeOTelCollector(bearer: s["otel"]!)
         let fakes: [FakeService] = [consul, arango, tempo, grafana, otel]

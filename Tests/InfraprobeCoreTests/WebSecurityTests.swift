@@ -40,7 +40,7 @@ struct WebSecurityTests {
     }
 
     @Test func test_tls_servesHTTPS_andRefusesPlainHTTP() async throws {
-        let pki = try TLSFixtures()
+        let pki = try await TLSFixtures.make()
         defer { pki.remove() }
         let exporter = try Exporter(webConfig: Self.tlsConfig(pki))
         let https = try await Curl.run(["--cacert", pki.path("ca.pem"), "https://127.0.0.1:\(exporter.port)/metrics"])
@@ -53,7 +53,7 @@ struct WebSecurityTests {
     }
 
     @Test func test_tls_minVersion13_rejectsTLS12Clients() async throws {
-        let pki = try TLSFixtures()
+        let pki = try await TLSFixtures.make()
         defer { pki.remove() }
         let exporter = try Exporter(webConfig: Self.tlsConfig(pki, extra: "min_version: TLS13"))
         let url = "https://127.0.0.1:\(exporter.port)/-/healthy"
@@ -64,7 +64,7 @@ struct WebSecurityTests {
     }
 
     @Test func test_clientCert_requireAndVerify() async throws {
-        let pki = try TLSFixtures()
+        let pki = try await TLSFixtures.make()
         defer { pki.remove() }
         let exporter = try Exporter(webConfig: Self.tlsConfig(pki, extra: """
             client_ca_file: \(pki.path("ca.pem"))
@@ -81,7 +81,7 @@ struct WebSecurityTests {
     }
 
     @Test func test_clientCert_verifyIfGiven_andRequireAny() async throws {
-        let pki = try TLSFixtures()
+        let pki = try await TLSFixtures.make()
         defer { pki.remove() }
         let ca = ["--cacert", pki.path("ca.pem")]
         let rogueCert = ["--cert", pki.path("rogue.pem"), "--key", pki.path("rogue.key")]
@@ -120,7 +120,7 @@ struct WebSecurityTests {
     }
 
     @Test func test_basicAuthOverTLS_withClientCert() async throws {
-        let pki = try TLSFixtures()
+        let pki = try await TLSFixtures.make()
         defer { pki.remove() }
         let exporter = try Exporter(webConfig: Self.tlsConfig(pki, extra: "client_ca_file: \(pki.path("ca.pem"))\nclient_auth_type: RequireAndVerifyClientCert")
                                     + "\nbasic_auth_users:\n  p: '\(Curl.bcrypt("pw"))'\n")
@@ -145,8 +145,8 @@ struct WebSecurityTests {
         }
     }
 
-    @Test func test_badWebConfig_clientAuthTypeAndVersions() throws {
-        let pki = try TLSFixtures()
+    @Test func test_badWebConfig_clientAuthTypeAndVersions() async throws {
+        let pki = try await TLSFixtures.make()
         defer { pki.remove() }
         func message(_ extra: String) -> String {
             do {

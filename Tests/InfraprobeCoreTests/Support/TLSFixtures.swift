@@ -60,3 +60,17 @@ enum Curl {
         BasicAuth.crypt(password, setting: "$2b$05$abcdefghijklmnopqrstuu")!
     }
 }
+
+extension TLSFixtures {
+    /// Runs openssl off the cooperative pool (the server under test shares it).
+    static func make() async throws -> TLSFixtures {
+        try await BlockingExecutor.shared.run { Result { try TLSFixtures() } }.get()
+    }
+}
+
+extension RedisServer {
+    /// Starts redis-server (a blocking spawn and wait) off the cooperative pool.
+    static func make(_ arguments: [String] = []) async throws -> RedisServer {
+        try await BlockingExecutor.shared.run { Result { try RedisServer(arguments) } }.get()
+    }
+}
