@@ -56,6 +56,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("web.config.file"), help: "exporter-toolkit web config (TLS, basic auth).")
     var webConfigFile: String?
 
+    @Option(name: .customLong("web.connection-timeout"), help: "Seconds after which idle or half-sent requests are closed.")
+    var connectionTimeout = 15
+
     @Option(name: .customLong("web.max-requests"), help: "Maximum concurrent probe requests; more get 503.")
     var maxRequests = 40
 
@@ -70,6 +73,7 @@ struct Serve: AsyncParsableCommand {
     func validate() throws {
         guard ListenAddress(listenAddress) != nil else { throw ValidationError("--web.listen-address must look like :10025 or 127.0.0.1:10025") }
         guard telemetryPath.hasPrefix("/") else { throw ValidationError("--web.telemetry-path must start with /") }
+        guard (1...3600).contains(connectionTimeout) else { throw ValidationError("--web.connection-timeout must be between 1 and 3600 seconds") }
         guard maxRequests > 0 else { throw ValidationError("--web.max-requests must be positive") }
         guard timeoutOffset >= 0 && timeoutOffset.isFinite else { throw ValidationError("--probe.timeout-offset must be >= 0") }
         guard historyLimit >= 0 else { throw ValidationError("--history.limit must be >= 0") }
@@ -88,11 +92,16 @@ struct Serve: AsyncParsableCommand {
                 throw ExitCode(1)
             }
         }
-        if webConfigFile != nil {
-            FileHandle.standardError.write(Data("--web.config.file is not supported by this build yet\n".utf8))
-            throw ExitCode(1)
-        }
         var settings = ExporterRuntime.Settings(configFile: configFile, listen: ListenAddress(listenAddress)!)
+        if let webConfigFile {
+            do {
+                settings.webConfig = try WebConfig.load(file: webConfigFile)
+            } catch {
+                FileHandle.standardError.write(Data("invalid --web.config.file: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+        settings.server.connectionTimeoutSeconds = UInt32(connectionTimeout)
         settings.web.telemetryPath = telemetryPath
         settings.web.timeoutOffset = .milliseconds(Int64(timeoutOffset * 1000))
         settings.maxRequests = maxRequests

@@ -59,6 +59,11 @@ public final class FakeFleet: @unchecked Sendable {
         return "ok"
     }
 
+    /// From async code: see `FakeService.stopOffPool()`.
+    public func stopOffPool() async {
+        await BlockingExecutor.shared.run { self.stop() }
+    }
+
     /// An infraprobe config with one target per fake (and Redis when given), plus the pipeline.
     public func config(redisAddress: String?, timeout: String = "10s") -> String {
         let services = (redisAddress == nil ? [] : ["redis-cache"]) + ["arangodb"]

@@ -132,6 +132,12 @@ class FakeService: @unchecked Sendable {
         stoppedPorts.withLock { $0 = nil }
     }
 
+    /// `stop()` blocks until in-flight handlers finish, and they need the cooperative pool:
+    /// from async code, stop on a dedicated thread instead of occupying a pool thread.
+    func stopOffPool() async {
+        await BlockingExecutor.shared.run { self.stop() }
+    }
+
     /// Base URL for a role, as the current fault sees it.
     func url(_ role: String) -> String {
         switch fault {

@@ -10,8 +10,9 @@ struct ArangoDBProberTests {
 
     func withFake(_ fake: FakeArangoDB = FakeArangoDB(), _ body: (FakeArangoDB) async throws -> Void) async throws {
         try fake.start()
-        defer { fake.stop() }
-        try await body(fake)
+        // Stopping waits for in-flight handlers, which need the cooperative pool: stop off it.
+        do { try await body(fake) } catch { await fake.stopOffPool(); throw error }
+        await fake.stopOffPool()
     }
 
     func settings(_ fake: FakeArangoDB, password: String = "pw") throws -> [String] {

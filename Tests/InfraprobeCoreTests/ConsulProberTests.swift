@@ -10,8 +10,9 @@ struct ConsulProberTests {
     func withFake(token: String? = "s3cret-token", _ body: (FakeConsul) async throws -> Void) async throws {
         let fake = FakeConsul(token: token)
         try fake.start()
-        defer { fake.stop() }
-        try await body(fake)
+        // Stopping waits for in-flight handlers, which need the cooperative pool: stop off it.
+        do { try await body(fake) } catch { await fake.stopOffPool(); throw error }
+        await fake.stopOffPool()
     }
 
     func settings(_ fake: FakeConsul, token: String? = "s3cret-token") throws -> [String] {

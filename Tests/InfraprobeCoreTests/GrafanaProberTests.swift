@@ -10,8 +10,9 @@ struct GrafanaProberTests {
     func withFake(_ body: (FakeGrafana) async throws -> Void) async throws {
         let fake = FakeGrafana()
         try fake.start()
-        defer { fake.stop() }
-        try await body(fake)
+        // Stopping waits for in-flight handlers, which need the cooperative pool: stop off it.
+        do { try await body(fake) } catch { await fake.stopOffPool(); throw error }
+        await fake.stopOffPool()
     }
 
     func settings(_ fake: FakeGrafana, token: String? = nil, extra: [String] = []) throws -> [String] {

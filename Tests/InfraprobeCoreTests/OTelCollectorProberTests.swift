@@ -10,8 +10,9 @@ struct OTelCollectorProberTests {
     func withFake(totalSuffix: Bool = false, bearer: String? = nil, _ body: (FakeOTelCollector) async throws -> Void) async throws {
         let fake = FakeOTelCollector(totalSuffix: totalSuffix, bearer: bearer)
         try fake.start()
-        defer { fake.stop() }
-        try await body(fake)
+        // Stopping waits for in-flight handlers, which need the cooperative pool: stop off it.
+        do { try await body(fake) } catch { await fake.stopOffPool(); throw error }
+        await fake.stopOffPool()
     }
 
     func settings(_ fake: FakeOTelCollector, extra: [String] = []) -> [String] {

@@ -9,8 +9,9 @@ struct TempoProberTests {
 
     func withFake(_ fake: FakeTempo = FakeTempo(), _ body: (FakeTempo) async throws -> Void) async throws {
         try fake.start()
-        defer { fake.stop() }
-        try await body(fake)
+        // Stopping waits for in-flight handlers, which need the cooperative pool: stop off it.
+        do { try await body(fake) } catch { await fake.stopOffPool(); throw error }
+        await fake.stopOffPool()
     }
 
     func settings(_ fake: FakeTempo, extra: [String] = []) -> [String] {

@@ -53,3 +53,28 @@ public struct RedisClientError: Error, Sendable, Equatable, CustomStringConverti
 
     public var description: String { message }
 }
+
+/// RESP2 wire sizes, for the debug steps ("bytes sent/received").
+enum RESPSize {
+    static func of(_ value: RedisValue) -> Int {
+        switch value {
+        case .status(let text), .error(let text): return 3 + text.utf8.count
+        case .integer(let number): return 3 + String(number).utf8.count
+        case .bulk(let bytes): return 5 + String(bytes.count).utf8.count + bytes.count
+        case .null: return 5
+        case .array(let values): return 3 + String(values.count).utf8.count + values.reduce(0) { $0 + of($1) }
+        }
+    }
+
+    static func of(command arguments: [String]) -> Int {
+        3 + String(arguments.count).utf8.count + arguments.reduce(0) { $0 + 5 + String($1.utf8.count).utf8.count + $1.utf8.count }
+    }
+
+    /// "12 B sent, 5 B received, " — the sent size is left out when the command carries a
+    /// secret (it would give away the password's length).
+    static func describe(sent commands: [[String]], shown: String, received replies: [RedisValue]) -> String {
+        let received = replies.reduce(0) { $0 + of($1) }
+        if shown.contains(Secret.placeholder) { return "\(received) B received, " }
+        return "\(commands.reduce(0) { $0 + of(command: $1) }) B sent, \(received) B received, "
+    }
+}

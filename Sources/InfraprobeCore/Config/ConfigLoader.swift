@@ -46,8 +46,10 @@ public struct ConfigLoader: Sendable {
             }
         }
         top.markRead("targets")
+        let modules = try parseModules(top.valueNode("modules"), file: file, baseDirectory: baseDirectory, defaultTimeout: timeout)
+        top.markRead("modules")
         try top.rejectUnknownKeys()
-        return InfraprobeConfig(file: file, timeout: timeout, targets: try targets.resolvingTargetReferences())
+        return InfraprobeConfig(file: file, timeout: timeout, targets: try targets.resolvingTargetReferences(), modules: modules)
     }
 
     func makeTarget(name: String, section: ConfigSection, defaultTimeout: Duration) throws -> TargetSpec {

@@ -12,14 +12,18 @@ public final class ConfigSection {
     private let baseDirectory: URL
     private var consumed: Set<String> = []
     private var overrides: [String: String]
+    /// Placeholders such as `{target}` replaced in every value (module probes).
+    private let substitutions: [String: String]
     public private(set) var rendered: [(key: String, value: String)] = []
 
-    init(file: String, path: String, node: Node, baseDirectory: URL, overrides: [String: String] = [:]) throws {
+    init(file: String, path: String, node: Node, baseDirectory: URL, overrides: [String: String] = [:],
+         substitutions: [String: String] = [:]) throws {
         self.file = file
         self.path = path
         self.node = node
         self.baseDirectory = baseDirectory
         self.overrides = overrides
+        self.substitutions = substitutions
         guard case .mapping(let mapping) = node else {
             throw ConfigError(file: file, line: node.mark?.line, key: path, message: "expected a mapping")
         }
@@ -40,7 +44,16 @@ public final class ConfigSection {
 
     public func has(_ key: String) -> Bool { overrides[key] != nil || valueNode(key) != nil }
 
+    private func substitute(_ value: String) -> String {
+        guard !substitutions.isEmpty, value.contains("{") else { return value }
+        return substitutions.reduce(value) { $0.replacingOccurrences(of: $1.key, with: $1.value) }
+    }
+
     private func scalar(_ key: String) throws -> String? {
+        try rawScalar(key).map(substitute)
+    }
+
+    private func rawScalar(_ key: String) throws -> String? {
         consumed.insert(key)
         if let override = overrides[key] { return override }
         guard let value = valueNode(key) else { return nil }
@@ -141,7 +154,7 @@ public final class ConfigSection {
             guard case .scalar(let scalar) = item else {
                 throw ConfigError(file: file, line: item.mark?.line, key: keyPath(key), message: "expected a list of strings")
             }
-            items.append(scalar.string)
+            items.append(substitute(scalar.string))
         }
         record(key, "[" + items.joined(separator: ", ") + "]")
         return items
@@ -174,7 +187,7 @@ public final class ConfigSection {
     public func section(_ key: String) throws -> ConfigSection? {
         consumed.insert(key)
         guard let value = valueNode(key) else { return nil }
-        return try ConfigSection(file: file, path: keyPath(key), node: value, baseDirectory: baseDirectory)
+        return try ConfigSection(file: file, path: keyPath(key), node: value, baseDirectory: baseDirectory, substitutions: substitutions)
     }
 
     /// Relative paths in the config are relative to the config file's directory.
@@ -186,11 +199,11 @@ public final class ConfigSection {
     func markRead(_ key: String) { consumed.insert(key) }
 
     /// Fails on keys nobody asked for: almost always a typo.
-    public func rejectUnknownKeys() throws {
+    public func rejectUnknownKeys(message: String = "unknown key") throws {
         for (key, value) in mapping {
             guard let name = key.string else { continue }
             if !consumed.contains(name) {
-                throw ConfigError(file: file, line: key.mark?.line ?? value.mark?.line, key: keyPath(name), message: "unknown key")
+                throw ConfigError(file: file, line: key.mark?.line ?? value.mark?.line, key: keyPath(name), message: message)
             }
         }
     }

@@ -34,11 +34,18 @@ public struct InfraprobeConfig: Sendable {
     public let file: String
     public let timeout: Duration
     public let targets: [TargetSpec]
+    /// `modules:` for `/probe?module=M&target=ADDR`.
+    public let modules: [ModuleSpec]
 
-    public init(file: String, timeout: Duration, targets: [TargetSpec]) {
+    public init(file: String, timeout: Duration, targets: [TargetSpec], modules: [ModuleSpec] = []) {
         self.file = file
         self.timeout = timeout
         self.targets = targets
+        self.modules = modules
+    }
+
+    public func module(named name: String) -> ModuleSpec? {
+        modules.first { $0.name == name }
     }
 
     public func target(named name: String) -> TargetSpec? {
@@ -55,6 +62,22 @@ public struct InfraprobeConfig: Sendable {
             lines.append("    components: [\(target.components.joined(separator: ", "))]")
             for setting in target.redactedSettings where !["prober", "timeout", "components"].contains(setting.key) {
                 lines.append("    \(setting.key): \(yamlQuoted(setting.value))")
+            }
+        }
+        if !modules.isEmpty {
+            lines.append("modules:")
+            for module in modules {
+                lines.append("  \(yamlQuoted(module.name)):")
+                for setting in module.redactedSettings {
+                    switch setting.key {
+                    case "allowed_targets":
+                        lines.append("    allowed_targets: [" + module.allowedTargets.map { "\"\($0.description)\"" }.joined(separator: ", ") + "]")
+                    case "components":
+                        lines.append("    components: \(setting.value)")
+                    default:
+                        lines.append("    \(setting.key): \(yamlQuoted(setting.value))")
+                    }
+                }
             }
         }
         return lines.joined(separator: "\n") + "\n"

@@ -128,11 +128,13 @@ enum ProcessMetrics {
     }
 }
 
-/// Version facts baked in at build time (revision comes from the environment CI sets, or "unknown").
+/// Version facts. The revision is the git commit `scripts/build-release` embeds (see
+/// BuildRevision.swift); a plain `swift build` embeds none, and then `INFRAPROBE_REVISION` from
+/// the environment is used (packagers can set it in the unit), else "unknown". Never guessed.
 public enum BuildInfo {
     public static let version = "0.1.0"
     public static var revision: String {
-        ProcessInfo.processInfo.environment["INFRAPROBE_REVISION"] ?? gitRevision ?? "unknown"
+        embeddedRevision ?? ProcessInfo.processInfo.environment["INFRAPROBE_REVISION"].flatMap { $0.isEmpty ? nil : $0 } ?? "unknown"
     }
 
     #if swift(>=6.3)
@@ -142,6 +144,4 @@ public enum BuildInfo {
     #else
     public static let swiftVersion = "6"
     #endif
-
-    static let gitRevision: String? = nil
 }

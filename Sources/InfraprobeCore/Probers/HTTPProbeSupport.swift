@@ -89,7 +89,8 @@ public struct HTTPEndpoint: Sendable {
         let started = ContinuousClock.now
         let result = await client.send(request)
         let elapsed = ContinuousClock.now - started
-        let shown = Self.redactedURL(url)
+        // Request bodies are counted, never shown: they may carry what the service echoes back.
+        let shown = Self.redactedURL(url) + (body.map { " [\($0.count) B sent]" } ?? "")
         switch result {
         case .failure(let error):
             context.step("\(method) \(shown) → \(error.reason.rawValue): \(error.message) after \(Self.ms(elapsed))")

@@ -21,6 +21,7 @@ public struct PipelineProber: ReferencesTargets {
         kind: "pipeline",
         componentNames: componentNames,
         addressKey: "collector",
+        followsOtherTargets: true,
         make: { section, environment in try PipelineProber(section: section, environment: environment) })
 
     static let traceKey = "pipeline.trace"

@@ -6,6 +6,8 @@ public struct ProbeRecord: Sendable {
     public let id: Int
     public let result: TargetProbeResult
     public let settings: [RedactedSetting]
+    /// The module, for `/probe?module=M&target=ADDR`; nil for a named target.
+    public var module: String? = nil
 }
 
 /// Runs probes for the web handlers and `check`: single-flight per target (concurrent scrapes
@@ -21,7 +23,12 @@ public final class ProbeService: Sendable {
         var history: [ProbeRecord] = []
         var nextID = 1
         var latest: [String: ProbeRecord] = [:]
+        /// Latest result per (module, address); bounded, oldest dropped first.
+        var latestDiscovered: [String: ProbeRecord] = [:]
     }
+
+    /// How many module-probed addresses the landing page remembers.
+    public static let discoveredLimit = 1000
 
     public let environment: ProberEnvironment
     public let metrics: SelfMetrics
@@ -48,17 +55,18 @@ public final class ProbeService: Sendable {
             state.config = config
             state.generation += 1
             state.latest = state.latest.filter { name, _ in config.target(named: name) != nil }
+            state.latestDiscovered = state.latestDiscovered.filter { _, record in record.module.flatMap(config.module(named:)) != nil }
         }
     }
 
     /// Probes one target, or joins the probe of it already running.
-    public func probe(_ target: TargetSpec, timeout: Duration) async throws -> ProbeRecord {
+    public func probe(_ target: TargetSpec, module: String? = nil, timeout: Duration) async throws -> ProbeRecord {
         let task = try state.withLock { state -> Task<ProbeRecord, Never> in
-            let key = "\(state.generation)/\(target.name)"
+            let key = module.map { "\(state.generation)/module=\($0)/\(target.name)" } ?? "\(state.generation)/\(target.name)"
             if let running = state.inFlight[key] { return running }
             guard state.activeRequests < maxConcurrentProbes else { throw Overloaded() }
             state.activeRequests += 1
-            return startProbe(target, timeout: timeout, key: key, state: &state, countsAsRequest: true)
+            return startProbe(target, module: module, timeout: timeout, key: key, state: &state, countsAsRequest: true)
         }
         return await task.value
     }
@@ -79,7 +87,8 @@ public final class ProbeService: Sendable {
         return records
     }
 
-    private func startProbe(_ target: TargetSpec, timeout: Duration, key: String, state: inout State, countsAsRequest: Bool) -> Task<ProbeRecord, Never> {
+    private func startProbe(_ target: TargetSpec, module: String? = nil, timeout: Duration, key: String, state: inout State,
+                            countsAsRequest: Bool) -> Task<ProbeRecord, Never> {
         let deadline = Deadline.after(timeout)
         let environment = self.environment
         let work: @Sendable () async -> ProbeRecord = { [self] in
@@ -89,11 +98,19 @@ public final class ProbeService: Sendable {
             metrics.recordProbe(prober: target.kind, success: result.success, duration: result.duration)
             logOutcome(result)
             return self.state.withLock { state in
-                let record = ProbeRecord(id: state.nextID, result: result, settings: target.redactedSettings)
+                let record = ProbeRecord(id: state.nextID, result: result, settings: target.redactedSettings, module: module)
                 state.nextID += 1
                 state.history.append(record)
                 if state.history.count > historyLimit { state.history.removeFirst(state.history.count - historyLimit) }
-                state.latest[target.name] = record
+                if let module {
+                    state.latestDiscovered["\(module)\u{0}\(target.name)"] = record
+                    if state.latestDiscovered.count > Self.discoveredLimit,
+                       let oldest = state.latestDiscovered.min(by: { $0.value.id < $1.value.id })?.key {
+                        state.latestDiscovered[oldest] = nil
+                    }
+                } else {
+                    state.latest[target.name] = record
+                }
                 state.inFlight[key] = nil
                 if countsAsRequest { state.activeRequests -= 1 }
                 return record
@@ -123,4 +140,10 @@ public final class ProbeService: Sendable {
     public func record(id: Int) -> ProbeRecord? { state.withLock { $0.history.first { $0.id == id } } }
 
     public func latest(target: String) -> ProbeRecord? { state.withLock { $0.latest[target] } }
+
+    /// The latest result of every address probed through a module, by module then address.
+    public var latestDiscovered: [ProbeRecord] {
+        state.withLock { Array($0.latestDiscovered.values) }
+            .sorted { ($0.module ?? "", $0.result.target) < ($1.module ?? "", $1.result.target) }
+    }
 }

@@ -5,7 +5,9 @@ import Foundation
 public enum DebugReport {
     public static func render(_ record: ProbeRecord) -> String {
         let result = record.result
-        var out = "Probe #\(record.id) of target \"\(result.target)\" (prober \(result.prober))\n"
+        var out = "Probe #\(record.id) of target \"\(result.target)\" (prober \(result.prober)"
+        if let module = record.module { out += ", module \(module)" }
+        out += ")\n"
         out += "Started at \(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: result.startedAt))), "
         out += String(format: "took %.3fs, %d/%d components passed\n", result.duration.seconds, result.passed, result.components.count)
         for component in result.components {
@@ -23,7 +25,7 @@ public enum DebugReport {
         }
         out += "\nMetrics:\n"
         out += ExpositionWriter.write(ProbeMetrics.families(for: [result], includeOverall: false), format: .text004)
-        out += "\nTarget configuration:\n"
+        out += record.module == nil ? "\nTarget configuration:\n" : "\nModule configuration (for this target):\n"
         for setting in record.settings { out += "  \(setting.key): \(setting.value)\n" }
         return out
     }

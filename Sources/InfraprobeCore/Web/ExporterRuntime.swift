@@ -11,6 +11,13 @@ public final class ExporterRuntime: Sendable {
         public var server = HTTPServerOptions()
         public var maxRequests = 40
         public var historyLimit = 100
+        /// From `--web.config.file`: TLS material goes to the server, auth policy to the web app.
+        public var webConfig: WebConfig? {
+            didSet {
+                server.tls = webConfig?.tls
+                web.security = webConfig ?? WebConfig()
+            }
+        }
 
         public init(configFile: String, listen: ListenAddress) {
             self.configFile = configFile

@@ -5,6 +5,8 @@ import Logging
 public struct WebOptions: Sendable {
     public var telemetryPath = "/metrics"
     public var timeoutOffset: Duration = .milliseconds(500)
+    /// TLS client-certificate policy and basic-auth users from `--web.config.file`.
+    public var security = WebConfig()
 
     public init() {}
 }
@@ -18,6 +20,7 @@ public final class WebApp: Sendable {
     let options: WebOptions
     let reloader: Reloader?
     let logger: Logger
+    let basicAuth = BasicAuth()
 
     public init(service: ProbeService, options: WebOptions = WebOptions(), reloader: Reloader? = nil,
                 logger: Logger = Logger(label: "infraprobe.web")) {
@@ -29,6 +32,10 @@ public final class WebApp: Sendable {
     }
 
     public func handle(_ request: HTTPRequest, _ facts: ConnectionFacts) async -> HTTPResponse {
+        if let denied = await options.security.authorize(path: request.path, facts: facts, verifier: basicAuth) {
+            metrics.recordRequest(handler: handlerName(request.path), code: denied.status)
+            return denied
+        }
         let (handler, response) = await route(request)
         metrics.recordRequest(handler: handler, code: response.status)
         if request.method == "HEAD" {
@@ -70,6 +77,11 @@ public final class WebApp: Sendable {
         }
     }
 
+    private func handlerName(_ path: String) -> String {
+        let known = ["/probe", options.telemetryPath, "/-/healthy", "/-/ready", "/-/reload", "/config", "/logs", "/"]
+        return known.contains(path) ? path : "other"
+    }
+
     private func methodNotAllowed(_ allowed: [String]) -> HTTPResponse {
         var response = HTTPResponse.text(405, "method not allowed; use \(allowed.joined(separator: " or "))")
         response.headers.append(("Allow", allowed.joined(separator: ", ")))
@@ -79,14 +91,18 @@ public final class WebApp: Sendable {
     private func probe(_ request: HTTPRequest) async -> HTTPResponse {
         let config = service.config
         let scrapeTimeout = request.header("x-prometheus-scrape-timeout-seconds")
+        // A typo such as `targt=` must not silently turn into "probe every target".
+        if let unknown = request.query.keys.sorted().first(where: { !["target", "module", "debug"].contains($0) }) {
+            return .text(400, "unknown parameter \"\(String(unknown.prefix(100)))\"; /probe takes target, module and debug")
+        }
         let debug = ["true", "1", "yes"].contains(request.query["debug"]?.lowercased() ?? "")
         func timeout(for target: TargetSpec) -> Duration {
             Deadline.probeTimeout(targetTimeout: target.timeout, scrapeTimeoutHeader: scrapeTimeout, offset: options.timeoutOffset)
         }
-        if let module = request.query["module"] {
-            return .text(400, "unknown module \"\(module)\": no modules are configured")
-        }
         do {
+            if let moduleName = request.query["module"] {
+                return try await probeModule(moduleName, request: request, config: config, debug: debug, timeout: timeout)
+            }
             if let name = request.query["target"] {
                 guard let target = config.target(named: name) else {
                     return .text(400, "unknown target \"\(String(name.prefix(200)))\": not in the configuration")
@@ -102,6 +118,34 @@ public final class WebApp: Sendable {
         } catch {
             return .text(503, "too many concurrent probes (limit \(service.maxConcurrentProbes)); try again later")
         }
+    }
+
+    /// `/probe?module=M&target=ADDR`: the address is checked against `allowed_targets` before
+    /// anything connects to it.
+    private func probeModule(_ name: String, request: HTTPRequest, config: InfraprobeConfig, debug: Bool,
+                             timeout: (TargetSpec) -> Duration) async throws -> HTTPResponse {
+        guard let module = config.module(named: name) else {
+            return .text(400, "unknown module \"\(String(name.prefix(200)))\"")
+        }
+        guard let text = request.query["target"], !text.isEmpty else {
+            return .text(400, "module probes need a target parameter (host, host:port or URL)")
+        }
+        guard let address = ModuleTarget(text) else {
+            return .text(400, "target \"\(String(text.prefix(200)))\" is not a host, host:port or http(s) URL")
+        }
+        guard module.allows(address) else {
+            logger.warning("module probe refused by allowed_targets", metadata: ["module": "\(name)", "target": "\(address.text)"])
+            return .text(403, "target \"\(address.text)\" is not in allowed_targets of module \"\(name)\"")
+        }
+        let target: TargetSpec
+        do {
+            target = try module.target(for: address)
+        } catch let error as ConfigError {
+            return .text(400, "module \"\(name)\" cannot probe \"\(address.text)\": \(error.key): \(error.message)")
+        }
+        let record = try await service.probe(target, module: name, timeout: timeout(target))
+        if debug { return .text(200, DebugReport.render(record)) }
+        return exposition(ProbeMetrics.families(for: [record.result], includeOverall: false), request: request)
     }
 
     private func exposition(_ families: [MetricFamily], request: HTTPRequest) -> HTTPResponse {

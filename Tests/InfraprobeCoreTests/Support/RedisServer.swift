@@ -68,6 +68,7 @@ final class RedisServer: @unchecked Sendable {
 final class BlackHoleListener: @unchecked Sendable {
     let port: Int
     private let fd: Int32
+    var listenFD: Int32 { fd }
 
     init() throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -125,6 +126,11 @@ enum Shell {
         var pid: pid_t = 0
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
+        // Keep the child from inheriting fds beyond stdio: redis-server daemonizes and would
+        // otherwise hold the write ends of pipes that concurrent Shell.capture calls read to EOF
+        // (which hung the suite). closefrom for posix_spawn is not importable here, so mark
+        // every open fd close-on-exec just before spawning.
+        for fd in Int32(3)..<Int32(4096) where fcntl(fd, F_GETFD) >= 0 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         let spawned = posix_spawn(&pid, path, nil, nil, argv, environ)
         guard spawned == 0 else { throw TestFailure("cannot start \(path): errno \(spawned)") }
         var status: Int32 = 0
