@@ -158,11 +158,13 @@ public struct ConsulProber: Prober {
         }
         try await endpoint.call("PUT", "/v1/agent/service/deregister/\(urlEncode(id))", expect: [200], context: context)
         }
-        // Cluster-wide check states, without our own (short-lived) check.
+        // Cluster-wide check states, without the short-lived checks of probes (this one's, the
+        // concurrent service_registration's, or another infraprobe's): they start critical.
         let (_, all) = try await endpoint.json("GET", "/v1/health/state/any", context: context)
         guard let checks = all.array else { throw ProbeFailure(.unexpectedResponse, "/v1/health/state/any is not an array") }
         var counts = ["passing": 0, "warning": 0, "critical": 0]
-        for check in checks where check["CheckID"]?.string != checkID {
+        let probeObject = { (id: String?) in id?.hasPrefix("\(keyPrefix)-") == true }
+        for check in checks where !probeObject(check["CheckID"]?.string) && !probeObject(check["ServiceID"]?.string) {
             if let state = check["Status"]?.string, counts[state] != nil { counts[state]! += 1 }
         }
         for (state, count) in counts {
