@@ -33,40 +33,10 @@ BIN=.build/debug/infraprobe
 FAKES=.build/debug/infraprobe-fakes
 [ -x "$BIN" ] || swift build
 [ -x "$FAKES" ] || swift build --product infraprobe-fakes
-for tool in redis-server prometheus prometheus-alertmanager promtool python3 curl; do
-  command -v "$tool" >/dev/null || { echo "e2e: missing $tool (scripts/install-deps installs it)" >&2; exit 1; }
-done
-
-T0=$EPOCHREALTIME
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/infraprobe-e2e.XXXXXX")
-PIDS=()
-REDIS_PID=""
-CHILD=""
-cleanup() {
-  local rc=$?
-  [ -z "$CHILD" ] || kill "$CHILD" 2>/dev/null || true
-  for pid in ${REDIS_PID:+"$REDIS_PID"} "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in ${REDIS_PID:+"$REDIS_PID"} "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [ "$rc" -ne 0 ]; then
-    echo "e2e: FAILED (rc=$rc); last lines of the logs in $WORK:" >&2
-    for f in "$WORK"/*.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -n 15 "$f" >&2; }; done
-  fi
-  if [ "${KEEP_E2E_DIR:-0}" = 1 ] || [ "$rc" -ne 0 ]; then echo "e2e: kept $WORK" >&2; else rm -rf "$WORK"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap "exit 130" INT TERM HUP
-
-elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "${2:-$EPOCHREALTIME}"; }
-log() { echo "[$(elapsed "$T0")s] $*"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_http() { # url timeout
-  local deadline=$(( SECONDS + $2 ))
-  until curl -fsS -o /dev/null "$1" 2>/dev/null; do
-    [ $SECONDS -lt $deadline ] || { echo "e2e: $1 not up after $2 s" >&2; return 1; }
-    sleep 0.2
-  done
-}
+HARNESS_NAME=e2e
+KEEP_DIR=${KEEP_E2E_DIR:-0}
+source scripts/lib/harness.sh
+require_tools redis-server prometheus prometheus-alertmanager promtool python3 curl
 
 REDIS_PORT=$(free_port); IP_PORT=$(free_port); PROM_PORT=$(free_port); AM_PORT=$(free_port); HOOK_PORT=$(free_port)
 PROM=http://127.0.0.1:$PROM_PORT

@@ -1,0 +1,42 @@
+# Shared by scripts/e2e.sh and scripts/resilience.sh: a work directory, cleanup of every process
+# the script started (by pid) on exit, timing and port helpers. Source it after setting
+# HARNESS_NAME (used in messages and the work directory's name) and KEEP_DIR (1 keeps the
+# directory). Scripts add the pids they start to PIDS; REDIS_PID and CHILD are stopped too.
+# shellcheck shell=bash
+
+T0=$EPOCHREALTIME
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/infraprobe-$HARNESS_NAME.XXXXXX")
+PIDS=()
+REDIS_PID=""
+CHILD=""
+
+harness_cleanup() {
+  local rc=$?
+  [ -z "$CHILD" ] || kill "$CHILD" 2>/dev/null || true
+  for pid in ${REDIS_PID:+"$REDIS_PID"} "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in ${REDIS_PID:+"$REDIS_PID"} "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ "$rc" -ne 0 ]; then
+    echo "$HARNESS_NAME: FAILED (rc=$rc); last lines of the logs in $WORK:" >&2
+    for f in "$WORK"/*.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -n 15 "$f" >&2; }; done
+  fi
+  if [ "${KEEP_DIR:-0}" = 1 ] || [ "$rc" -ne 0 ]; then echo "$HARNESS_NAME: kept $WORK" >&2; else rm -rf "$WORK"; fi
+  exit "$rc"
+}
+trap harness_cleanup EXIT
+trap "exit 130" INT TERM HUP
+
+elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "${2:-$EPOCHREALTIME}"; }
+log() { echo "[$(elapsed "$T0")s] $*"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_http() { # url timeout
+  local deadline=$(( SECONDS + $2 ))
+  until curl -fsS -o /dev/null "$1" 2>/dev/null; do
+    [ $SECONDS -lt $deadline ] || { echo "$HARNESS_NAME: $1 not up after $2 s" >&2; return 1; }
+    sleep 0.2
+  done
+}
+require_tools() {
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || { echo "$HARNESS_NAME: missing $tool (scripts/install-deps installs it)" >&2; exit 1; }
+  done
+}
