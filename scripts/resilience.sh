@@ -44,17 +44,6 @@ PROM=http://127.0.0.1:$PROM_PORT
 CTL=http://127.0.0.1:$CTL_PORT
 log "ports: redis $REDIS_PORT, infraprobe $IP_PORT, prometheus $PROM_PORT, fakes control $CTL_PORT; dir $WORK"
 
-start_redis() {
-  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --maxmemory 64mb \
-    --dir "$WORK" --daemonize no >>"$WORK/redis.log" 2>&1 &
-  REDIS_PID=$!
-  local deadline=$(( SECONDS + 10 ))
-  until redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; do
-    [ $SECONDS -lt $deadline ] || { echo "resilience: redis-server did not start" >&2; return 1; }
-    sleep 0.1
-  done
-}
-stop_redis() { kill "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true; REDIS_PID=""; }
 
 start_redis
 "$FAKES" --config-out "$WORK/infraprobe.yml" --redis "127.0.0.1:$REDIS_PORT" --control "127.0.0.1:$CTL_PORT" >"$WORK/fakes.log" 2>&1 &

@@ -40,3 +40,16 @@ require_tools() {
     command -v "$tool" >/dev/null || { echo "$HARNESS_NAME: missing $tool (scripts/install-deps installs it)" >&2; exit 1; }
   done
 }
+
+# redis-server in the foreground of a background job (so REDIS_PID is its pid), on REDIS_PORT.
+start_redis() {
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --maxmemory 64mb \
+    --dir "$WORK" --daemonize no >>"$WORK/redis.log" 2>&1 &
+  REDIS_PID=$!
+  local deadline=$(( SECONDS + 10 ))
+  until redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || { echo "$HARNESS_NAME: redis-server did not start" >&2; return 1; }
+    sleep 0.1
+  done
+}
+stop_redis() { kill "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true; REDIS_PID=""; }
