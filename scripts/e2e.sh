@@ -82,38 +82,21 @@ python3 "$WORK/webhook.py" "$HOOK_PORT" "$WORK/webhook.jsonl" >"$WORK/webhook.lo
 PIDS+=($!)
 wait_http "http://127.0.0.1:$HOOK_PORT/" 10
 
-# Render the shipped configs with this run's ports and 1 s timings.
-python3 - "$REPO" "$WORK" "$DIVISOR" "$IP_PORT" "$AM_PORT" "$HOOK_PORT" <<'EOF'
-import re, sys
-repo, work, divisor, ip_port, am_port, hook_port = sys.argv[1], sys.argv[2], int(sys.argv[3]), *sys.argv[4:]
+# The shipped configs with this run's ports and 1 s timings.
+render_prometheus "$DIVISOR" "$IP_PORT" "redis-main trace-flows" "$AM_PORT"
+python3 - "$REPO" "$WORK" "$HOOK_PORT" <<'EOF'
+import sys
+repo, work, hook_port = sys.argv[1:]
 def sub(text, old, new):
     assert old in text, f"render: {old!r} not found"
     return text.replace(old, new)
-p = open(f"{repo}/examples/prometheus.yml").read()
-p = sub(p, "scrape_interval: 30s", "scrape_interval: 1s")
-p = sub(p, "scrape_timeout: 15s", "scrape_timeout: 1s")
-p = sub(p, "evaluation_interval: 30s", "evaluation_interval: 1s")
-p = sub(p, "../alerts/infraprobe.rules.yml", f"{work}/infraprobe.rules.yml")
-p = sub(p, "127.0.0.1:10025", f"127.0.0.1:{ip_port}")
-p = sub(p, "          - redis-main\n", "          - redis-main\n          - trace-flows\n")
-p = sub(p, "127.0.0.1:9093", f"127.0.0.1:{am_port}")
-open(f"{work}/prometheus.yml", "w").write(p)
-units = {"s": 1, "m": 60, "h": 3600}
-def scale(m):
-    secs = sum(int(n) * units[u] for n, u in re.findall(r"(\d+)([smh])", m.group(2)))
-    return f"{m.group(1)}{max(1, secs // divisor)}s"
-r = open(f"{repo}/alerts/infraprobe.rules.yml").read()
-r = re.sub(r"^(\s+for: )(\S+)$", scale, r, flags=re.M)
-open(f"{work}/infraprobe.rules.yml", "w").write(r)
 a = open(f"{repo}/examples/alertmanager.yml").read()
 a = sub(a, "group_wait: 30s", "group_wait: 1s")
 a = sub(a, "group_interval: 5m", "group_interval: 1s")
 a = a.replace("http://127.0.0.1:5001/", f"http://127.0.0.1:{hook_port}/")
 open(f"{work}/alertmanager.yml", "w").write(a)
 EOF
-promtool check config "$WORK/prometheus.yml" >/dev/null
 amtool check-config "$WORK/alertmanager.yml" >/dev/null 2>&1 || { amtool check-config "$WORK/alertmanager.yml"; exit 1; }
-log "rules rendered with for: divided by $DIVISOR: $(grep -E '^\s+for:' "$WORK/infraprobe.rules.yml" | awk '{print $2}' | sort | uniq -c | tr -s ' ' | tr '\n' ' ')"
 
 mkdir -p "$WORK/am-data" "$WORK/prom-data"
 prometheus-alertmanager --config.file "$WORK/alertmanager.yml" --storage.path "$WORK/am-data" \

@@ -60,34 +60,9 @@ log "targets: $TARGETS"
 PIDS+=($!)
 wait_http "http://127.0.0.1:$IP_PORT/-/healthy" 20
 
-# Render the shipped Prometheus config and rules: this run's ports and targets, 1 s timings,
-# no Alertmanager (alerts are read from Prometheus' /api/v1/alerts), for: divided by DIVISOR.
-python3 - "$REPO" "$WORK" "$DIVISOR" "$IP_PORT" "$TARGETS" <<'PYRENDER'
-import re, sys
-repo, work, divisor, ip_port, targets = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5].split()
-def sub(text, old, new):
-    assert old in text, f"render: {old!r} not found"
-    return text.replace(old, new)
-p = open(f"{repo}/examples/prometheus.yml").read()
-p = sub(p, "scrape_interval: 30s", "scrape_interval: 1s")
-p = sub(p, "scrape_timeout: 15s", "scrape_timeout: 1s")
-p = sub(p, "evaluation_interval: 30s", "evaluation_interval: 1s")
-p = sub(p, "../alerts/infraprobe.rules.yml", f"{work}/infraprobe.rules.yml")
-p = sub(p, "127.0.0.1:10025", f"127.0.0.1:{ip_port}")
-p = sub(p, "          - redis-main\n", "".join(f"          - {t}\n" for t in targets))
-p, n = re.subn(r"^alerting:\n(?:  .*\n)+", "", p, flags=re.M)
-assert n == 1, "render: alerting block not found"
-open(f"{work}/prometheus.yml", "w").write(p)
-units = {"s": 1, "m": 60, "h": 3600}
-def scale(m):
-    secs = sum(int(n) * units[u] for n, u in re.findall(r"(\d+)([smh])", m.group(2)))
-    return f"{m.group(1)}{max(1, secs // divisor)}s"
-r = open(f"{repo}/alerts/infraprobe.rules.yml").read()
-r = re.sub(r"^(\s+for: )(\S+)$", scale, r, flags=re.M)
-open(f"{work}/infraprobe.rules.yml", "w").write(r)
-PYRENDER
-promtool check config "$WORK/prometheus.yml" >/dev/null
-log "rules rendered with for: divided by $DIVISOR: $(grep -E '^\s+for:' "$WORK/infraprobe.rules.yml" | awk '{print $2}' | sort | uniq -c | tr -s ' ' | tr '\n' ' ')"
+# The shipped Prometheus config and rules: this run's ports and targets, 1 s timings, no
+# Alertmanager (alerts are read from Prometheus' /api/v1/alerts), for: divided by DIVISOR.
+render_prometheus "$DIVISOR" "$IP_PORT" "$TARGETS"
 
 mkdir -p "$WORK/prom-data"
 prometheus --config.file "$WORK/prometheus.yml" --storage.tsdb.path "$WORK/prom-data" \

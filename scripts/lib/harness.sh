@@ -53,3 +53,11 @@ start_redis() {
   done
 }
 stop_redis() { kill "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true; REDIS_PID=""; }
+
+# The shipped Prometheus config and rules for this run (see scripts/lib/render-prometheus.py):
+#   render_prometheus DIVISOR INFRAPROBE_PORT "TARGET ..." [ALERTMANAGER_PORT]
+render_prometheus() {
+  python3 scripts/lib/render-prometheus.py "$(pwd)" "$WORK" "$@"
+  promtool check config "$WORK/prometheus.yml" >/dev/null
+  log "rules rendered with for: divided by $1: $(grep -E '^\s+for:' "$WORK/infraprobe.rules.yml" | awk '{print $2}' | sort | uniq -c | tr -s ' ' | tr '\n' ' ')"
+}
