@@ -116,31 +116,25 @@ public enum ExpositionWriter {
     }
 
     public static func escapeLabelValue(_ value: String) -> String {
-        guard value.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\n") }) else {
-            return value
-        }
-        var out = ""
-        for character in value {
-            switch character {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "\n": out += "\\n"
-            default: out.append(character)
-            }
-        }
-        return out
+        escape(value, quotes: true)
     }
 
+    /// HELP escapes quotes only in OpenMetrics; the classic format leaves them as they are.
     static func escapeHelp(_ help: String, format: ExpositionFormat) -> String {
-        guard help.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\"") }) else {
-            return help
+        escape(help, quotes: format == .openMetrics100)
+    }
+
+    /// Backslash and newline always, double quotes when asked; the common case returns at once.
+    private static func escape(_ text: String, quotes: Bool) -> String {
+        guard text.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\n") || (quotes && $0 == UInt8(ascii: "\"")) }) else {
+            return text
         }
         var out = ""
-        for character in help {
+        for character in text {
             switch character {
             case "\\": out += "\\\\"
             case "\n": out += "\\n"
-            case "\"" where format == .openMetrics100: out += "\\\""
+            case "\"" where quotes: out += "\\\""
             default: out.append(character)
             }
         }
