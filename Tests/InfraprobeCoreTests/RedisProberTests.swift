@@ -34,8 +34,6 @@ struct RedisProberTests {
 
     @Test func test_redisProbe_createsKeysWithTTL_underItsNamespace() async throws {
         let redis = try RedisServer()
-        // Watch every write the probe makes through MONITOR-free means: keyspace notifications.
-        try redis.command(["CONFIG", "SET", "notify-keyspace-events", "KEA"])
         let result = await Probe.run(try Probe.redis(redis.address))
         #expect(result.success)
         let steps = result.components.flatMap(\.steps).map(\.text)

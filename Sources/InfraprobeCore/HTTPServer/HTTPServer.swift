@@ -171,7 +171,7 @@ public final class HTTPServer: @unchecked Sendable {
         if stopping.current {
             return Self.queue(.text(503, "shutting down"), on: connection)
         }
-        let (path, _) = Self.splitURL(url)
+        let path = url.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? url
         let request = HTTPRequest(method: method, path: path,
                                   query: Self.values(connection, kind: .GET_ARGUMENT_KIND, lowercaseKeys: false),
                                   headers: Self.values(connection, kind: .HEADER_KIND, lowercaseKeys: true),
@@ -211,11 +211,6 @@ public final class HTTPServer: @unchecked Sendable {
         let result = MHD_queue_response(connection, UInt32(response.status), mhdResponse)
         MHD_destroy_response(mhdResponse)
         return result
-    }
-
-    static func splitURL(_ url: String) -> (String, String?) {
-        guard let mark = url.firstIndex(of: "?") else { return (url, nil) }
-        return (String(url[..<mark]), String(url[url.index(after: mark)...]))
     }
 
     private final class ValueCollector {
