@@ -130,7 +130,21 @@ final class FakeTempo: FakeService, @unchecked Sendable {
         guard request.path == "/v1/traces" else { return .text(404, "404 page not found") }
         guard request.method == "POST" else { return .text(405, "405 method not allowed, supported: [POST]") }
         if let tenant, request.header("x-scope-orgid") != tenant { return .text(401, "no org id") }
-        guard request.header("content-type")?.hasPrefix("application/json") == true else {
+        let mediaType = (request.header("content-type") ?? "").split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        if mediaType == "application/x-protobuf" {
+            // The distributor's receiver is the collector's: protobuf in, protobuf out.
+            do {
+                var answer = ingest(try OTLPProtobuf.traces(request.body))
+                answer.headers = [("Content-Type", "application/x-protobuf")]
+                answer.body = answer.status == 200 ? [] : OTLPProtobuf.status(code: 3, message: "invalid length for ID")
+                return answer
+            } catch {
+                var answer = HTTPResponse(status: 400, contentType: "application/x-protobuf", body: "")
+                answer.body = OTLPProtobuf.status(code: 3, message: "\(error)")
+                return answer
+            }
+        }
+        guard mediaType == "application/json" else {
             return .text(415, "415 unsupported media type, supported: [application/json, application/x-protobuf]")
         }
         guard let body = request.json else { return .json(400, ["code": 3, "message": "ReadObject: expect {"]) }

@@ -14,13 +14,15 @@ public struct HTTPEndpoint: Sendable {
     public init(client: HTTPClient, baseURL: String, auth: HTTPAuth = .none, tls: HTTPTLSOptions = HTTPTLSOptions(),
                 headers: [(String, String)] = []) {
         self.client = client
-        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        // Kept verbatim: a URL probed as-is (a health path such as `/health/`) must keep its
+        // trailing slash, or a Go mux answers 301; `resolve` joins sub-paths without doubling it.
+        self.baseURL = baseURL
         self.auth = auth
         self.tls = tls
         self.headers = headers
     }
 
-    /// Reads `key` as a base URL; `host:port` gets `http://`.
+    /// Reads `key` as a base URL; `host:port` gets `http://`. A trailing `/` is kept.
     public static func url(_ section: ConfigSection, _ key: String, default defaultValue: String? = nil) throws -> String {
         let text: String
         if let value = try section.string(key), !value.isEmpty {
@@ -34,7 +36,7 @@ public struct HTTPEndpoint: Sendable {
         guard let parsed = URL(string: url), let scheme = parsed.scheme, ["http", "https"].contains(scheme), parsed.host != nil else {
             throw section.error(key, "expected an http(s) URL or host:port, got \"\(text)\"")
         }
-        return url.hasSuffix("/") ? String(url.dropLast()) : url
+        return url
     }
 
     /// `tls: {ca_file, cert_file, key_file, insecure_skip_verify}`.
@@ -72,7 +74,9 @@ public struct HTTPEndpoint: Sendable {
     }
 
     func resolve(_ pathOrURL: String) -> String {
-        pathOrURL.contains("://") ? pathOrURL : baseURL + pathOrURL
+        if pathOrURL.contains("://") { return pathOrURL }
+        if baseURL.hasSuffix("/") && pathOrURL.hasPrefix("/") { return baseURL.dropLast() + pathOrURL }
+        return baseURL + pathOrURL
     }
 
     /// Sends one request and checks the status. Unexpected statuses: 401/403 → `auth`,
