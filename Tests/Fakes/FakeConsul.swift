@@ -234,7 +234,7 @@ final class FakeConsul: FakeService, @unchecked Sendable {
                  "TaggedAddresses": ["lan": "127.0.0.1", "wan": "127.0.0.1"], "NodeMeta": [:], "CreateIndex": 51, "ModifyIndex": 51,
                  "ServiceAddress": service["Address"] ?? "", "ServiceEnableTagOverride": false, "ServiceID": service["ID"] ?? "",
                  "ServiceName": .string(name), "ServicePort": service["Port"] ?? 0, "ServiceMeta": service["Meta"] ?? [:],
-                 "ServiceTaggedAddresses": [:], "ServiceTags": service["Tags"] ?? [],
+                 "ServiceTaggedAddresses": service["TaggedAddresses"] ?? [:], "ServiceTags": service["Tags"] ?? [],
                  "ServiceProxy": ["DestinationServiceName": "", "DestinationServiceID": "", "LocalServiceAddress": "", "LocalServicePort": 0,
                                   "Config": .null, "Upstreams": .null],
                  "ServiceConnect": ["Native": false, "Proxy": .null]]
@@ -256,6 +256,13 @@ final class FakeConsul: FakeService, @unchecked Sendable {
 
     private func visibleServices() -> [JSONValue] {
         breakage.current == .catalogNeverShowsService ? [] : state.current.services.values.sorted { ($0["ID"]?.string ?? "") < ($1["ID"]?.string ?? "") }
+    }
+
+    /// A service's `lan`/`wan` addresses, lower-case keys as catalog and agent/service bodies have them.
+    static func taggedAddresses(_ address: String, _ port: Double) -> JSONValue {
+        guard !address.isEmpty else { return [:] }
+        let entry: JSONValue = ["address": .string(address), "port": .number(port)]
+        return ["lan": entry, "wan": entry]
     }
 
     /// A check as the catalog (health endpoints) returns it: no agent-only fields.
@@ -294,7 +301,8 @@ final class FakeConsul: FakeService, @unchecked Sendable {
         }
         state.withLock { state in
             state.services[id] = ["ID": .string(id), "Service": .string(name), "Tags": body["Tags"] ?? [], "Meta": body["Meta"] ?? [:],
-                                  "Port": body["Port"] ?? 0, "Address": body["Address"] ?? "", "TaggedAddresses": [:],
+                                  "Port": body["Port"] ?? 0, "Address": body["Address"] ?? "",
+                                  "TaggedAddresses": Self.taggedAddresses(body["Address"]?.string ?? "", body["Port"]?.double ?? 0),
                                   "Weights": ["Passing": 1, "Warning": 1], "EnableTagOverride": false, "Datacenter": "dc1"]
             var checks = body["Checks"]?.array ?? []
             if let check = body["Check"] { checks.append(check) }
@@ -352,7 +360,7 @@ final class FakeConsul: FakeService, @unchecked Sendable {
     func seedService(_ name: String, id: String, address: String = "127.0.0.1", port: Int, tags: [String] = [], status: String = "passing") {
         state.withLock { state in
             state.services[id] = ["ID": .string(id), "Service": .string(name), "Tags": .array(tags.map { .string($0) }), "Meta": [:],
-                                  "Port": .number(Double(port)), "Address": .string(address), "TaggedAddresses": [:],
+                                  "Port": .number(Double(port)), "Address": .string(address), "TaggedAddresses": Self.taggedAddresses(address, Double(port)),
                                   "Weights": ["Passing": 1, "Warning": 1], "EnableTagOverride": false, "Datacenter": "dc1"]
             state.checks["service:\(id)"] = Self.check(id: "service:\(id)", name: "Service '\(name)' check", status: status, serviceID: id,
                                                         serviceName: name, tags: tags, type: "tcp")
@@ -377,7 +385,7 @@ final class FakeConsul: FakeService, @unchecked Sendable {
                     "Node": ["ID": "40e4a748-2192-161a-0510-9bf59fe950b5", "Node": .string(Self.nodeName), "Address": "127.0.0.1", "Datacenter": "dc1",
                              "TaggedAddresses": ["lan": "127.0.0.1", "wan": "127.0.0.1"], "Meta": [:], "CreateIndex": 5, "ModifyIndex": 5],
                     "Service": ["ID": .string(id), "Service": .string(name), "Tags": service["Tags"] ?? [], "Address": service["Address"] ?? "",
-                                "TaggedAddresses": [:], "Meta": service["Meta"] ?? [:], "Port": service["Port"] ?? 0,
+                                "TaggedAddresses": service["TaggedAddresses"] ?? [:], "Meta": service["Meta"] ?? [:], "Port": service["Port"] ?? 0,
                                 "Weights": ["Passing": 1, "Warning": 1], "EnableTagOverride": false, "CreateIndex": 51, "ModifyIndex": 51],
                     "Checks": .array(checks.map(Self.catalogCheck)),
                 ]

@@ -165,7 +165,10 @@ final class FakeOTelCollector: FakeService, @unchecked Sendable {
         do {
             switch encoding {
             case .json:
-                guard let parsed = request.json else { throw OTLPProtobuf.DecodeError(description: "ReadObject: expect { or n, but found \u{1}") }
+                // The real receiver's own test: a JSON number (`1234`) is 400, like any non-object.
+                guard let parsed = request.json, parsed.object != nil else {
+                    throw OTLPProtobuf.DecodeError(description: "ReadObject: expect { or n, but found \(request.body.first.map { String(UnicodeScalar($0)) } ?? "EOF")")
+                }
                 body = parsed
             case .protobuf:
                 body = signal == "traces" ? try OTLPProtobuf.traces(request.body) : try OTLPProtobuf.metricPointCounts(request.body)
