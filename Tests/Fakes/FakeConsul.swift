@@ -151,6 +151,8 @@ final class FakeConsul: FakeService, @unchecked Sendable {
         guard path.hasPrefix("/v1/") else {
             return .text(404, "Invalid URL path: if attempting to use the HTTP API, ensure the path starts with '/v1/'")
         }
+        // Listing datacenters needs no ACL either.
+        if path == "/v1/catalog/datacenters" { return .json(200, ["dc1"]) }
         guard authorized(request) else { return token.map { _ in denied("operator:read") } ?? .text(403, "ACL not found") }
         if broken == .rateLimited && path != "/v1/agent/self" { return .text(429, "rate limit exceeded, try again later or against a different server") }
 
@@ -225,8 +227,6 @@ final class FakeConsul: FakeService, @unchecked Sendable {
             var names: [String: JSONValue] = ["consul": []]
             for service in visibleServices() { names[service["Service"]?.string ?? ""] = service["Tags"] ?? [] }
             return .json(200, .object(names))
-        case ("GET", "/v1/catalog/datacenters"):
-            return .json(200, ["dc1"])
         case ("GET", _) where path.hasPrefix("/v1/catalog/service/"):
             let name = String(path.dropFirst("/v1/catalog/service/".count))
             let matching = visibleServices().filter { $0["Service"]?.string == name }.map { service -> JSONValue in
@@ -289,29 +289,46 @@ final class FakeConsul: FakeService, @unchecked Sendable {
         return response
     }
 
+    /// A field of a request body as Go decodes it: `encoding/json` matches keys case-insensitively,
+    /// and Consul also translates snake_case (`deregister_critical_service_after`), as py-consul sends them.
+    static func field(_ value: JSONValue?, _ name: String) -> JSONValue? {
+        guard let object = value?.object else { return nil }
+        if let exact = object[name] { return exact }
+        let wanted = name.lowercased()
+        return object.first { $0.key.lowercased().replacingOccurrences(of: "_", with: "") == wanted }?.value
+    }
+
+    static func checkType(_ check: JSONValue) -> String {
+        field(check, "TTL") != nil ? "ttl" : field(check, "HTTP") != nil ? "http" : field(check, "TCP") != nil ? "tcp" : ""
+    }
+
     private func register(_ request: HTTPRequest) -> HTTPResponse {
-        guard let body = request.json, let name = body["Name"]?.string ?? body["name"]?.string else {
-            return .text(400, "Missing service name")
-        }
-        let id = body["ID"]?.string ?? body["id"]?.string ?? name
-        for key in ["TTL", "DeregisterCriticalServiceAfter", "Interval", "Timeout"] {
-            if let text = body["Check"]?[key]?.string, DurationParser.parse(text) == nil {
-                return .text(400, "Request decode failed: time: invalid duration \"\(text)\"")
+        let body = request.json
+        guard let name = Self.field(body, "Name")?.string else { return .text(400, "Missing service name") }
+        let id = Self.field(body, "ID")?.string ?? name
+        var checks = Self.field(body, "Checks")?.array ?? []
+        if let check = Self.field(body, "Check") { checks.append(check) }
+        for check in checks {
+            for key in ["TTL", "DeregisterCriticalServiceAfter", "Interval", "Timeout"] {
+                if let text = Self.field(check, key)?.string, DurationParser.parse(text) == nil {
+                    return .text(400, "Request decode failed: time: invalid duration \"\(text)\"")
+                }
             }
         }
+        let tags = Self.field(body, "Tags") ?? []
+        let address = Self.field(body, "Address")?.string ?? ""
+        let port = Self.field(body, "Port") ?? 0
         state.withLock { state in
-            state.services[id] = ["ID": .string(id), "Service": .string(name), "Tags": body["Tags"] ?? [], "Meta": body["Meta"] ?? [:],
-                                  "Port": body["Port"] ?? 0, "Address": body["Address"] ?? "",
-                                  "TaggedAddresses": Self.taggedAddresses(body["Address"]?.string ?? "", body["Port"]?.double ?? 0),
+            state.services[id] = ["ID": .string(id), "Service": .string(name), "Tags": tags, "Meta": Self.field(body, "Meta") ?? [:],
+                                  "Port": port, "Address": .string(address),
+                                  "TaggedAddresses": Self.taggedAddresses(address, port.double ?? 0),
                                   "Weights": ["Passing": 1, "Warning": 1], "EnableTagOverride": false, "Datacenter": "dc1"]
-            var checks = body["Checks"]?.array ?? []
-            if let check = body["Check"] { checks.append(check) }
             for (n, check) in checks.enumerated() {
-                let checkID = check["CheckID"]?.string ?? "service:\(id)" + (checks.count > 1 ? ":\(n + 1)" : "")
-                let type = check["TTL"] != nil ? "ttl" : check["HTTP"] != nil ? "http" : check["TCP"] != nil ? "tcp" : ""
-                state.checks[checkID] = Self.check(id: checkID, name: check["Name"]?.string ?? "Service '\(name)' check",
-                                                   status: check["Status"]?.string ?? "critical", serviceID: id, serviceName: name,
-                                                   tags: (body["Tags"]?.array ?? []).compactMap(\.string), type: type)
+                let checkID = Self.field(check, "CheckID")?.string ?? Self.field(check, "ID")?.string
+                    ?? "service:\(id)" + (checks.count > 1 ? ":\(n + 1)" : "")
+                state.checks[checkID] = Self.check(id: checkID, name: Self.field(check, "Name")?.string ?? "Service '\(name)' check",
+                                                   status: Self.field(check, "Status")?.string ?? "critical", serviceID: id, serviceName: name,
+                                                   tags: (tags.array ?? []).compactMap(\.string), type: Self.checkType(check))
             }
             state.index += 1
         }
@@ -319,16 +336,16 @@ final class FakeConsul: FakeService, @unchecked Sendable {
     }
 
     private func registerCheck(_ request: HTTPRequest) -> HTTPResponse {
-        guard let body = request.json, let name = body["Name"]?.string else { return .text(400, "Missing check name") }
-        let id = body["ID"]?.string ?? body["CheckID"]?.string ?? name
-        let serviceID = body["ServiceID"]?.string ?? ""
+        let body = request.json
+        guard let name = Self.field(body, "Name")?.string else { return .text(400, "Missing check name") }
+        let id = Self.field(body, "ID")?.string ?? Self.field(body, "CheckID")?.string ?? name
+        let serviceID = Self.field(body, "ServiceID")?.string ?? ""
         return state.withLock { state -> HTTPResponse in
             if !serviceID.isEmpty && state.services[serviceID] == nil { return .text(404, "ServiceID \"\(serviceID)\" does not exist") }
             let service = state.services[serviceID]
-            let type = body["TTL"] != nil ? "ttl" : body["HTTP"] != nil ? "http" : body["TCP"] != nil ? "tcp" : ""
-            state.checks[id] = Self.check(id: id, name: name, status: body["Status"]?.string ?? "critical", serviceID: serviceID,
+            state.checks[id] = Self.check(id: id, name: name, status: Self.field(body, "Status")?.string ?? "critical", serviceID: serviceID,
                                           serviceName: service?["Service"]?.string ?? "", tags: (service?["Tags"]?.array ?? []).compactMap(\.string),
-                                          type: type)
+                                          type: Self.checkType(body ?? [:]))
             state.index += 1
             return .empty(200)
         }
