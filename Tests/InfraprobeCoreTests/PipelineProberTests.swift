@@ -263,6 +263,16 @@ struct PipelineProberTests {
         }
     }
 
+    @Test("a leaderless Consul (500 No cluster leader on the health read): service_discovery is not_ready at consul_catalog")
+    func test_pipeline_consulCatalog_whenNoLeader() async throws {
+        try await withChain { chain in
+            chain.consul.breakage.withLock { $0 = .noLeader }
+            let (result, _) = try await chain.probe()
+            expect(result, "service_discovery", .notReady, hop: "consul_catalog")
+            #expect(result.component("trace_via_collector")?.ok == true, "\(result.failureSummary)")
+        }
+    }
+
     @Test("pipeline series are exported with target/prober and the hop on the failure info")
     func test_pipeline_exposition() async throws {
         try await withChain { chain in

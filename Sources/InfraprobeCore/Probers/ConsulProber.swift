@@ -221,8 +221,9 @@ public struct ConsulProber: Prober {
     /// leader while there is none) is `not_ready`, like an empty leader; otherwise as `call`.
     @discardableResult
     func consulCall(_ method: String, _ path: String, body: [UInt8]? = nil, contentType: String? = nil,
-                    expect: Set<Int> = [200], context: ComponentContext) async throws -> HTTPClientResponse {
-        let response = try await endpoint.call(method, path, body: body, contentType: contentType, expect: expect.union([500]), context: context)
+                    expect: Set<Int> = [200], deadline: Deadline? = nil, context: ComponentContext) async throws -> HTTPClientResponse {
+        let response = try await endpoint.call(method, path, body: body, contentType: contentType, expect: expect.union([500]),
+                                               deadline: deadline, context: context)
         if response.status == 500 && !expect.contains(500) {
             let text = response.text.trimmingCharacters(in: .whitespacesAndNewlines)
             if text.contains(Self.noLeaderText) {
