@@ -209,7 +209,7 @@ public struct ArangoDBProber: Prober {
         var rows = answer["result"]?.array ?? []
         guard answer["result"]?.array != nil else { throw Self.failure("cursor answer has no result", answer) }
         while answer["hasMore"]?.bool == true, let id = answer["id"]?.string {
-            (_, answer) = try await endpoint.json("POST", api("/_api/cursor/\(id)"), expect: [200], context: context)
+            (_, answer) = try await endpoint.json("POST", api("/_api/cursor/\(urlEncode(id))"), expect: [200], context: context)
             rows += answer["result"]?.array ?? []
         }
         return rows
