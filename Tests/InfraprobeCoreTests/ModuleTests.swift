@@ -51,8 +51,32 @@ struct ModuleTests {
     @Test func test_moduleTarget_shownText_redactsUserinfo_andEscapesControls() {
         #expect(ModuleTarget.shown("http://u:hunter2@host/x") == "http://<secret>@host/x")
         #expect(ModuleTarget.shown("hunter2@host") == "<secret>@host")
-        #expect(ModuleTarget.shown("a\r\nb c\"") == "a%0D%0Ab%20c%22")
+        #expect(ModuleTarget.shown("a\r\nb c\"%0A") == "a%0D%0Ab%20c%22%250A")
         #expect(ModuleTarget.shown(String(repeating: "x", count: 1000)).count == ModuleTarget.maxLength + 1)
+    }
+
+    /// Random texts from the characters attackers reach for: parsing never traps, and whatever
+    /// is accepted is already canonical (parsing its text again gives the same target) and
+    /// carries nothing but a host, a port and maybe a scheme.
+    @Test func test_moduleTarget_acceptsOnlyCanonicalisableHostPorts_forRandomInput() {
+        let pieces = ["a", "Z", "0", "1", "7", "9", "f", "x", "0x", "00", "255", "256", "65535", "65536", ".", "..", ":", "::", "[", "]",
+                      "/", "?", "#", "@", "%", "%2F", "\\", "-", "_", "*", " ", "\r\n", "\u{0}", "\u{e9}", "http://", "https://", "ftp://",
+                      "{host}", "{target}", "ffff", "::ffff:", "127.0.0.1", "10.0.0.", "localhost", "xn--", "%25", "+", "unix:"]
+        var rng = SplitMix64(seed: 0x1f2e3d4c)
+        var accepted = 0
+        for _ in 0..<30_000 {
+            let text = (0..<Int(rng.next() % 8 + 1)).map { _ in pieces[Int(rng.next() % UInt64(pieces.count))] }.joined()
+            for allowsScheme in [true, false] {
+                guard let target = ModuleTarget(text, allowsScheme: allowsScheme) else { continue }
+                accepted += 1
+                #expect(ModuleTarget(target.text, allowsScheme: allowsScheme) == target, "\(text.debugDescription) → \(target.text)")
+                #expect(ModuleTarget(target.text, allowsScheme: allowsScheme)?.text == target.text)
+                let afterScheme = target.text.components(separatedBy: "://").last!
+                #expect(!afterScheme.contains(where: { "/?#@%\\{} ".contains($0) }), "\(target.text)")
+                #expect(allowsScheme || target.scheme == nil)
+            }
+        }
+        #expect(accepted > 1000, "the generator should also produce valid targets (\(accepted))")
     }
 
     @Test func test_allowedTargets_globsCIDRsAndPorts() {
@@ -326,5 +350,18 @@ struct ModuleTests {
         #expect(response.status == 200)
         #expect(response.text.contains("probe_success{target=\"http://127.0.0.1:\(recorder.port)\"} 0"), "\(response.text)")
         #expect(!recorder.hostHeaders.isEmpty && recorder.hostHeaders.allSatisfy { $0 == "127.0.0.1:\(recorder.port)" }, "\(recorder.hostHeaders)")
+    }
+}
+
+/// A small seeded generator, so a failing random case is the same on every run.
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

@@ -92,12 +92,12 @@ public struct ModuleTarget: Sendable, Equatable {
     }
 
     /// A caller's target text made safe to echo in an answer or a log line: userinfo redacted,
-    /// control and non-ASCII bytes escaped, length capped.
+    /// control, non-ASCII, `"` and `%` bytes percent-escaped, length capped.
     public static func shown(_ text: String) -> String {
         let redacted = URLUserinfo.redacted(String(text.prefix(maxLength)))
         var out = ""
         for byte in redacted.utf8 {
-            if byte > 0x20 && byte < 0x7F && byte != UInt8(ascii: "\"") {
+            if byte > 0x20 && byte < 0x7F && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "%") {
                 out.append(Character(Unicode.Scalar(byte)))
             } else {
                 out += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
