@@ -35,6 +35,7 @@ public struct ConsulProber: Prober {
             throw section.error("key_prefix", "use only A-Z a-z 0-9 , _ . / - (no leading /, no ..), as Consul KV keys must; got \"\(keyPrefix)\"")
         }
         uiPath = try section.string("ui_path") ?? "/ui/"
+        guard uiPath.hasPrefix("/") else { throw section.error("ui_path", "expected a path on the agent, starting with /") }
         expectedPeers = try section.int("expected_peers", range: 1...99)
     }
 

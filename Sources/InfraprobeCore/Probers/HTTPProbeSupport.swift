@@ -32,9 +32,10 @@ public struct HTTPEndpoint: Sendable {
         } else {
             throw section.missing(key)
         }
+        guard !URLUserinfo.present(in: text) else { throw section.error(key, URLUserinfo.refusal) }
         let url = text.contains("://") ? text : "http://\(text)"
         guard let parsed = URL(string: url), let scheme = parsed.scheme, ["http", "https"].contains(scheme), parsed.host != nil else {
-            throw section.error(key, "expected an http(s) URL or host:port, got \"\(text)\"")
+            throw section.error(key, "expected an http(s) URL or host:port, got \"\(URLUserinfo.redacted(text))\"")
         }
         return url
     }
@@ -73,10 +74,12 @@ public struct HTTPEndpoint: Sendable {
         return .none
     }
 
-    func resolve(_ pathOrURL: String) -> String {
-        if pathOrURL.contains("://") { return pathOrURL }
-        if baseURL.hasSuffix("/") && pathOrURL.hasPrefix("/") { return baseURL.dropLast() + pathOrURL }
-        return baseURL + pathOrURL
+    /// Always under the base URL: no path (from config or from a service's answer) can turn a
+    /// request into one for another host. A base URL kept with its trailing `/` is joined
+    /// without doubling it.
+    func resolve(_ path: String) -> String {
+        if baseURL.hasSuffix("/") && path.hasPrefix("/") { return baseURL.dropLast() + path }
+        return baseURL + path
     }
 
     /// Sends one request and checks the status. Unexpected statuses: 401/403 → `auth`,
