@@ -28,6 +28,9 @@ final class FakeConsul: FakeService, @unchecked Sendable {
         case ttlPassIgnored
         /// `ui_config.enabled = false`: `/ui/` falls through to the index handler's 404.
         case uiDisabled
+        /// The token lacks node:read: catalog and health lists come back empty (200, not 403),
+        /// marked `X-Consul-Results-Filtered-By-Acls: true` for an authenticated request.
+        case tokenLacksNodeRead
     }
 
     struct State: Equatable {
@@ -227,6 +230,9 @@ final class FakeConsul: FakeService, @unchecked Sendable {
             var names: [String: JSONValue] = ["consul": []]
             for service in visibleServices() { names[service["Service"]?.string ?? ""] = service["Tags"] ?? [] }
             return .json(200, .object(names))
+        case ("GET", _) where broken == .tokenLacksNodeRead && (path.hasPrefix("/v1/catalog/service/") || path.hasPrefix("/v1/health/service/")):
+            let authenticated = request.header("x-consul-token") != nil || request.header("authorization") != nil
+            return .json(200, [], headers: authenticated ? [("X-Consul-Results-Filtered-By-Acls", "true")] : [])
         case ("GET", _) where path.hasPrefix("/v1/catalog/service/"):
             let name = String(path.dropFirst("/v1/catalog/service/".count))
             let matching = visibleServices().filter { $0["Service"]?.string == name }.map { service -> JSONValue in

@@ -103,6 +103,8 @@ struct ConsulProberTests {
               (.catalogNeverShowsService, "service_registration", .timeout),
               (.ttlPassIgnored, "health_checks", .unexpectedResponse),
               (.uiDisabled, "ui_accessible", .httpStatus),
+              // ACL filtering answers 200 [] (not 403) with X-Consul-Results-Filtered-By-Acls.
+              (.tokenLacksNodeRead, "service_registration", .auth),
           ])
     func test_consulProbe_failsComponent_whenFeatureBroken(_ breakage: FakeConsul.Break, _ component: String, _ reason: FailureReason) async throws {
         try await withFake { fake in

@@ -273,6 +273,15 @@ struct PipelineProberTests {
         }
     }
 
+    @Test("a Consul token without node:read (lists filtered by ACLs): service_discovery reports auth at consul_catalog")
+    func test_pipeline_consulCatalog_whenACLsFilterNodes() async throws {
+        try await withChain { chain in
+            chain.consul.breakage.withLock { $0 = .tokenLacksNodeRead }
+            let (result, _) = try await chain.probe()
+            expect(result, "service_discovery", .auth, hop: "consul_catalog")
+        }
+    }
+
     @Test("pipeline series are exported with target/prober and the hop on the failure info")
     func test_pipeline_exposition() async throws {
         try await withChain { chain in

@@ -16,6 +16,8 @@ public struct ConsulProber: Prober {
     static let keyCharacters = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789,_./-")
     /// Consul's answer to every read that needs the raft leader while there is none.
     static let noLeaderText = "No cluster leader"
+    /// Set (to `true`) on list answers from which ACLs removed entries the token may not read.
+    static let aclFilteredHeader = "X-Consul-Results-Filtered-By-Acls"
     /// Enough of the UI index for its `<title>`; the whole page is ~0.8 MB and not gzipped.
     static let uiRange = "bytes=0-65535"
 
@@ -159,8 +161,9 @@ public struct ConsulProber: Prober {
         // The agent syncs the catalog before answering the registration; a stale read or a
         // failed sync can lag, so poll. An ACL token without node:read sees an empty list.
         try await poll(context, what: "service \(id) in the catalog (a token needs node:read and service:read to see it)") {
-            let (_, instances) = try await consulJSON("GET", "/v1/catalog/service/\(Self.serviceName)", context: context)
-            guard let list = instances.array else { throw ProbeFailure(.unexpectedResponse, "catalog answer is not an array") }
+            let response = try await consulCall("GET", "/v1/catalog/service/\(Self.serviceName)", context: context)
+            guard let list = JSONValue.parse(response.body)?.array else { throw ProbeFailure(.unexpectedResponse, "catalog answer is not an array") }
+            if list.isEmpty { try Self.rejectACLFiltered(response, what: "the catalog entry of \(Self.serviceName)") }
             return list.contains { $0["ServiceID"]?.string == id }
         }
         try await consulCall("PUT", "/v1/agent/service/deregister/\(urlEncode(id))", expect: [200], context: context)
@@ -224,7 +227,7 @@ public struct ConsulProber: Prober {
     func consulCall(_ method: String, _ path: String, body: [UInt8]? = nil, contentType: String? = nil,
                     expect: Set<Int> = [200], deadline: Deadline? = nil, context: ComponentContext) async throws -> HTTPClientResponse {
         let response = try await endpoint.call(method, path, body: body, contentType: contentType, expect: expect.union([500]),
-                                               deadline: deadline, context: context)
+                                               responseHeaders: [Self.aclFilteredHeader], deadline: deadline, context: context)
         if response.status == 500 && !expect.contains(500) {
             let text = response.text.trimmingCharacters(in: .whitespacesAndNewlines)
             if text.contains(Self.noLeaderText) {
@@ -234,6 +237,13 @@ public struct ConsulProber: Prober {
                                + (text.isEmpty ? "" : ": \(HTTPEndpoint.snippet(response.body, limit: 120))"))
         }
         return response
+    }
+
+    /// An empty list that ACLs filtered (needs an authenticated request, Consul ≥ 1.11) is a
+    /// permission problem, not a missing entry: catalog and health reads need node:read and service:read.
+    static func rejectACLFiltered(_ response: HTTPClientResponse, what: String) throws {
+        guard response.headers[aclFilteredHeader]?.lowercased() == "true" else { return }
+        throw ProbeFailure(.auth, "ACLs filtered \(what) out of the answer: the token needs node:read and service:read")
     }
 
     /// `consulCall` whose answer must be JSON.

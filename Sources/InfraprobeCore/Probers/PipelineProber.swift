@@ -360,6 +360,7 @@ public struct PipelineProber: ReferencesTargets {
         guard let entries = JSONValue.parse(response.body)?.array else {
             throw ProbeFailure(.unexpectedResponse, "/v1/health/service/\(service) is not a JSON array")
         }
+        if entries.isEmpty { try ConsulProber.rejectACLFiltered(response, what: "the instances of \(service)") }
         return try entries.map { entry in
             // An empty Service.Address means the node's address (Consul's own rule).
             let serviceAddress = entry["Service"]?["Address"]?.string ?? ""
