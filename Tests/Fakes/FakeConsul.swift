@@ -201,6 +201,10 @@ final class FakeConsul: FakeService, @unchecked Sendable {
             return updateTTL(request)
         case ("GET", "/v1/agent/checks"):
             return .json(200, .object(state.current.checks))
+        case ("GET", _) where path.hasPrefix("/v1/agent/health/service/id/"):
+            return agentHealth(id: String(path.dropFirst("/v1/agent/health/service/id/".count)), request: request)
+        case ("GET", _) where path.hasPrefix("/v1/agent/health/service/name/"):
+            return agentHealth(name: String(path.dropFirst("/v1/agent/health/service/name/".count)), request: request)
         default:
             break
         }
@@ -258,6 +262,51 @@ final class FakeConsul: FakeService, @unchecked Sendable {
         default:
             return .text(404, "Invalid URL path: not a recognized HTTP API endpoint")
         }
+    }
+
+    /// The agent's aggregated health: worst check status wins; 200 passing, 429 warning, 503 critical.
+    static func aggregate(_ checks: [JSONValue]) -> (String, Int) {
+        let states = checks.compactMap { $0["Status"]?.string }
+        if states.contains("critical") || states.contains("maintenance") { return ("critical", 503) }
+        if states.contains("warning") { return ("warning", 429) }
+        return ("passing", 200)
+    }
+
+    /// An agent health entry: unlike catalog bodies, `TaggedAddresses` use `Address`/`Port` here.
+    private func agentHealthEntry(_ service: JSONValue, _ current: State) -> (JSONValue, String, Int) {
+        let id = service["ID"]?.string ?? ""
+        let checks = current.checks.values.filter { $0["ServiceID"]?.string == id }.sorted { ($0["CheckID"]?.string ?? "") < ($1["CheckID"]?.string ?? "") }
+        let (status, code) = Self.aggregate(checks)
+        var body = service.object ?? [:]
+        body["TaggedAddresses"] = .object((service["TaggedAddresses"]?.object ?? [:]).mapValues {
+            ["Address": $0["address"] ?? "", "Port": $0["port"] ?? 0]
+        })
+        body["SocketPath"] = ""
+        return (["AggregatedStatus": .string(status), "Service": .object(body),
+                 "Checks": .array(checks.map { check -> JSONValue in
+                     guard var object = check.object else { return check }
+                     object["Interval"] = nil
+                     object["Timeout"] = nil
+                     object["ExposedPort"] = nil
+                     object["Definition"] = ["Interval": "0s", "Timeout": "0s", "DeregisterCriticalServiceAfter": "0s", "HTTP": "",
+                                             "Header": .null, "Method": "", "Body": "", "TLSServerName": "", "TLSSkipVerify": false, "TCP": ""]
+                     return .object(object)
+                 })], status, code)
+    }
+
+    /// `/v1/agent/health/service/id/<id>` (one object) and `/name/<name>` (an array); `?format=text` is the bare status.
+    private func agentHealth(id: String? = nil, name: String? = nil, request: HTTPRequest) -> HTTPResponse {
+        let current = state.current
+        let matching = current.services.values.filter { id != nil ? $0["ID"]?.string == id : $0["Service"]?.string == name }
+            .sorted { ($0["ID"]?.string ?? "") < ($1["ID"]?.string ?? "") }
+        guard !matching.isEmpty else {
+            return .text(404, id.map { "ServiceId \($0) not found" } ?? "ServiceName \(name ?? "") Not Found")
+        }
+        let entries = matching.map { agentHealthEntry($0, current) }
+        let code = entries.map(\.2).max() ?? 200
+        let status = entries.first { $0.2 == code }?.1 ?? "passing"
+        if request.query["format"] == "text" { return HTTPResponse(status: code, body: status) }
+        return .json(code, id != nil ? entries[0].0 : .array(entries.map(\.0)))
     }
 
     private func visibleServices() -> [JSONValue] {

@@ -256,6 +256,29 @@ struct ConsulConformanceTests {
         #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
     }
 
+    @Test("FakeConsul's agent health by id: documented 503 status, object shape with capitalised TaggedAddresses, text form; by name an array")
+    func test_fakeConsul_agentHealthMatchesDocumented() async throws {
+        let recorded = try Self.transcript("agent/health-service-id-503-critical.http")
+        let text = try Self.transcript("agent/health-service-id-text-503.http")
+        let fake = FakeConsul()
+        try fake.start()
+        fake.seedService("web", id: "web2", port: 80, tags: ["rails"], status: "critical")
+        let base = fake.url
+        let (json, plain, byName) = try await BlockingExecutor.shared.run {
+            Result { (try HTTPFetch.get(base + "/v1/agent/health/service/id/web2"), try HTTPFetch.get(base + "/v1/agent/health/service/id/web2?format=text"),
+                      try HTTPFetch.get(base + "/v1/agent/health/service/name/web")) }
+        }.get()
+        await fake.stopOffPool()
+        #expect(json.status == recorded.status)
+        let problems = JSONShape.differences(recorded: try #require(recorded.json), fake: try #require(JSONValue.parse(Array(json.body))),
+                                             ignoring: ["Service.Namespace", "Checks[].Namespace"], maps: ["Service.Meta"])
+        #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
+        // The doc shows what curl printed; whether a newline followed is not recorded.
+        #expect(plain.status == text.status && plain.text.trimmingCharacters(in: .newlines) == text.text.trimmingCharacters(in: .newlines),
+                "text form: \(plain.status) \(plain.text)")
+        #expect(JSONValue.parse(Array(byName.body))?.array?.count == 1, "by name: an array")
+    }
+
     @Test("FakeConsul's error and empty answers have the documented statuses and bodies")
     func test_fakeConsul_errorAnswers() async throws {
         let fake = FakeConsul()
