@@ -146,6 +146,30 @@ struct OTelCollectorConformanceTests {
         #expect(JSONValue.parse(Array(refused.body))?["code"] == 14)
     }
 
+    @Test("FakeOTelCollector answers protobuf in protobuf: empty 200 for a valid export, a google.rpc.Status 400 for a broken one")
+    func test_fakeCollector_protobufAnswers() async throws {
+        let fake = FakeOTelCollector()
+        try fake.start()
+        // ExportTraceServiceRequest{resource_spans{scope_spans{span{trace_id(16), span_id(8), name "p"}}}}, hand-encoded.
+        let span: [UInt8] = [0x0a, 16] + Array(repeating: 0xab, count: 16) + [0x12, 8] + Array(repeating: 0xcd, count: 8) + [0x2a, 1, 0x70]
+        let scope: [UInt8] = [0x12, UInt8(span.count)] + span
+        let resource: [UInt8] = [0x12, UInt8(scope.count)] + scope
+        let valid: [UInt8] = [0x0a, UInt8(resource.count)] + resource
+        let truncated: [UInt8] = [0x0a, 0x7f, 0x12]
+        var answers: [HTTPClientResponse] = []
+        for body in [valid, truncated] {
+            let request = HTTPClientRequest(method: "POST", url: fake.url("otlp") + "/v1/traces", headers: [("Content-Type", "application/x-protobuf")],
+                                            body: body, deadline: .after(.seconds(5)))
+            guard case .response(let response) = await HTTPClient.shared.send(request) else { throw TestFailure("no answer") }
+            answers.append(response)
+        }
+        await fake.stopOffPool()
+        #expect(answers[0].status == 200 && answers[0].body.isEmpty && answers[0].contentType == "application/x-protobuf")
+        #expect(fake.counters.current.acceptedSpans == 1)
+        #expect(answers[1].status == 400 && answers[1].contentType == "application/x-protobuf")
+        #expect(answers[1].body.prefix(2) == [0x08, 3], "Status.code = 3 (InvalidArgument)")
+    }
+
     @Test("FakeOTelCollector's health_check follows the official test's table: statuses and bodies per configuration")
     func test_fakeCollector_healthMatchesOfficialTest() async throws {
         let table = String(decoding: try Conformance.data("otelcol/health_check/test-expectations.txt"), as: UTF8.self)

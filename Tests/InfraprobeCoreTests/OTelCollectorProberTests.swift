@@ -149,6 +149,11 @@ struct OTelCollectorProberTests {
             #expect(outcome.up("service_running"), "\(outcome.summary)")
             #expect(fake.requestLog.current.contains("health GET /health/"))
             #expect(!fake.requestLog.current.contains("health GET /health"))
+            let withoutSlash = try await ProbeHarness.probe("otel_collector", settings(fake).map {
+                $0.hasPrefix("health_url:") ? "health_url: \(fake.url("health"))/health" : $0
+            })
+            #expect(withoutSlash.reason("service_running") == .httpStatus)
+            #expect(withoutSlash.component("service_running")?.failure?.message.contains("to /health/: set health_url") == true, "\(withoutSlash.summary)")
         }
     }
 

@@ -40,11 +40,14 @@ public struct OTelCollectorProber: Prober {
     /// or exactly the configured `health_response_body`. 503, and a 500 that is empty
     /// (`check_collector_pipeline`) or v2 JSON (a fatal component), are `not_ready`.
     func serviceRunning(_ context: ComponentContext) async throws {
-        let response = try await health.call("GET", "", expect: [200, 500, 503], context: context)
+        let response = try await health.call("GET", "", expect: [200, 301, 308, 500, 503], responseHeaders: ["Location"], context: context)
         let json = JSONValue.parse(response.body)
         let status = json?["status"]?.string
         let detail = [status, json?["error"]?.string].compactMap { $0 }.joined(separator: ": ")
         switch response.status {
+        case 301, 308:
+            // Go's mux redirects `/health` to a subtree path `/health/`; redirects are not followed.
+            throw ProbeFailure(.httpStatus, "health_check answered \(response.status) to \(response.headers["Location"] ?? "another path"): set health_url to the extension's path exactly, trailing slash included")
         case 503:
             throw ProbeFailure(.notReady, "health_check answered 503" + (detail.isEmpty ? "" : " (\(detail))"))
         case 500:
