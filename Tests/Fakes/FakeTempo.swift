@@ -87,9 +87,10 @@ final class FakeTempo: FakeService, @unchecked Sendable {
         }
         switch path {
         case "/ready":
-            if breakage.current == .notReady { return .text(503, "Some services are not Running:\nStarting: 1\nRunning: 5") }
-            return .text(200, "ready")
-        case "/api/echo": return .text(200, "echo")
+            // Go http.Error: text/plain, nosniff, message + "\n" (the 503 list already ends in one).
+            if breakage.current == .notReady { return Self.goError(503, "Some services are not Running:\nStarting: 1\nRunning: 5\n") }
+            return Self.goError(200, "ready")
+        case "/api/echo": return Self.goError(200, "echo")
         case "/api/status/buildinfo":
             return .json(200, ["version": .string(version), "revision": "1a2b3c4d", "branch": "HEAD", "buildUser": "",
                                "buildDate": "", "goVersion": "go1.22.7"])
@@ -216,6 +217,10 @@ final class FakeTempo: FakeService, @unchecked Sendable {
         spans.withLock { $0 += stored }
         pushedAt.withLock { for span in stored { $0[span.traceID] = .now } }
         return .json(200, ["partialSuccess": [:]])
+    }
+
+    static func goError(_ status: Int, _ message: String) -> HTTPResponse {
+        HTTPResponse(status: status, contentType: "text/plain; charset=utf-8", body: message + "\n", headers: [("X-Content-Type-Options", "nosniff")])
     }
 
     static func base64(_ hex: String) -> String {

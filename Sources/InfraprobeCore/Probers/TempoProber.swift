@@ -168,12 +168,17 @@ public struct TempoProber: Prober {
         let tags = urlEncode("infraprobe.nonce=\(nonce)")
         let end = Int(Date().timeIntervalSince1970) + 60
         let (_, answer) = try await api.json("GET", "/api/search?tags=\(tags)&limit=20&start=\(pushedUnix - 60)&end=\(end)", context: context)
+        return try Self.searchTraceIDs(answer).contains(wanted)
+    }
+
+    /// The hex trace ids of a search answer, leading zeros stripped (Tempo trims them too).
+    static func searchTraceIDs(_ answer: JSONValue) throws -> [String] {
         guard answer.object != nil else { throw ProbeFailure(.unexpectedResponse, "search answer is not a JSON object") }
         // An empty result omits `traces` altogether.
         guard let traces = answer["traces"]?.array ?? (answer["traces"] == nil ? [] : nil) else {
             throw ProbeFailure(.unexpectedResponse, "search answer's traces is not an array")
         }
-        return traces.contains { Self.stripLeadingZeros($0["traceID"]?.string?.lowercased() ?? "") == wanted }
+        return traces.compactMap { $0["traceID"]?.string.map { stripLeadingZeros($0.lowercased()) } }
     }
 
     static func stripLeadingZeros(_ hex: String) -> String {
