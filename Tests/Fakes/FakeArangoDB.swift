@@ -332,6 +332,11 @@ final class FakeArangoDB: FakeService, @unchecked Sendable {
          "_rev": "_l6zhVoa--_", "_id": .string("_graphs/\(name)"), "name": .string(name)]
     }
 
+    /// ArangoDB's StringUtils::boolean: true, yes, on, y, 1 in any case.
+    static func queryBool(_ value: String?) -> Bool {
+        ["true", "yes", "on", "y", "1"].contains(value?.lowercased() ?? "")
+    }
+
     static func primaryIndex(_ collection: String) -> JSONValue {
         ["fields": ["_key"], "id": .string("\(collection)/0"), "name": "primary", "selectivityEstimate": 1, "sparse": false, "type": "primary", "unique": true]
     }
@@ -378,7 +383,7 @@ final class FakeArangoDB: FakeService, @unchecked Sendable {
         if method == "DELETE", parts.count == 3 {
             state.withLock { state in
                 state.databases[db]?.graphs.removeValue(forKey: name)
-                if request.query["dropCollections"] == "true" {
+                if Self.queryBool(request.query["dropCollections"]) {
                     for definition in graph["edgeDefinitions"]?.array ?? [] {
                         for collection in [definition["collection"] ?? .null] + (definition["from"]?.array ?? []) + (definition["to"]?.array ?? []) {
                             if let collection = collection.string { state.databases[db]?.collections.removeValue(forKey: collection) }

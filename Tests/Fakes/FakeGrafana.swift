@@ -223,7 +223,18 @@ final class FakeGrafana: FakeService, @unchecked Sendable {
             return .json(200, ["dashboard": ["uid": .string(uid), "title": "Production Overview", "panels": [], "schemaVersion": 39, "version": 3],
                                "meta": ["type": "db", "slug": "production-overview", "folderUid": "000000163", "canSave": false, "url": .string("/d/\(uid)/production-overview")]])
         }
-        if path.hasPrefix("/api/datasources/uid/") && path.hasSuffix("/health") {
+        if path.hasPrefix("/api/datasources/uid/") && !path.hasSuffix("/health") {
+            // getDataSourceByUID: the DataSource model; unknown uid 404 "Data source not found".
+            let uid = String(path.dropFirst("/api/datasources/uid/".count))
+            guard caller == .signedIn else { return .json(403, ["message": "Access denied"]) }
+            guard let index = datasources.current.firstIndex(where: { $0.uid == uid }) else { return .json(404, ["message": "Data source not found"]) }
+            let d = datasources.current[index]
+            return .json(200, ["id": .number(Double(index + 1)), "uid": .string(d.uid), "orgId": 1, "name": .string(d.name), "type": .string(d.type),
+                               "typeLogoUrl": "", "access": "proxy", "url": .string(d.url), "user": "", "database": "", "basicAuth": false,
+                               "basicAuthUser": "", "withCredentials": false, "isDefault": .bool(d.type == "prometheus"), "jsonData": [:],
+                               "secureJsonFields": [:], "version": 1, "readOnly": false])
+        }
+                if path.hasPrefix("/api/datasources/uid/") && path.hasSuffix("/health") {
             let uid = String(path.dropFirst("/api/datasources/uid/".count).dropLast("/health".count))
             guard let datasource = datasources.current.first(where: { $0.uid == uid }) else {
                 return .json(500, ["message": "Unable to load datasource metadata", "traceID": ""])
