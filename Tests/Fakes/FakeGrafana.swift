@@ -21,6 +21,8 @@ final class FakeGrafana: FakeService, @unchecked Sendable {
         case proxyFails
         /// An installed backend plugin crashed: its health answers "Plugin unavailable" like a frontend-only one.
         case backendPluginCrashed
+        /// The Prometheus datasource does not answer: its health check waits (Grafana's dataproxy timeout is 30 s).
+        case prometheusHealthHangs
     }
 
     /// How a datasource's plugin is installed.
@@ -98,6 +100,9 @@ final class FakeGrafana: FakeService, @unchecked Sendable {
     /// and its answer comes back as is; upstream unreachable → 502, upstream timeout → 504, both with empty bodies.
     override func routeAsync(role: String, request: HTTPRequest) async -> HTTPResponse {
         let prefix = "/api/datasources/proxy/uid/"
+        if breakage.current == .prometheusHealthHangs && request.path == "/api/datasources/uid/prometheus-main/health" {
+            try? await Task.sleep(for: .seconds(5))
+        }
         guard request.path.hasPrefix(prefix) else { return route(role: role, request: request) }
         if let redirect = domainRedirect(request) { return redirect }
         switch caller(request) {

@@ -146,6 +146,19 @@ struct GrafanaProberTests {
         }
     }
 
+    @Test("one datasource's health check hangs: it is failing by name, the others still counted, before the deadline")
+    func test_grafanaProbe_hangingDatasource_isNamed() async throws {
+        try await withFake { fake in
+            fake.breakage.withLock { $0 = .prometheusHealthHangs }
+            let outcome = try await ProbeHarness.probe("grafana", try settings(fake))
+            #expect(outcome.reason("datasources_healthy") == .unexpectedResponse, "\(outcome.summary)")
+            #expect(outcome.component("datasources_healthy")?.failure?.message.contains("Prometheus") == true)
+            #expect(outcome.fact("infraprobe_grafana_datasources", ["state": "healthy"]) == 1)
+            #expect(outcome.fact("infraprobe_grafana_datasources", ["state": "failing"]) == 1)
+            #expect(outcome.elapsed < .seconds(2))
+        }
+    }
+
     @Test("a rejected token: API components report auth, health and login still pass")
     func test_grafanaProbe_reportsAuth_whenTokenRejected() async throws {
         try await withFake { fake in

@@ -41,8 +41,9 @@ public struct GrafanaProber: Prober {
 
     /// A request whose redirects fail with where they point: with `enforce_domain` or a sub path,
     /// Grafana redirects every API call, and the fix is the configured `url`.
-    static func get(_ endpoint: HTTPEndpoint, _ path: String, expect: Set<Int> = [200], context: ComponentContext) async throws -> HTTPClientResponse {
-        let response = try await endpoint.call("GET", path, expect: expect.union(redirects), context: context)
+    static func get(_ endpoint: HTTPEndpoint, _ path: String, expect: Set<Int> = [200], deadline: Deadline? = nil,
+                    context: ComponentContext) async throws -> HTTPClientResponse {
+        let response = try await endpoint.call("GET", path, expect: expect.union(redirects), deadline: deadline, context: context)
         if redirects.contains(response.status) && !expect.contains(response.status) {
             throw ProbeFailure(.httpStatus, "GET \(path) redirects (\(response.status)) to \(response.redirectURL ?? "an unnamed location"): set url to Grafana's root_url")
         }
@@ -109,9 +110,16 @@ public struct GrafanaProber: Prober {
         var outcomes = try await withThrowingTaskGroup(of: (uid: String, name: String, state: HealthState).self) { group in
             for datasource in datasources {
                 group.addTask {
-                    let response = try await Self.get(endpoint, "/api/datasources/uid/\(urlEncode(datasource.uid))/health",
-                                                      expect: [200, 400, 404, 500, 501, 503], context: context)
-                    return (datasource.uid, datasource.name, Self.healthState(status: response.status, body: response.body))
+                    // Grafana waits up to its dataproxy timeout (30 s) for a datasource: stop sooner, so
+                    // the component can still name the one that hangs.
+                    let deadline = Deadline(context.deadline.instant - max(.milliseconds(100), context.deadline.remaining / 5))
+                    do {
+                        let response = try await Self.get(endpoint, "/api/datasources/uid/\(urlEncode(datasource.uid))/health",
+                                                          expect: [200, 400, 404, 500, 501, 503], deadline: deadline, context: context)
+                        return (datasource.uid, datasource.name, Self.healthState(status: response.status, body: response.body))
+                    } catch let failure as ProbeFailure where failure.reason == .timeout && !context.deadline.hasPassed {
+                        return (datasource.uid, datasource.name, .failing)
+                    }
                 }
             }
             var outcomes: [(uid: String, name: String, state: HealthState)] = []

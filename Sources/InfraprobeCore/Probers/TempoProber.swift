@@ -88,11 +88,13 @@ public struct TempoProber: Prober {
 
     /// Polls trace-by-id until the pushed span is there: v2 first, v1 when v2 does not exist.
     func traceQuery(_ context: ComponentContext) async throws {
-        let (traceID, _) = try pushedTrace(context)
+        let (traceID, start) = try pushedTrace(context)
+        // A time range keeps the query-frontend from fanning each poll out over every block.
+        let range = "?start=\(start - 60)&end=\(start + 3600)"
         var useV1 = false
         try await poll(context, what: "trace \(traceID) by id") {
             if !useV1 {
-                let response = try await api.call("GET", "/api/v2/traces/\(traceID)", expect: [200, 404], context: context)
+                let response = try await api.call("GET", "/api/v2/traces/\(traceID)" + range, expect: [200, 404], context: context)
                 if response.status == 404 {
                     useV1 = true
                 } else {
@@ -102,7 +104,7 @@ public struct TempoProber: Prober {
                     return try Self.containsTrace(answer["trace"]?["resourceSpans"], traceID)
                 }
             }
-            let response = try await api.call("GET", "/api/traces/\(traceID)", expect: [200, 404], context: context)
+            let response = try await api.call("GET", "/api/traces/\(traceID)" + range, expect: [200, 404], context: context)
             guard response.status == 200 else {
                 try Self.checkTraceNotFound(response)
                 return false
