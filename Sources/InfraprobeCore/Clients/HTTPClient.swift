@@ -62,6 +62,8 @@ public struct HTTPClientResponse: Sendable {
     public let totalTime: Duration
     /// New connections this transfer had to open (0 when curl reused a cached one).
     public let newConnections: Int
+    /// Where a 3xx points (the `Location`, resolved against the request URL); never followed.
+    public var redirectURL: String? = nil
     /// The request's `responseHeaders` that were present, keyed by the requested name.
     public var headers: [String: String] = [:]
 
@@ -238,8 +240,11 @@ public final class HTTPClient: @unchecked Sendable {
         let contentType = typePointer.map { String(cString: $0.assumingMemoryBound(to: CChar.self)) }
         var connects = 0
         _ = cshim_easy_getinfo_long(easy, CURLINFO_NUM_CONNECTS, &connects)
+        var redirectPointer: UnsafeMutableRawPointer?
+        _ = cshim_easy_getinfo_pointer(easy, CURLINFO_REDIRECT_URL, &redirectPointer)
         var response = HTTPClientResponse(status: status, contentType: contentType, body: transfer.body,
-                                          totalTime: .milliseconds(Int64(total * 1000)), newConnections: connects)
+                                          totalTime: .milliseconds(Int64(total * 1000)), newConnections: connects,
+                                          redirectURL: redirectPointer.map { String(cString: $0.assumingMemoryBound(to: CChar.self)) })
         for name in transfer.request.responseHeaders {
             var header: UnsafeMutablePointer<curl_header>?
             // origin 1 = CURLH_HEADER (the final response's headers); request -1 = the last of that name.

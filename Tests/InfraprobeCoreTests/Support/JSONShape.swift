@@ -1,11 +1,11 @@
 import Foundation
 @testable import InfraprobeCore
 
-/// Compares the shape of two JSON values: the same keys, and the same JSON type at every key
-/// (values may differ). `null` is a type of its own, except where either side may be `null`
-/// for an empty value (`nullable`). Arrays compare their first elements' shapes.
+/// Compares the shape of two JSON values (field names and JSON types, recursively; arrays by
+/// their elements), so a fake's answer can be checked against what the real service sent.
+/// Values may differ; a number is a number whatever its digits.
 enum JSONShape {
-    static func type(_ value: JSONValue) -> String {
+    static func kind(_ value: JSONValue) -> String {
         switch value {
         case .null: "null"
         case .bool: "bool"
@@ -16,39 +16,89 @@ enum JSONShape {
         }
     }
 
-    /// Differences as `path: what`, empty when the shapes agree. `ignoring` lists paths
-    /// (`Servers[].Version`, `Namespace`) whose presence differs for a stated reason; `extra`
-    /// lists paths the fake may add (fields real answers have beyond the recorded sample);
-    /// `maps` lists paths holding user data keyed by name (`Meta`), whose keys are not compared.
-    static func differences(recorded: JSONValue, fake: JSONValue, path: String = "", ignoring: Set<String> = [],
-                            extra: Set<String> = [], nullable: Set<String> = [], maps: Set<String> = []) -> [String] {
-        if maps.contains(path), case .object = recorded, case .object = fake { return [] }
-        let here = path.isEmpty ? "(root)" : path
-        if recorded == .null || fake == .null {
-            if type(recorded) == type(fake) || nullable.contains(path) { return [] }
-            return ["\(here): recorded \(type(recorded)), fake \(type(fake))"]
-        }
-        guard type(recorded) == type(fake) else { return ["\(here): recorded \(type(recorded)), fake \(type(fake))"] }
-        switch (recorded, fake) {
-        case (.object(let want), .object(let have)):
-            var problems: [String] = []
-            let join = { (key: String) in path.isEmpty ? key : "\(path).\(key)" }
-            for (key, value) in want where !ignoring.contains(join(key)) {
-                guard let other = have[key] else {
-                    problems.append("\(join(key)): missing in the fake")
-                    continue
+    /// Differences between `fake` and `recorded`, as `path: reason` lines; empty when the shapes agree.
+    /// Keys in `free` (at any depth) hold service-defined content (e.g. a document's own fields) and
+    /// are compared by type only.
+    static func differences(_ fake: JSONValue, _ recorded: JSONValue, path: String = "$", free: Set<String> = []) -> [String] {
+        // A null where the other side has a value is a type difference, except both null.
+        guard kind(fake) == kind(recorded) else { return ["\(path): fake \(kind(fake)), recorded \(kind(recorded))"] }
+        switch (fake, recorded) {
+        case (.object(let f), .object(let r)):
+            var out: [String] = []
+            for key in Set(f.keys).union(r.keys).sorted() {
+                let child = "\(path).\(key)"
+                switch (f[key], r[key]) {
+                case (nil, _): out.append("\(child): missing in the fake")
+                case (_, nil): out.append("\(child): not in the recording")
+                case (let a?, let b?):
+                    out += free.contains(key) ? (kind(a) == kind(b) ? [] : ["\(child): fake \(kind(a)), recorded \(kind(b))"])
+                                              : differences(a, b, path: child, free: free)
                 }
-                problems += differences(recorded: value, fake: other, path: join(key), ignoring: ignoring, extra: extra, nullable: nullable, maps: maps)
             }
-            for key in have.keys where want[key] == nil && !extra.contains(join(key)) && !ignoring.contains(join(key)) {
-                problems.append("\(join(key)): only in the fake")
-            }
-            return problems
-        case (.array(let want), .array(let have)):
-            guard let first = want.first, let other = have.first else { return [] }
-            return differences(recorded: first, fake: other, path: path + "[]", ignoring: ignoring, extra: extra, nullable: nullable, maps: maps)
+            return out
+        case (.array(let f), .array(let r)):
+            guard let a = f.first, let b = r.first else { return [] }
+            return differences(a, b, path: path + "[0]", free: free)
         default:
             return []
         }
+    }
+
+    /// Like `differences`, but fields the recording has and the fake lacks are allowed (`optional`):
+    /// for a spec whose every field may be absent (Grafana's OpenAPI marks them omitempty).
+    static func notInSpec(_ fake: JSONValue, _ spec: JSONValue, path: String = "$") -> [String] {
+        differences(fake, spec, path: path).filter { !$0.hasSuffix("missing in the fake") }
+    }
+}
+
+/// Grafana's v13 OpenAPI models as the conformance extract lists them (`name  GoType  description`),
+/// turned into a JSON instance per model with a value of the right JSON type in every field.
+enum GrafanaSpec {
+    static func models() throws -> [String: [(name: String, type: String)]] {
+        let text = String(decoding: try Conformance.data("grafana/openapi/models.txt"), as: UTF8.self)
+        var models: [String: [(String, String)]] = [:]
+        var current: String?
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasSuffix(": struct {") {
+                current = String(line.dropLast(": struct {".count))
+                models[current!] = []
+            } else if let model = current, line.hasPrefix("  "), !line.hasPrefix("  (") {
+                let words = line.split(separator: " ")
+                guard words.count >= 2 else { continue }
+                let name = words[0].split(separator: ",").first.map(String.init) ?? ""
+                models[model]?.append((name, String(words[1])))
+            } else if line.isEmpty {
+                current = nil
+            }
+        }
+        return models
+    }
+
+    /// A value of the JSON type a Go type marshals to.
+    static func value(_ goType: String, models: [String: [(name: String, type: String)]]) -> JSONValue {
+        let type = goType.hasPrefix("*") ? String(goType.dropFirst()) : goType
+        switch type {
+        case "string", "DsAccess", "HitType", "strfmt.DateTime": return "s"
+        case "int64", "int32", "int", "float64": return 1
+        case "bool": return true
+        case "JSON", "Metadata", "map[string]bool": return [:]
+        case "[]string": return ["s"]
+        default:
+            if let fields = models[type] { return instance(fields, models: models) }
+            return [:]
+        }
+    }
+
+    static func instance(_ fields: [(name: String, type: String)], models: [String: [(name: String, type: String)]],
+                         overrides: [String: JSONValue] = [:]) -> JSONValue {
+        var object: [String: JSONValue] = [:]
+        for field in fields { object[field.name] = overrides[field.name] ?? value(field.type, models: models) }
+        return .object(object)
+    }
+
+    static func instance(_ model: String, overrides: [String: JSONValue] = [:]) throws -> JSONValue {
+        let models = try models()
+        guard let fields = models[model] else { throw Conformance.MissingMaterial(path: "grafana/openapi/models.txt model \(model)") }
+        return instance(fields, models: models, overrides: overrides)
     }
 }

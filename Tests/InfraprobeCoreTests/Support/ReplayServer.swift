@@ -57,6 +57,19 @@ struct RecordedResponse: Sendable {
     var json: JSONValue? { JSONValue.parse(body) }
     var text: String { String(decoding: body, as: UTF8.self) }
 
+    /// The same response with `old` replaced by `new` in the body: a real server echoes the names
+    /// a request used, so a recording made for `products` answers for the prober's own collection.
+    func replacing(_ old: String, with new: String) -> RecordedResponse {
+        RecordedResponse(status: status, headers: headers, body: Array(text.replacingOccurrences(of: old, with: new).utf8))
+    }
+
+    /// The same response with its JSON object body edited (values, not shapes: keep fields and types).
+    func editingJSON(_ edit: (inout [String: JSONValue]) -> Void) -> RecordedResponse {
+        guard var object = json?.object else { return self }
+        edit(&object)
+        return RecordedResponse(status: status, headers: headers, body: JSONValue.object(object).serialized)
+    }
+
     var httpResponse: HTTPResponse {
         var response = HTTPResponse(status: status, body: "")
         response.headers = headers
@@ -216,17 +229,22 @@ final class ReplayServer: @unchecked Sendable {
         let path: String
         let query: [String: String]
         let responses: [RecordedResponse]
+        /// Adapts the recorded answer to the request (e.g. the names it used); nil serves it as recorded.
+        let adapt: (@Sendable (HTTPRequest, RecordedResponse) -> RecordedResponse)?
 
-        init(_ method: String, _ path: String, query: [String: String] = [:], _ responses: RecordedResponse...) {
-            self.init(method, path, query: query, responses: responses)
+        init(_ method: String, _ path: String, query: [String: String] = [:], _ responses: RecordedResponse...,
+             adapt: (@Sendable (HTTPRequest, RecordedResponse) -> RecordedResponse)? = nil) {
+            self.init(method, path, query: query, responses: responses, adapt: adapt)
         }
 
-        init(_ method: String, _ path: String, query: [String: String] = [:], responses: [RecordedResponse]) {
+        init(_ method: String, _ path: String, query: [String: String] = [:], responses: [RecordedResponse],
+             adapt: (@Sendable (HTTPRequest, RecordedResponse) -> RecordedResponse)? = nil) {
             precondition(!responses.isEmpty, "a route needs a response")
             self.method = method
             self.path = path
             self.query = query
             self.responses = responses
+            self.adapt = adapt
         }
 
         /// Every exchange of a transcript whose requests all have logged responses, at the recorded path.
@@ -311,6 +329,7 @@ final class ReplayServer: @unchecked Sendable {
             counts[index] = turn + 1
             return turn
         }
-        return route.responses[min(turn, route.responses.count - 1)].httpResponse
+        let recorded = route.responses[min(turn, route.responses.count - 1)]
+        return (route.adapt?(request, recorded) ?? recorded).httpResponse
     }
 }
