@@ -15,6 +15,9 @@ final class FakeConsul: FakeService, @unchecked Sendable {
         case noLeader
         /// A server waiting for `bootstrap_expect`: no leader, peers `null`.
         case notBootstrapped
+        /// A client agent that has not joined any server: every server RPC (leader, peers
+        /// included) is 500 `No known Consul servers`; agent-local calls work.
+        case clientWithoutServers
         case autopilotUnhealthy
         /// Right after an election: autopilot has no state and answers a zero report with 429.
         case autopilotNoState
@@ -137,6 +140,10 @@ final class FakeConsul: FakeService, @unchecked Sendable {
         let path = request.path
         let broken = breakage.current
         let method = request.method
+        if broken == .clientWithoutServers && (path.hasPrefix("/v1/status/") || path.hasPrefix("/v1/operator/") || path.hasPrefix("/v1/kv/")
+                                                || path.hasPrefix("/v1/catalog/") || path.hasPrefix("/v1/health/")) {
+            return .text(500, "No known Consul servers")
+        }
         // Read-only status endpoints need no ACL.
         if path == "/v1/status/leader" {
             return .json(200, leaderless ? "" : "127.0.0.1:8300")

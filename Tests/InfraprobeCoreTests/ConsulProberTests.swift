@@ -135,6 +135,18 @@ struct ConsulProberTests {
         }
     }
 
+    @Test("a client agent that has joined no server (500 No known Consul servers) is not_ready, the agent-local UI still up")
+    func test_consulProbe_reportsNotReady_whenClientHasNoServers() async throws {
+        try await withFake { fake in
+            fake.breakage.withLock { $0 = .clientWithoutServers }
+            let outcome = try await ProbeHarness.probe("consul", try settings(fake))
+            for component in ["service_running", "cluster_healthy", "kv_store", "service_registration", "health_checks"] {
+                #expect(outcome.reason(component) == .notReady, "\(component): \(outcome.summary)")
+            }
+            #expect(outcome.up("ui_accessible"))
+        }
+    }
+
     @Test("a server waiting for bootstrap_expect answers null peers: not_ready, not a malformed answer")
     func test_consulProbe_reportsNotReady_whenNotBootstrapped() async throws {
         try await withFake { fake in

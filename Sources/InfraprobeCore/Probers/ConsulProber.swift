@@ -16,6 +16,8 @@ public struct ConsulProber: Prober {
     static let keyCharacters = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789,_./-")
     /// Consul's answer to every read that needs the raft leader while there is none.
     static let noLeaderText = "No cluster leader"
+    /// A client agent's answer to every server RPC while it has not joined any server (structs.ErrNoServers).
+    static let noServersText = "No known Consul servers"
     /// Set (to `true`) on list answers from which ACLs removed entries the token may not read.
     static let aclFilteredHeader = "X-Consul-Results-Filtered-By-Acls"
     /// Enough of the UI index for its `<title>`; the whole page is ~0.8 MB and not gzipped.
@@ -222,7 +224,8 @@ public struct ConsulProber: Prober {
     // MARK: requests
 
     /// A Consul request: a 500 `No cluster leader` (any read or write that needs the raft
-    /// leader while there is none) is `not_ready`, like an empty leader; otherwise as `call`.
+    /// leader while there is none) or `No known Consul servers` (a client agent that has not
+    /// joined) is `not_ready`, like an empty leader; otherwise as `call`.
     @discardableResult
     func consulCall(_ method: String, _ path: String, body: [UInt8]? = nil, contentType: String? = nil,
                     expect: Set<Int> = [200], deadline: Deadline? = nil, context: ComponentContext) async throws -> HTTPClientResponse {
@@ -232,6 +235,9 @@ public struct ConsulProber: Prober {
             let text = response.text.trimmingCharacters(in: .whitespacesAndNewlines)
             if text.contains(Self.noLeaderText) {
                 throw ProbeFailure(.notReady, "\(method) \(HTTPEndpoint.pathOnly(endpoint.resolve(path))): no cluster leader")
+            }
+            if text.contains(Self.noServersText) {
+                throw ProbeFailure(.notReady, "\(method) \(HTTPEndpoint.pathOnly(endpoint.resolve(path))): the agent knows no Consul servers (not joined)")
             }
             throw ProbeFailure(.httpStatus, "\(method) \(HTTPEndpoint.pathOnly(endpoint.resolve(path))) answered 500, expected \(expect.sorted().map(String.init).joined(separator: "/"))"
                                + (text.isEmpty ? "" : ": \(HTTPEndpoint.snippet(response.body, limit: 120))"))
