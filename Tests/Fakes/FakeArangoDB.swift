@@ -353,7 +353,7 @@ final class FakeArangoDB: FakeService, @unchecked Sendable {
             // createGraph.yaml: an edge collection another graph uses with other from/to is a 409 too (not 400).
             let others = (state.current.databases[db]?.graphs.values.map { $0 } ?? []).flatMap { $0["edgeDefinitions"]?.array ?? [] }
             for definition in definitions {
-                if let clash = others.first(where: { $0["collection"] == definition["collection"] && ($0["from"] != definition["from"] || $0["to"] != definition["to"]) }) {
+                if others.contains(where: { $0["collection"] == definition["collection"] && ($0["from"] != definition["from"] || $0["to"] != definition["to"]) }) {
                     return Self.error(409, 1921, "edge collection already used in edge def")
                 }
             }
