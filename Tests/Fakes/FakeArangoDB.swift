@@ -350,6 +350,13 @@ final class FakeArangoDB: FakeService, @unchecked Sendable {
             guard let body = request.json, let name = body["name"]?.string, let definitions = body["edgeDefinitions"]?.array else {
                 return Self.error(400, 10, "bad parameter")
             }
+            // createGraph.yaml: an edge collection another graph uses with other from/to is a 409 too (not 400).
+            let others = (state.current.databases[db]?.graphs.values.map { $0 } ?? []).flatMap { $0["edgeDefinitions"]?.array ?? [] }
+            for definition in definitions {
+                if others.contains(where: { $0["collection"] == definition["collection"] && ($0["from"] != definition["from"] || $0["to"] != definition["to"]) }) {
+                    return Self.error(409, 1921, "edge collection already used in edge def")
+                }
+            }
             let created = state.withLock { state -> Bool in
                 guard state.databases[db]?.graphs[name] == nil else { return false }
                 state.databases[db]?.graphs[name] = body

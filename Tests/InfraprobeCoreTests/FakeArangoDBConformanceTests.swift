@@ -91,6 +91,36 @@ struct FakeArangoDBConformanceTests {
         #expect(s.mismatches.isEmpty, "\(s.mismatches.joined(separator: "\n"))")
     }
 
+    /// errorNum → text from the official catalogue (errors-3.12.yaml).
+    static func catalogue() throws -> [Int: String] {
+        let text = String(decoding: try Conformance.data("arangodb/errors/errors-3.12.yaml"), as: UTF8.self)
+        var result: [Int: String] = [:]
+        var pendingText: String?
+        for line in text.split(separator: "\n") {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.hasPrefix("text: ") { pendingText = String(trimmed.dropFirst(6)).trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+            if trimmed.hasPrefix("code: "), let code = Int(trimmed.dropFirst(6)), let text = pendingText { result[code] = text; pendingText = nil }
+        }
+        return result
+    }
+
+    @Test("graph conflicts are 409 (README disagreement 2), with the catalogue's errorNum and text")
+    func test_fakeArangoDB_graphConflicts_are409() async throws {
+        let fake = FakeArangoDB()
+        try fake.start()
+        defer { fake.stop() }
+        let s = Session(fake)
+        let catalogue = try Self.catalogue()
+        let graph: JSONValue = ["name": "g1", "edgeDefinitions": [["collection": "e", "from": ["a"], "to": ["b"]]]]
+        #expect(await s.send("POST", "/_db/_system/_api/gharial", graph).0 == 202)
+        let duplicate = await s.send("POST", "/_db/_system/_api/gharial", graph)
+        #expect(duplicate.0 == 409 && duplicate.1?["errorNum"]?.int == 1925 && duplicate.1?["errorMessage"]?.string == catalogue[1925])
+        let clash = await s.send("POST", "/_db/_system/_api/gharial", ["name": "g2", "edgeDefinitions": [["collection": "e", "from": ["a"], "to": ["c"]]]])
+        #expect(clash.0 == 409 && clash.1?["errorNum"]?.int == 1921 && clash.1?["errorMessage"]?.string == catalogue[1921], "\(String(describing: clash.1))")
+        let cursor = await s.send("POST", "/_db/_system/_api/cursor/999")
+        #expect(cursor.1?["errorNum"]?.int == 1600 && cursor.1?["errorMessage"]?.string == catalogue[1600])
+    }
+
     @Test("the 3.11.14 recordings: version and collection create")
     func test_fakeArangoDB_matchesRecorded311() async throws {
         let fake = FakeArangoDB(version: "3.11.14")
