@@ -16,9 +16,10 @@ final class ChildProcess: @unchecked Sendable {
     private init(pid: pid_t) { self.pid = pid }
 
     /// Starts `path` with stdout and stderr going to `output` (or /dev/null).
-    static func spawn(_ path: String, _ arguments: [String], output: FileHandle? = nil) throws -> ChildProcess {
-        var environment = ProcessInfo.processInfo.environment
-        environment[markerVariable] = environment[markerVariable] ?? "\(getpid())"
+    static func spawn(_ path: String, _ arguments: [String], output: FileHandle? = nil,
+                      environment extra: [String: String] = [:]) throws -> ChildProcess {
+        var environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
+        environment[markerVariable] = "\(getpid())"
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (argv + envp).forEach { free($0) } }
