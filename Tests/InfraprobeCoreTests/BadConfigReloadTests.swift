@@ -5,7 +5,9 @@ import Testing
 /// A config file a person edits by hand, or an attacker plants: whatever it holds, a reload keeps
 /// the running config (its targets still probe), sets `infraprobe_config_last_reload_successful`
 /// to 0, names file:line:key, and answers within a bound; `--config.check` refuses it too.
-@Suite("Bad config reloads")
+/// Serialized: forty exporters and binaries starting at once would starve the parallel suites
+/// of CPU.
+@Suite("Bad config reloads", .serialized)
 struct BadConfigReloadTests {
     /// One bad file: what to write next to the config (FIFOs, big files) and the config text.
     struct BadConfig: Sendable, CustomTestStringConvertible {
@@ -43,7 +45,7 @@ struct BadConfigReloadTests {
         BadConfig(name: "syntax error", yaml: { _, _ in "targets: [\n" }, location: "2: invalid YAML"),
         BadConfig(name: "alias bomb", yaml: { _, _ in aliasBomb }, location: "7: g: aliases expand to more than"),
         BadConfig(name: "10 MB file", yaml: { _, address in
-            target(address) + "# " + String(repeating: "x", count: 10 << 20) + "\n"
+            target(address) + "# " + String(repeating: String(repeating: "x", count: 1 << 10), count: 10 << 10) + "\n"
         }, location: " cannot read the config file: it is larger than 1 MiB"),
         BadConfig(name: "nested 200 deep", yaml: { _, address in
             target(address, "labels: " + String(repeating: "[", count: 200) + String(repeating: "]", count: 200))
@@ -80,7 +82,7 @@ struct BadConfigReloadTests {
                   location: "5: targets.flaky.password_file: cannot read secret file /dev/zero: it is a character device"),
         BadConfig(name: "password_file of 1 MiB", yaml: { directory, address in
             let path = directory.appendingPathComponent("huge.pass")
-            try String(repeating: "p", count: 1 << 20).write(to: path, atomically: true, encoding: .utf8)
+            try String(repeating: String(repeating: "p", count: 1 << 10), count: 1 << 10).write(to: path, atomically: true, encoding: .utf8)
             return target(address, "password_file: \(path.path)")
         }, location: "5: targets.flaky.password_file: cannot read secret file"),
         BadConfig(name: "tls ca_file is a FIFO", yaml: { directory, _ in
@@ -164,7 +166,7 @@ struct BadConfigReloadTests {
             ("basic_auth_users:\n  alice: x\n  alice: y\n", "3: basic_auth_users.alice: duplicate key"),
             ("tls_server_config:\n  cert_file: \(fifo)\n  key_file: \(fifo)\n", "2: tls_server_config.cert_file: cannot read \(fifo): it is a FIFO"),
             ("tls_server_config:\n  cert_file: /dev/zero\n  key_file: /dev/zero\n", "2: tls_server_config.cert_file: cannot read /dev/zero: it is a character device"),
-            ("# " + String(repeating: "x", count: 10 << 20), " cannot read the web config file: it is larger than 1 MiB"),
+            ("# " + String(repeating: String(repeating: "x", count: 1 << 10), count: 10 << 10), " cannot read the web config file: it is larger than 1 MiB"),
         ]
         for (yaml, location) in cases {
             try yaml.write(to: file, atomically: false, encoding: .utf8)

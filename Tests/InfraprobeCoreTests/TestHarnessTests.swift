@@ -2,11 +2,18 @@ import Foundation
 import Testing
 @testable import InfraprobeCore
 @testable import InfraprobeFakes
+import TestRunSettings
 
-/// A test run killed with SIGKILL (a CI timeout, a ^C'd terminal, an OOM kill) leaves no
+/// The harness itself: parallel runs are bounded so tests do not starve what they test, and a
+/// test run killed with SIGKILL (a CI timeout, a ^C'd terminal, an OOM kill) leaves no
 /// redis-server or infraprobe process behind: the harness starts them so they die with it.
-@Suite("Test harness cleanup")
-struct ChildCleanupTests {
+@Suite("Test harness")
+struct TestHarnessTests {
+    @Test func test_parallelRun_isBounded_evenWhenTheCallerSetsNoWidth() {
+        // swift test sets no width; the harness's constructor did, before swift-testing read it.
+        #expect(infraprobe_test_parallelization_width() > 0)
+    }
+
     static let pidFileVariable = "INFRAPROBE_TEST_KILL_PID_FILE"
     static let testBinary: String = {
         let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
