@@ -4,7 +4,7 @@ import Foundation
 /// A real `redis-server` on a free loopback port, started for one test as a direct child
 /// (`--daemonize no`) that dies with the test process, and stopped by pid.
 final class RedisServer: @unchecked Sendable {
-    let port: Int
+    private(set) var port: Int
     let directory: URL
     private var process: ChildProcess?
     private let extraArguments: [String]
@@ -14,6 +14,13 @@ final class RedisServer: @unchecked Sendable {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("infraprobe-redis-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         self.extraArguments = extraArguments
+        // A port picked free can be taken (by a client's ephemeral port, in a parallel run)
+        // before redis-server binds it: then take another.
+        for _ in 0..<4 {
+            do { try start(); return } catch let failure as TestFailure where failure.description.contains("Address already in use") {
+                port = try FreePort.pick()
+            }
+        }
         try start()
     }
 

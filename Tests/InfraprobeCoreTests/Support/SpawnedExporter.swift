@@ -10,22 +10,29 @@ final class SpawnedExporter: @unchecked Sendable {
         return repo.appendingPathComponent(".build/debug/infraprobe").path
     }()
 
-    let process: ChildProcess
-    let port: Int
-    let logFile: URL
+    private(set) var process: ChildProcess
+    private(set) var port: Int
+    private(set) var logFile: URL
 
     init(configFile: String, arguments: [String] = [], directory: URL) throws {
-        port = try FreePort.pick()
-        logFile = directory.appendingPathComponent("infraprobe-\(port).log")
-        _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
-        let log = try FileHandle(forWritingTo: logFile)
-        process = try ChildProcess.spawn(Self.binary, ["--config.file", configFile, "--web.listen-address", "127.0.0.1:\(port)"] + arguments,
-                                         output: log)
-        try? log.close()
-        for _ in 0..<300 {
-            if (try? HTTPFetch.get("http://127.0.0.1:\(port)/-/healthy", maxTime: 1))?.status == 200 { return }
-            guard process.isRunning else { break }
-            usleep(20_000)
+        // A port picked free can be taken before the exporter binds it (by a client's ephemeral
+        // port, in a parallel run): then the exporter exits at once, and another port is tried.
+        var attempt = 0
+        while true {
+            attempt += 1
+            port = try FreePort.pick()
+            logFile = directory.appendingPathComponent("infraprobe-\(port).log")
+            _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
+            let log = try FileHandle(forWritingTo: logFile)
+            process = try ChildProcess.spawn(Self.binary, ["--config.file", configFile, "--web.listen-address", "127.0.0.1:\(port)"] + arguments,
+                                             output: log)
+            try? log.close()
+            for _ in 0..<300 {
+                if (try? HTTPFetch.get("http://127.0.0.1:\(port)/-/healthy", maxTime: 1))?.status == 200 { return }
+                guard process.isRunning else { break }
+                usleep(20_000)
+            }
+            guard attempt < 4, !process.isRunning, self.log.contains("cannot listen on") else { break }
         }
         throw TestFailure("infraprobe did not start: \(self.log)")
     }
