@@ -176,6 +176,14 @@ struct BadConfigReloadTests {
         }
     }
 
+    @Test func test_parse_refusesYAMLOver1MiB_givenAsText() {
+        let yaml = "targets: {}\n# " + String(repeating: String(repeating: "x", count: 1 << 10), count: 1 << 10)
+        #expect { try Probe.config(yaml) } throws: { "\($0)" == "test.yml: cannot read the config: it is larger than 1 MiB" }
+        #expect { try WebConfig.parse(yaml: yaml, file: "web.yml", baseDirectory: URL(fileURLWithPath: "/tmp")) } throws: {
+            "\($0)" == "web.yml: cannot read the config: it is larger than 1 MiB"
+        }
+    }
+
     static func waitFor(within limit: Duration, _ condition: () async throws -> Bool) async throws -> Bool {
         let deadline = ContinuousClock.now + limit
         while ContinuousClock.now < deadline {

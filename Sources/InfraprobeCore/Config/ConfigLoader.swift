@@ -69,6 +69,9 @@ public struct ConfigLoader: Sendable {
 
     /// The document's root, an empty mapping for an empty document, after its shape is checked.
     static func compose(yaml: String, file: String) throws -> Node {
+        guard yaml.utf8.count <= RegularFileReader.configLimit else {
+            throw ConfigError(file: file, line: nil, key: "", message: "cannot read the config: it is larger than 1 MiB")
+        }
         try YAMLShapeCheck.check(yaml, file: file)
         do {
             return try Yams.compose(yaml: yaml) ?? Node.mapping(Node.Mapping([(Node, Node)]()))
