@@ -1,4 +1,4 @@
-import CYaml
+import CYaml  // the libyaml that Yams is built on: its event parser, without composing
 import Foundation
 
 /// Walks a YAML document's event stream before Yams composes it, and refuses documents whose
