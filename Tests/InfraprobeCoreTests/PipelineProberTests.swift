@@ -225,7 +225,7 @@ struct PipelineProberTests {
     @Test("a password-protected Redis answering NOAUTH to PING counts as answering; redis_services forces PING")
     func test_pipeline_redisWithPassword_answers() async throws {
         try await withChain { chain in
-            let locked = try RedisServer(["--requirepass", "secret"])
+            let locked = try await RedisServer.make(["--requirepass", "secret"])
             defer { locked.stop() }
             chain.consul.seedService("redis-locked", id: "redis-locked-1", port: locked.port)
             let (result, _) = try await chain.probe(pipeline: [

@@ -51,6 +51,8 @@ public struct HTTPEndpoint: Sendable {
         if (options.certFile == nil) != (options.keyFile == nil) {
             throw tls.error(options.certFile == nil ? "cert_file" : "key_file", "cert_file and key_file go together")
         }
+        // curl reads these on every probe: a FIFO there would hang each one, so refuse it now.
+        for key in ["ca_file", "cert_file", "key_file"] { try tls.checkReadableFile(key, limit: RegularFileReader.certificateLimit) }
         try tls.rejectUnknownKeys()
         return options
     }
