@@ -17,6 +17,7 @@ struct ProbeTraceTests {
           redis-main:
             prober: redis
             address: \(redis)
+            password: never-shown-secret
           redis-hung:
             prober: redis
             address: \(hole)
@@ -26,7 +27,7 @@ struct ProbeTraceTests {
 
     func withStack(tracing: (FakeOTelCollector) -> TraceExporter.Options?,
                    _ body: (TestExporter, FakeOTelCollector) async throws -> Void) async throws {
-        let redis = try RedisServer()
+        let redis = try RedisServer(["--requirepass", "never-shown-secret"])
         let hole = try BlackHoleListener()
         let collector = FakeOTelCollector()
         try collector.start()
@@ -132,6 +133,30 @@ struct ProbeTraceTests {
         }
     }
 
+    @Test("tracing off (the default): no exemplars, no trace counters, nothing sent")
+    func test_tracingOff_writesNoExemplars_andNoTraceCounters() async throws {
+        try await withStack(tracing: { _ in nil }) { exporter, collector in
+            let response = try await exporter.get("/probe?target=redis-main", headers: Self.openMetrics)
+            #expect(response.text.contains(Self.histogram + "_bucket{"))
+            #expect(!response.text.contains(" # {"), "no trace, so no exemplar pointing at one")
+            let metrics = try await exporter.get("/metrics")
+            #expect(!metrics.text.contains("infraprobe_traces_"))
+            #expect(collector.counters.current.acceptedSpans == 0)
+        }
+    }
+
+    @Test("spans carry no secret, and debug=true names the probe's trace")
+    func test_probeTrace_carriesNoSecret_andDebugNamesTrace() async throws {
+        try await withStack(tracing: { TraceExporter.Options(endpoint: $0.url("otlp")) }) { exporter, collector in
+            let debug = try await exporter.get("/probe?target=redis-main&debug=true")
+            let traceID = try #require(debug.text.split(separator: "\n").first { $0.hasPrefix("Trace ") }.map { String($0.dropFirst(6)) })
+            let spans = try await Self.spans(collector, traceID: traceID, atLeast: RedisProber.descriptor.componentNames.count + 1)
+            #expect(spans.allSatisfy { $0["status"] == nil }, "authenticated with the password: every component passed")
+            let sent = spans.map { String(decoding: $0.serialized, as: UTF8.self) }.joined()
+            #expect(!sent.contains("never-shown-secret"))
+        }
+    }
+
     @Test("a hanging OTLP endpoint: probes still pass, exports time out and are counted, the queue stays bounded")
     func test_traceExport_toHangingEndpoint_neverHoldsProbes_andCountsDrops() async throws {
         try await withStack(tracing: { collector in
@@ -192,5 +217,18 @@ struct ProbeTraceTests {
             if let reason = sample.labels.first(where: { $0.name == "reason" })?.value { counts[reason] = sample.value }
         }
         return counts
+    }
+
+    @Test("a bad --tracing.* flag is refused at start with a one-line reason", arguments: [
+        ["--tracing.otlp-endpoint", "ftp://collector:4318"], ["--tracing.otlp-endpoint", "http://user:pass@collector:4318"],
+        ["--tracing.queue-size", "0"], ["--tracing.export-timeout", "nan"],
+    ])
+    func test_tracingFlags_rejectBadValues(_ flags: [String]) async throws {
+        let (status, output) = try await BlockingExecutor.shared.run {
+            Result { try SpawnedExporter.run(["--config.file", "/nonexistent.yml"] + flags) }
+        }.get()
+        #expect(status != 0)
+        #expect(output.contains("--tracing."), "\(output)")
+        #expect(!output.contains("pass@"), "credentials are not echoed")
     }
 }
