@@ -69,8 +69,9 @@ struct ExpositionWriterTests {
         var traced = Self.sampleResult(target: "ok", failure: nil)
         traced.traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
         let results = [traced, Self.sampleResult(target: "we\"ird\\name", failure: ProbeFailure(.timeout, "slow"))]
-        let families = ProbeMetrics.families(for: results, includeOverall: true)
-            + SelfMetrics(version: "1", revision: "r").families()
+        let selfMetrics = SelfMetrics(version: "1", revision: "r")
+        selfMetrics.enableTraceCounters(reasons: TraceExporter.DropReason.allCases.map(\.rawValue))
+        let families = ProbeMetrics.families(for: results, includeOverall: true) + selfMetrics.families()
         let text = ExpositionWriter.write(families, format: .text004)
         let open = ExpositionWriter.write(families, format: .openMetrics100)
         try await ExpositionCheck.promtool(text)

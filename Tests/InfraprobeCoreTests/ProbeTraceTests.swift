@@ -200,6 +200,8 @@ struct ProbeTraceTests {
         var accepted = 0
         for _ in 0..<5000 where tracer.submit(ProbeTrace(result: result)) { accepted += 1 }
         #expect(tracer.queued <= 50)
+        let queueGauge = metrics.families().first { $0.name == "infraprobe_trace_queue_length" }?.samples.first?.value
+        #expect(queueGauge.map { $0 <= 50 } == true, "\(String(describing: queueGauge))")
         var dropped: [String: Double] = [:]
         for _ in 0..<50 {
             dropped = Self.dropped(metrics)

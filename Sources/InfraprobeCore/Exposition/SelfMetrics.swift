@@ -23,6 +23,7 @@ public final class SelfMetrics: Sendable {
         /// nil while probe traces are off: then the trace counters are not exposed at all.
         var tracesExported: Double?
         var tracesDropped: [String: Double] = [:]
+        var traceQueueLength = 0
     }
 
     private let state = Locked(State())
@@ -70,6 +71,10 @@ public final class SelfMetrics: Sendable {
         state.withLock { $0.tracesExported = ($0.tracesExported ?? 0) + Double(count) }
     }
 
+    public func recordTraceQueueLength(_ length: Int) {
+        state.withLock { $0.traceQueueLength = length }
+    }
+
     public func recordTracesDropped(reason: String, count: Int) {
         state.withLock { $0.tracesDropped[reason, default: 0] += Double(count) }
     }
@@ -104,6 +109,7 @@ public final class SelfMetrics: Sendable {
             families.append(.counter("infraprobe_traces_exported", "Probe traces the OTLP endpoint accepted.", [([], exported)]))
             families.append(.counter("infraprobe_traces_dropped", "Probe traces not delivered, by reason (queue_full, send_failed, rejected).",
                                      snapshot.tracesDropped.map { ([("reason", $0.key)], $0.value) }))
+            families.append(.gauge("infraprobe_trace_queue_length", "Probe traces waiting for export.", [([], Double(snapshot.traceQueueLength))]))
         }
         families += ProcessMetrics.families()
         return families

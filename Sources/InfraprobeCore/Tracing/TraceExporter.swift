@@ -62,6 +62,8 @@ public final class TraceExporter: Sendable {
         let (accepted, waiter) = state.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
             guard !state.stopped, state.queue.count < options.queueCapacity else { return (false, nil) }
             state.queue.append(trace)
+            // Under the queue's lock, so the gauge cannot be left behind by a racing dequeue.
+            metrics.recordTraceQueueLength(state.queue.count)
             defer { state.waiter = nil }
             return (true, state.waiter)
         }
@@ -114,8 +116,10 @@ public final class TraceExporter: Sendable {
                 if state.stopped { return .some(nil) }
                 guard !state.queue.isEmpty else { return nil }
                 let count = min(options.batchSize, state.queue.count)
-                defer { state.queue.removeFirst(count) }
-                return .some(Array(state.queue.prefix(count)))
+                let batch = Array(state.queue.prefix(count))
+                state.queue.removeFirst(count)
+                metrics.recordTraceQueueLength(state.queue.count)
+                return .some(batch)
             }
             if let taken { return taken }
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
