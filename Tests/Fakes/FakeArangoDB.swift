@@ -16,7 +16,13 @@ final class FakeArangoDB: FakeService, @unchecked Sendable {
         case indexNotListed
         case aggregateWrong
         case metricsDisabled
+        /// A hostile server: every cursor answers `hasMore: true` with an empty batch, forever.
+        case endlessCursor
     }
+
+    /// `POST /_api/cursor/<id>` follow-ups and `DELETE /_api/cursor/<id>` frees served.
+    let cursorFollowUps = Locked(0)
+    let cursorDeletes = Locked(0)
 
     struct Collection: Equatable {
         var type: Int
@@ -88,6 +94,8 @@ final class FakeArangoDB: FakeService, @unchecked Sendable {
         case (_, "_api", "document"): return document(method, parts, db: db, request: request)
         case (_, "_api", "index"): return index(method, db: db, request: request)
         case (_, "_api", "gharial"): return gharial(method, parts, db: db, request: request)
+        case ("POST", "_api", "cursor") where parts.count == 3, ("DELETE", "_api", "cursor") where parts.count == 3:
+            return cursorFollowUp(method, id: parts[2])
         case ("POST", "_api", "cursor"): return cursor(db: db, request: request)
         case ("GET", "_admin", "metrics"):
             if breakage.current == .metricsDisabled { return Self.error(404, 404, "unknown path '/_admin/metrics'") }
@@ -308,6 +316,17 @@ final class FakeArangoDB: FakeService, @unchecked Sendable {
         return Self.error(405, 405, "method not supported")
     }
 
+    /// Only the endless cursor ever has an id to continue; every other id is unknown (1600).
+    private func cursorFollowUp(_ method: String, id: String) -> HTTPResponse {
+        guard breakage.current == .endlessCursor, id == "endless" else { return Self.error(404, 1600, "cursor not found") }
+        if method == "DELETE" {
+            cursorDeletes.withLock { $0 += 1 }
+            return .json(202, ["id": .string(id), "error": false, "code": 202])
+        }
+        cursorFollowUps.withLock { $0 += 1 }
+        return .json(200, ["result": [], "hasMore": true, "id": .string(id), "count": 1_000_000, "cached": false, "error": false, "code": 200])
+    }
+
     /// The AQL the probe sends: a one-step graph traversal, an indexed equality lookup, and a COLLECT AGGREGATE.
     private func cursor(db: String, request: HTTPRequest) -> HTTPResponse {
         guard let body = request.json, let query = body["query"]?.string, !query.isEmpty else {
@@ -334,6 +353,9 @@ final class FakeArangoDB: FakeService, @unchecked Sendable {
             result = [["total": .number(total), "n": .number(Double(collection.documents.count))]]
         } else {
             return Self.error(400, 1501, "AQL: syntax error, unexpected identifier near '\(query.prefix(20))'")
+        }
+        if breakage.current == .endlessCursor {
+            return .json(201, ["result": [], "hasMore": true, "id": "endless", "count": 1_000_000, "cached": false, "error": false, "code": 201])
         }
         return .json(201, ["result": .array(result), "hasMore": false, "count": .number(Double(result.count)), "cached": false,
                            "extra": ["warnings": [], "stats": ["writesExecuted": 0, "scannedIndex": 1, "executionTime": 0.0001]],

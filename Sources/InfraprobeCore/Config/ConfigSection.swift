@@ -138,7 +138,12 @@ public final class ConfigSection {
 
     public func duration(_ key: String) throws -> Duration? {
         guard let text = try scalar(key) else { return nil }
-        guard let value = DurationParser.parse(text), value > .zero else {
+        let value: Duration
+        switch DurationParser.parseChecked(text) {
+        case .success(let parsed) where parsed > .zero: value = parsed
+        case .failure(.outOfRange):
+            throw error(key, "duration \"\(String(text.prefix(60)))\" is out of range; at most \(DurationParser.format(DurationParser.maximum))")
+        default:
             throw error(key, "expected a duration such as 10s or 500ms, got \"\(text)\"")
         }
         record(key, text)

@@ -150,8 +150,10 @@ public struct HTTPEndpoint: Sendable {
         return "\(tenths / 10).\(tenths % 10) ms"
     }
 
+    /// The start of a body for a step or reason: newlines as spaces, other control characters escaped.
     static func snippet(_ body: [UInt8], limit: Int = 200) -> String {
         let text = String(decoding: body.prefix(limit).map { $0 == UInt8(ascii: "\n") ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
+            .escapingControlCharacters
         return body.count > limit ? text + "…" : text
     }
 

@@ -364,11 +364,11 @@ public struct PipelineProber: ReferencesTargets {
             // An empty Service.Address means the node's address (Consul's own rule).
             let serviceAddress = entry["Service"]?["Address"]?.string ?? ""
             let address = serviceAddress.isEmpty ? (entry["Node"]?["Address"]?.string ?? "") : serviceAddress
-            guard !address.isEmpty, let port = entry["Service"]?["Port"]?.double, port > 0, port < 65536 else {
+            guard !address.isEmpty, let port = entry["Service"]?["Port"]?.int, (1...65535).contains(port) else {
                 throw ProbeFailure(.unexpectedResponse, "an instance of \(service) has no address or port")
             }
             let tags = entry["Service"]?["Tags"]?.array?.compactMap(\.string) ?? []
-            return Instance(address: address, port: Int(port), redis: redisServices.contains(service) || tags.contains("redis"))
+            return Instance(address: address, port: port, redis: redisServices.contains(service) || tags.contains("redis"))
         }
     }
 

@@ -74,8 +74,8 @@ public struct RedisProber: Prober {
         guard replies[0].string == "PONG" else { throw ProbeFailure(.unexpectedResponse, "PING answered \(replies[0]), expected PONG") }
         let info = RedisInfo(replies[1].string ?? "")
         if let version = info["redis_version"] { context.reportVersion(version) }
-        if let uptime = info["uptime_in_seconds"].flatMap(Double.init) {
-            context.fact("infraprobe_redis_uptime_seconds", help: "Seconds since the Redis server started.", value: uptime)
+        if let uptime = try info.count("uptime_in_seconds") {
+            context.fact("infraprobe_redis_uptime_seconds", help: "Seconds since the Redis server started.", value: Double(uptime))
         }
     }
 
@@ -179,14 +179,15 @@ public struct RedisProber: Prober {
 
     private static func memoryUsage(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) throws {
         let info = RedisInfo(try redis.call(["INFO", "memory"]).string ?? "")
-        guard let used = info["used_memory"].flatMap(Double.init) else {
+        guard let usedBytes = try info.count("used_memory") else {
             throw ProbeFailure(.unexpectedResponse, "INFO memory has no used_memory field")
         }
-        let max = info["maxmemory"].flatMap(Double.init) ?? 0
+        let used = Double(usedBytes)
+        let max = Double(try info.count("maxmemory") ?? 0)
         context.fact("infraprobe_redis_memory_used_bytes", help: "Memory used by Redis (INFO used_memory).", value: used)
         context.fact("infraprobe_redis_memory_max_bytes", help: "Redis maxmemory limit; 0 means no limit.", value: max)
-        if let rss = info["used_memory_rss"].flatMap(Double.init) {
-            context.fact("infraprobe_redis_memory_rss_bytes", help: "Resident memory of the Redis process (INFO used_memory_rss).", value: rss)
+        if let rss = try info.count("used_memory_rss") {
+            context.fact("infraprobe_redis_memory_rss_bytes", help: "Resident memory of the Redis process (INFO used_memory_rss).", value: Double(rss))
         }
         guard max > 0 else {
             context.step("maxmemory is 0 (no limit): nothing to compare against")
@@ -231,4 +232,14 @@ struct RedisInfo {
     }
 
     subscript(_ field: String) -> String? { fields[field] }
+
+    /// A field Redis writes as an unsigned decimal (bytes, seconds): nil when absent, and
+    /// `unexpected_response` when present as anything else (`-1`, `1e300`, `nan`, 400 digits).
+    func count(_ field: String) throws -> UInt64? {
+        guard let text = fields[field] else { return nil }
+        guard let value = UInt64(text) else {
+            throw ProbeFailure(.unexpectedResponse, "INFO field \(field) is not an unsigned integer: \"\(String(text.prefix(40)))\"")
+        }
+        return value
+    }
 }
