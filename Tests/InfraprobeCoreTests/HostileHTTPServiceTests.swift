@@ -255,6 +255,39 @@ struct HostileHTTPServiceTests {
 
     // MARK: logs
 
+    @Test("a service's answer with newlines and terminal escapes cannot forge or corrupt the real exporter's log", arguments: ["logfmt", "json"])
+    func test_serviceAnswer_cannotForgeLogLines(_ format: String) async throws {
+        let server = HostileTCPServer { connection in
+            while connection.open {
+                guard !connection.readRequestHead().isEmpty else { return }
+                let body = "boom\nlevel=error msg=forged\r\u{1B}[2J\u{85}"
+                connection.send("HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+            }
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("infraprobe-forge-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let configFile = directory.appendingPathComponent("forge.yml")
+        try "targets:\n  grafana:\n    prober: grafana\n    url: \(server.url)\n    timeout: 2s\n".write(to: configFile, atomically: true, encoding: .utf8)
+        let exporter = try await BlockingExecutor.shared.run {
+            Result { try SpawnedExporter(configFile: configFile.path, arguments: ["--log.format", format], directory: directory) }
+        }.get()
+        let base = exporter.base
+        let probe = try await BlockingExecutor.shared.run { Result { try HTTPFetch.get(base + "/probe?target=grafana", maxTime: 5) } }.get()
+        let debug = try await BlockingExecutor.shared.run { Result { try HTTPFetch.get(base + "/probe?target=grafana&debug=true", maxTime: 5) } }.get()
+        _ = await BlockingExecutor.shared.run { exporter.stop() }
+        await server.stopOffPool()
+        #expect(probe.status == 200 && probe.text.contains("reason=\"http_status\""), "\(probe.text)")
+        let log = exporter.log
+        #expect(log.contains("component failed"), "\(log)")
+        for line in log.split(separator: "\n") {
+            #expect(!line.hasPrefix("level=error msg=forged") && !line.hasPrefix("msg=forged"), "forged line: \(line)")
+        }
+        #expect(!log.unicodeScalars.contains { $0.isControlCharacter && $0 != "\n" }, "raw control character in the log")
+        #expect(!debug.text.unicodeScalars.contains { $0.isControlCharacter && $0 != "\n" }, "raw control character in debug output")
+        #expect(debug.text.contains("boom level=error msg=forged\\r\\e[2J"), "\(debug.text)")
+    }
+
     @Test("log lines escape every control character a service may have sent (logfmt and JSON)")
     func test_logLines_escapeControlCharacters() {
         let hostile = "ok\nlevel=error msg=forged\r\u{1B}[2J\u{85}\u{7F}\u{0}"
