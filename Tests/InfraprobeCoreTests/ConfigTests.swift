@@ -183,5 +183,10 @@ struct DeadlineTests {
         #expect(Duration.seconds(Int64.max).milliseconds == .max)
         #expect((Duration.zero - .seconds(Int64.max)).milliseconds == .min)
         #expect(Duration.seconds(2).milliseconds == 2000)
+        #expect(Duration.seconds(Int64.max).microseconds == .max)
+        #expect(Duration.microseconds(1_234_567).microseconds == 1_234_567)
+        #expect(ComponentRunner.formatSeconds(.seconds(Int64.max)).hasSuffix("s"))
+        #expect(HTTPEndpoint.ms(.seconds(Int64.max)).hasSuffix(" ms"))
+        #expect(HTTPEndpoint.ms(.microseconds(12_345)) == "12.3 ms")
     }
 }

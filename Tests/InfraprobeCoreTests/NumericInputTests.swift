@@ -38,6 +38,15 @@ struct NumericInputTests {
         #expect(status == 0)
     }
 
+    @Test("--probe.timeout-offset out of range is refused at start, not a trap", arguments: ["1e300", "NaN", "-1", "3601", "inf"])
+    func test_timeoutOffsetFlag_outOfRange_isRefused(_ value: String) async throws {
+        let (status, output) = try await BlockingExecutor.shared.run {
+            Result { try SpawnedExporter.run(["--config.file", "/nonexistent.yml", "--probe.timeout-offset", value, "--web.listen-address", "127.0.0.1:1"]) }
+        }.get()
+        #expect(status != 0 && status < 128, "status \(status): \(output)")
+        #expect(output.contains("--probe.timeout-offset") || output.contains("probe.timeout-offset"), "\(output)")
+    }
+
     // MARK: config durations
 
     @Test("a duration too large for Duration is a config error naming file, line and key",

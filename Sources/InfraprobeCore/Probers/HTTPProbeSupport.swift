@@ -146,7 +146,7 @@ public struct HTTPEndpoint: Sendable {
 
     /// `12.3 ms`, without String(format:), which is slow on the probe path.
     static func ms(_ duration: Duration) -> String {
-        let tenths = max(0, duration.milliseconds * 10 + (duration.components.attoseconds / 100_000_000_000_000) % 10)
+        let tenths = max(0, duration.microseconds / 100)
         return "\(tenths / 10).\(tenths % 10) ms"
     }
 

@@ -47,6 +47,15 @@ extension Duration {
         return overflowAdding ? (s < 0 ? .min : .max) : total
     }
 
+    /// Whole microseconds, saturating at the Int64 range instead of trapping.
+    public var microseconds: Int64 {
+        let (s, atto) = components
+        let (us, overflow) = s.multipliedReportingOverflow(by: 1_000_000)
+        guard !overflow else { return s < 0 ? .min : .max }
+        let (total, overflowAdding) = us.addingReportingOverflow(atto / 1_000_000_000_000)
+        return overflowAdding ? (s < 0 ? .min : .max) : total
+    }
+
     public var timeval: timeval {
         let (s, atto) = components
         return Foundation.timeval(tv_sec: Int(s), tv_usec: Int(atto / 1_000_000_000_000))
