@@ -274,6 +274,18 @@ struct PipelineProberTests {
             #expect(text.contains(#"infraprobe_pipeline_link_info{target="flows",prober="pipeline",component="trace_via_collector",link_role="tempo",link_target="tempo"} 1"#))
         }
     }
+
+    @Test("Consul listing instances with hostile port numbers: service_discovery is unexpected_response, never a trap",
+          arguments: ["1e300", "-1", "65536", "1.5e18", String(repeating: "9", count: 400), "\"NaN\""])
+    func test_pipeline_hostileConsulPort_isUnexpectedResponse(_ token: String) async throws {
+        try await withChain { chain in
+            chain.consul.hostile.withLock { $0 = .numbers(token) }
+            let (result, elapsed) = try await chain.probe()
+            expect(result, "service_discovery", .unexpectedResponse, hop: "consul_catalog")
+            #expect(result.component("service_discovery")?.failure?.message.contains("no address or port") == true, "\(result.failureSummary)")
+            #expect(elapsed < .seconds(2))
+        }
+    }
 }
 
 @Suite("Pipeline config: references to other targets")
