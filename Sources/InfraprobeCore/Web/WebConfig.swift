@@ -51,6 +51,13 @@ public struct WebConfig: Sendable {
                     throw ConfigError(file: file, line: key.mark?.line, key: "basic_auth_users", message: "expected user: bcrypt-hash")
                 }
                 let hash = scalar.string
+                // The cost is checked before anything hashes with it: each step doubles the time of
+                // every login (and of this check), so `$2y$31$` would hang the load for days.
+                if hash.utf8.count > 7, ["$2a$", "$2b$", "$2y$"].contains(where: hash.hasPrefix), hash.utf8.dropFirst(6).first == UInt8(ascii: "$"),
+                   let cost = Int(hash.dropFirst(4).prefix(2)), !BasicAuth.acceptedCosts.contains(cost) {
+                    throw ConfigError(file: file, line: value.mark?.line, key: "basic_auth_users.\(user)",
+                                      message: "bcrypt cost \(cost) is outside \(BasicAuth.acceptedCosts.lowerBound)…\(BasicAuth.acceptedCosts.upperBound)")
+                }
                 guard ["$2a$", "$2b$", "$2y$"].contains(where: hash.hasPrefix), BasicAuth.crypt("probe", setting: hash) != nil else {
                     throw ConfigError(file: file, line: value.mark?.line, key: "basic_auth_users.\(user)",
                                       message: "not a bcrypt hash (expected $2y$/$2b$/$2a$…, e.g. from htpasswd -nBC 10)")
@@ -136,6 +143,9 @@ public final class BasicAuth: Sendable {
     private let cache = Locked<[String]>([])
     private let cacheLimit = 100
     private let executor: BlockingExecutor
+    /// bcrypt costs a web config may use: 16 already takes seconds per uncached login.
+    public static let acceptedCosts = 4...16
+
     /// A bcrypt setting (cost 10) for unknown users: crypt accepts a bare setting.
     static let dummyHash = "$2b$10$abcdefghijklmnopqrstuu"
 
