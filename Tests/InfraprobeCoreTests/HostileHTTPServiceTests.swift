@@ -161,6 +161,24 @@ struct HostileHTTPServiceTests {
         }
     }
 
+    @Test("absurd Content-Length values: protocol when unreadable, else bounded by the deadline; never a trap")
+    func test_absurdContentLength_isProtocolOrBoundedByDeadline() async throws {
+        // curl refuses a negative length at once; a length it can read but that never arrives
+        // (26 digits, "12, 13") waits for the body until the deadline; "1e300" reads as 1.
+        let cases: [(String, FailureReason?)] = [("-1", .protocol), ("99999999999999999999999999", .timeout), ("12, 13", .timeout), ("1e300", nil)]
+        for (length, expected) in cases {
+            try await withHostile({ connection in
+                connection.readRequestHead()
+                connection.send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(length)\r\n\r\n{}")
+                connection.pause(.seconds(3))
+            }) { server in
+                let (result, elapsed) = await timed(HTTPClientRequest(url: server.url + "/", deadline: .after(.seconds(1))))
+                #expect(failure(result)?.reason == expected, "\(length): \(result)")
+                #expect(elapsed < .milliseconds(expected == .timeout ? 1400 : 400), "\(length) took \(elapsed)")
+            }
+        }
+    }
+
     // MARK: redirects and protocol mismatch
 
     @Test("a redirect to another host is not followed: no request, and no credentials, reach it")

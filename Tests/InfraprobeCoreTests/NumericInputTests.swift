@@ -47,6 +47,25 @@ struct NumericInputTests {
         #expect(output.contains("--probe.timeout-offset") || output.contains("probe.timeout-offset"), "\(output)")
     }
 
+    @Test("a bad scrape-timeout header is a 400 on every /probe form: one target, all targets, a module")
+    func test_scrapeTimeoutHeader_is400_onEveryProbeForm() async throws {
+        let exporter = try TestExporter(config: """
+        targets:
+          redis-local:
+            prober: redis
+            address: 127.0.0.1:1
+        modules:
+          cache:
+            prober: redis
+            allowed_targets: ["127.0.0.1:*"]
+        """)
+        for path in ["/probe?target=redis-local", "/probe", "/probe?module=cache&target=127.0.0.1:1", "/probe?target=redis-local&debug=true"] {
+            let response = try await exporter.get(path, headers: ["X-Prometheus-Scrape-Timeout-Seconds": "1e21"])
+            #expect(response.status == 400, "\(path): \(response.status) \(response.text)")
+        }
+        #expect(try await exporter.get("/-/healthy").status == 200)
+    }
+
     // MARK: config durations
 
     @Test("a duration too large for Duration is a config error naming file, line and key",
