@@ -10,6 +10,9 @@ public struct GrafanaProber: Prober {
         addressKey: "url",
         make: { section, environment in try GrafanaProber(section: section, environment: environment) })
 
+    /// Datasource health checks run this many at a time; each one makes Grafana query a backend.
+    static let maxConcurrentHealthChecks = 8
+
     public let endpoint: HTTPEndpoint
     /// Check only these datasources (needs only `datasources:query`); else list them all (`datasources:read`).
     public let datasourceUIDs: [String]?
@@ -56,23 +59,16 @@ public struct GrafanaProber: Prober {
             }
         }
         let endpoint = self.endpoint
-        let outcomes = try await withThrowingTaskGroup(of: (String, String).self) { group in
-            for datasource in datasources {
-                group.addTask {
-                    let response = try await endpoint.call("GET", "/api/datasources/uid/\(urlEncode(datasource.uid))/health",
-                                                           expect: [200, 400, 404, 500, 501, 503], context: context)
-                    let status = JSONValue.parse(response.body)?["status"]?.string
-                    switch (response.status, status) {
-                    case (200, "OK"): return (datasource.name, "healthy")
-                    case (404, _), (501, _): return (datasource.name, "unsupported")
-                    case (200, _): throw ProbeFailure(.unexpectedResponse, "health of \(datasource.name) answered 200 without status OK")
-                    default: return (datasource.name, "failing")
-                    }
-                }
+        let outcomes = try await datasources.concurrentMap(maxConcurrent: Self.maxConcurrentHealthChecks) { datasource in
+            let response = try await endpoint.call("GET", "/api/datasources/uid/\(urlEncode(datasource.uid))/health",
+                                                   expect: [200, 400, 404, 500, 501, 503], context: context)
+            let status = JSONValue.parse(response.body)?["status"]?.string
+            switch (response.status, status) {
+            case (200, "OK"): return (datasource.name, "healthy")
+            case (404, _), (501, _): return (datasource.name, "unsupported")
+            case (200, _): throw ProbeFailure(.unexpectedResponse, "health of \(datasource.name) answered 200 without status OK")
+            default: return (datasource.name, "failing")
             }
-            var outcomes: [(String, String)] = []
-            for try await outcome in group { outcomes.append(outcome) }
-            return outcomes
         }
         for state in ["healthy", "failing", "unsupported"] {
             context.fact("infraprobe_grafana_datasources", help: "Grafana datasources by health-check state.",
