@@ -16,9 +16,11 @@ enum {
     CSHIM_REDIS_TOO_MANY_ELEMENTS = -2,
     CSHIM_REDIS_TOO_MANY_BYTES = -3,
     CSHIM_REDIS_OUT_OF_MEMORY = -4,
+    CSHIM_REDIS_STRING_TOO_LONG = -5,  // a bulk string declares more than the byte limit
+    CSHIM_REDIS_LINE_TOO_LONG = -6,    // a line (status, error, integer, length) without its end
 };
 
-cshim_redis_reader *cshim_redis_reader_create(size_t max_elements, size_t max_bytes);
+cshim_redis_reader *cshim_redis_reader_create(size_t max_elements, size_t max_bytes, size_t max_line);
 void cshim_redis_reader_free(cshim_redis_reader *reader);
 /// Copies bytes in; fails only when the reader is already in an error state.
 int cshim_redis_reader_feed(cshim_redis_reader *reader, const char *bytes, size_t length);

@@ -12,6 +12,8 @@ final class RedisReplyReader {
         var maxElements = 65_536
         /// Bytes of one reply's strings plus its not yet parsed remainder.
         var maxBytes = 4 << 20
+        /// Bytes of one line (status, error, integer, length) still waiting for its end.
+        var maxLineBytes = 64 << 10
 
         static let standard = Limits()
     }
@@ -21,7 +23,7 @@ final class RedisReplyReader {
 
     init(limits: Limits = .standard) {
         self.limits = limits
-        guard let reader = cshim_redis_reader_create(limits.maxElements, limits.maxBytes) else {
+        guard let reader = cshim_redis_reader_create(limits.maxElements, limits.maxBytes, limits.maxLineBytes) else {
             fatalError("cannot allocate a Redis reply reader")
         }
         self.reader = reader
@@ -68,7 +70,11 @@ final class RedisReplyReader {
         case Int32(CSHIM_REDIS_TOO_MANY_ELEMENTS):
             return RedisClientError(.protocol, "reply declares an array of \(size) elements, over the limit of \(limits.maxElements) elements per reply")
         case Int32(CSHIM_REDIS_TOO_MANY_BYTES):
-            return RedisClientError(.protocol, "reply exceeds the limit of \(limits.maxBytes) bytes")
+            return RedisClientError(.protocol, "reply exceeds the limit of \(limits.maxBytes) bytes per reply")
+        case Int32(CSHIM_REDIS_STRING_TOO_LONG):
+            return RedisClientError(.protocol, "reply declares a string of \(size) bytes, over the limit of \(limits.maxBytes) bytes per reply")
+        case Int32(CSHIM_REDIS_LINE_TOO_LONG):
+            return RedisClientError(.protocol, "reply line runs past \(limits.maxLineBytes) bytes without ending")
         case Int32(CSHIM_REDIS_OUT_OF_MEMORY):
             return RedisClientError(.io, "out of memory while reading a reply")
         default:

@@ -48,6 +48,13 @@ public final class BlockingExecutor: @unchecked Sendable {
         return threadCount
     }
 
+    /// Threads running a job (or about to) now.
+    public var busy: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return threadCount - idleThreads
+    }
+
     /// Jobs waiting for a thread.
     public var queued: Int {
         condition.lock()
