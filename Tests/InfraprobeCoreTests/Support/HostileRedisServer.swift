@@ -24,6 +24,7 @@ final class HostileRedisServer: @unchecked Sendable {
     private let state = NSLock()
     private var stopping = false
     private var open = 0
+    private var peak = 0
     private var accepted = 0
     private let done = DispatchSemaphore(value: 0)
 
@@ -60,6 +61,8 @@ final class HostileRedisServer: @unchecked Sendable {
     /// Connections accepted and not yet closed by the client.
     var openConnections: Int { state.withLock { open } }
     var acceptedConnections: Int { state.withLock { accepted } }
+    /// The most connections open at once.
+    var peakConnections: Int { state.withLock { peak } }
 
     /// Waits up to `limit` for the client to have closed every connection; true if it did.
     func waitUntilAllClosed(within limit: Duration) async -> Bool {
@@ -99,7 +102,7 @@ final class HostileRedisServer: @unchecked Sendable {
                     let client = accept(listener, nil, nil)
                     guard client >= 0 else { break }
                     kept.append(Connection(fd: client))
-                    state.withLock { open += 1; accepted += 1 }
+                    state.withLock { open += 1; accepted += 1; peak = max(peak, open) }
                 }
             }
             for (index, var connection) in connections.enumerated() {
