@@ -5,7 +5,7 @@ import Testing
 /// The Redis prober against a server that answers with broken or malicious RESP. Each case
 /// gives the right reason within the probe deadline, and afterwards the client has closed
 /// every socket, no blocking thread is still busy, and memory has not grown by more than a
-/// few replies' worth (the reader's limit is 4 MiB per reply).
+/// few replies' worth (the reader's limit is 128 KiB per reply).
 @Suite("Redis prober against a hostile server", .serialized)
 struct HostileRedisTests {
     /// Of our own, so its threads are only this suite's (other suites run in parallel).
@@ -61,7 +61,7 @@ struct HostileRedisTests {
         let outcome = try await probe(.stream(prefix: Self.bytes("$4294967296\r\n"), filler: UInt8(ascii: "a")))
         let failure = try #require(outcome.result.component("service_running")?.failure)
         #expect(failure.reason == .protocol, "\(failure)")
-        #expect(failure.message.contains("string of 4294967296 bytes, over the limit of 4194304 bytes"), "\(failure)")
+        #expect(failure.message.contains("string of 4294967296 bytes, over the limit of 131072 bytes"), "\(failure)")
         #expect(outcome.elapsed < deadline / 2, "buffered a string it should have refused: \(outcome.elapsed)")
         // Not a dependency of the others: each component saw the same and said so.
         for component in outcome.result.components {
@@ -84,9 +84,11 @@ struct HostileRedisTests {
     }
 
     @Test func test_redisProbe_reportsProtocol_whenArraysTogetherDeclareTooManyElements() async throws {
-        // Each array alone is small; 40 of them nested in one reply are not.
-        let outcome = try await probe(.reply(Self.bytes("*40\r\n" + String(repeating: "*2000\r\n:1\r\n", count: 40))))
-        #expect(outcome.result.reason("service_running") == .protocol, "\(outcome.result.failureSummary)")
+        // Each array alone is under the limit of 2048 elements per reply; the two together are not.
+        let outcome = try await probe(.reply(Self.bytes("*2\r\n*1500\r\n" + String(repeating: ":1\r\n", count: 1500) + "*1500\r\n")))
+        let failure = try #require(outcome.result.component("service_running")?.failure)
+        #expect(failure.reason == .protocol, "\(failure)")
+        #expect(failure.message.contains("array of 1500 elements, over the limit of 2048"), "\(failure)")
     }
 
     @Test(arguments: ["$-2\r\n", "*-5\r\n", "$-9223372036854775808\r\n", "*99999999999999999999\r\n", ":12x\r\n"])
@@ -106,7 +108,7 @@ struct HostileRedisTests {
         for component in outcome.result.components {
             let failure = try #require(component.failure)
             #expect(failure.reason == .protocol, "\(component.component): \(failure)")
-            #expect(failure.message.contains("line runs past 65536 bytes"), "\(failure)")
+            #expect(failure.message.contains("line runs past 16384 bytes"), "\(failure)")
         }
         #expect(outcome.elapsed < deadline / 2, "spent the deadline on one line: \(outcome.elapsed)")
     }

@@ -4,24 +4,31 @@ import CShims
 /// Parses RESP2 replies with hiredis' parser and copies them out as `RedisValue`s, refusing a
 /// reply that declares or sends more than `limits` allow before memory is spent on it.
 /// Feed it bytes as they arrive; take replies with `next()`. After an error it stays failed.
-final class RedisReplyReader {
-    /// Far above any reply the probers read (INFO is a few KiB, the largest array a handful of
-    /// entries), far below what would hurt when every blocking thread holds one.
-    struct Limits: Sendable {
+public final class RedisReplyReader {
+    /// Far above any reply the probers read (INFO sections are under 2 KiB, the largest array a
+    /// handful of entries), far below what would hurt: one reply costs at most about 1 MB,
+    /// so even every blocking thread holding one stays inside the unit's MemoryMax.
+    public struct Limits: Sendable {
         /// Elements of all arrays in one reply together.
-        var maxElements = 65_536
+        public var maxElements: Int
         /// Bytes of one reply's strings plus its not yet parsed remainder.
-        var maxBytes = 4 << 20
+        public var maxBytes: Int
         /// Bytes of one line (status, error, integer, length) still waiting for its end.
-        var maxLineBytes = 64 << 10
+        public var maxLineBytes: Int
 
-        static let standard = Limits()
+        public static let standard = Limits()
+
+        public init(maxElements: Int = 2048, maxBytes: Int = 128 << 10, maxLineBytes: Int = 16 << 10) {
+            self.maxElements = maxElements
+            self.maxBytes = maxBytes
+            self.maxLineBytes = maxLineBytes
+        }
     }
 
-    let limits: Limits
+    public let limits: Limits
     private let reader: OpaquePointer
 
-    init(limits: Limits = .standard) {
+    public init(limits: Limits = .standard) {
         self.limits = limits
         guard let reader = cshim_redis_reader_create(limits.maxElements, limits.maxBytes, limits.maxLineBytes) else {
             fatalError("cannot allocate a Redis reply reader")
@@ -31,12 +38,12 @@ final class RedisReplyReader {
 
     deinit { cshim_redis_reader_free(reader) }
 
-    func feed(_ bytes: UnsafeRawBufferPointer) throws(RedisClientError) {
+    public func feed(_ bytes: UnsafeRawBufferPointer) throws(RedisClientError) {
         let status = Self.feed(reader, bytes)
         if status != Int32(CSHIM_REDIS_NEED_MORE) { throw error(status) }
     }
 
-    func feed(_ bytes: [UInt8]) throws(RedisClientError) {
+    public func feed(_ bytes: [UInt8]) throws(RedisClientError) {
         let status = bytes.withUnsafeBytes { Self.feed(reader, $0) }
         if status != Int32(CSHIM_REDIS_NEED_MORE) { throw error(status) }
     }
@@ -47,7 +54,7 @@ final class RedisReplyReader {
     }
 
     /// The next complete reply, nil until one is buffered.
-    func next() throws(RedisClientError) -> RedisValue? {
+    public func next() throws(RedisClientError) -> RedisValue? {
         var raw: UnsafeMutableRawPointer?
         let status = cshim_redis_reader_next(reader, &raw)
         switch status {
@@ -62,7 +69,7 @@ final class RedisReplyReader {
     }
 
     /// Bytes received but not part of any reply taken so far.
-    var pendingBytes: Int { cshim_redis_reader_pending(reader) }
+    public var pendingBytes: Int { cshim_redis_reader_pending(reader) }
 
     private func error(_ status: Int32) -> RedisClientError {
         let size = cshim_redis_reader_offending_size(reader)
