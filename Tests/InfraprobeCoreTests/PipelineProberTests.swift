@@ -214,7 +214,7 @@ struct PipelineProberTests {
     @Test("a password-protected Redis answering NOAUTH to PING counts as answering; redis_services forces PING")
     func test_pipeline_redisWithPassword_answers() async throws {
         try await withChain { chain in
-            let locked = try RedisServer(["--requirepass", "secret"])
+            let locked = try await RedisServer.make(["--requirepass", "secret"])
             defer { locked.stop() }
             chain.consul.seedService("redis-locked", id: "redis-locked-1", port: locked.port)
             let (result, _) = try await chain.probe(pipeline: [
@@ -260,6 +260,25 @@ struct PipelineProberTests {
             let (down, _) = try await chain.probe()
             expect(down, "service_discovery", .connectionRefused, hop: "consul_catalog")
             #expect(down.component("trace_via_collector")?.ok == true, "\(down.failureSummary)")
+        }
+    }
+
+    @Test("a leaderless Consul (500 No cluster leader on the health read): service_discovery is not_ready at consul_catalog")
+    func test_pipeline_consulCatalog_whenNoLeader() async throws {
+        try await withChain { chain in
+            chain.consul.breakage.withLock { $0 = .noLeader }
+            let (result, _) = try await chain.probe()
+            expect(result, "service_discovery", .notReady, hop: "consul_catalog")
+            #expect(result.component("trace_via_collector")?.ok == true, "\(result.failureSummary)")
+        }
+    }
+
+    @Test("a Consul token without node:read (lists filtered by ACLs): service_discovery reports auth at consul_catalog")
+    func test_pipeline_consulCatalog_whenACLsFilterNodes() async throws {
+        try await withChain { chain in
+            chain.consul.breakage.withLock { $0 = .tokenLacksNodeRead }
+            let (result, _) = try await chain.probe()
+            expect(result, "service_discovery", .auth, hop: "consul_catalog")
         }
     }
 

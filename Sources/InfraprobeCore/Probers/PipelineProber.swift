@@ -355,11 +355,12 @@ public struct PipelineProber: ReferencesTargets {
     /// `GET /v1/health/service/<name>?passing`: instances whose every check passes.
     func passingInstances(_ service: String, consul: (name: String, prober: ConsulProber), deadline: Deadline,
                           context: ComponentContext) async throws -> [Instance] {
-        let response = try await consul.prober.endpoint.call("GET", "/v1/health/service/\(urlEncode(service))?passing",
-                                                             deadline: deadline, context: context)
+        let response = try await consul.prober.consulCall("GET", "/v1/health/service/\(urlEncode(service))?passing",
+                                                          deadline: deadline, context: context)
         guard let entries = JSONValue.parse(response.body)?.array else {
             throw ProbeFailure(.unexpectedResponse, "/v1/health/service/\(service) is not a JSON array")
         }
+        if entries.isEmpty { try ConsulProber.rejectACLFiltered(response, what: "the instances of \(service)") }
         return try entries.map { entry in
             // An empty Service.Address means the node's address (Consul's own rule).
             let serviceAddress = entry["Service"]?["Address"]?.string ?? ""
