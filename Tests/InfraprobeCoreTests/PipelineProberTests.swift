@@ -9,13 +9,14 @@ import Testing
 struct PipelineProberTests {
     final class Chain: @unchecked Sendable {
         let redis: RedisServer
-        let tempo = FakeTempo()
+        let tempo: FakeTempo
         let otel = FakeOTelCollector()
         let grafana = FakeGrafana()
         let consul = FakeConsul(token: "consul-token")
         let deadPort = ClosedPort()
 
-        init() throws {
+        init(tempo: FakeTempo = FakeTempo()) throws {
+            self.tempo = tempo
             redis = try RedisServer()
             for fake in [tempo, otel, grafana, consul] as [FakeService] { try fake.start() }
             otel.forward(to: tempo, delay: .milliseconds(100))
@@ -74,8 +75,8 @@ struct PipelineProberTests {
         }
     }
 
-    func withChain(_ body: (Chain) async throws -> Void) async throws {
-        let chain = try Chain()
+    func withChain(tempo: FakeTempo = FakeTempo(), _ body: (Chain) async throws -> Void) async throws {
+        let chain = try Chain(tempo: tempo)
         defer { chain.stop() }
         try await body(chain)
     }
@@ -170,6 +171,16 @@ struct PipelineProberTests {
             expect(result, "trace_via_collector", .timeout, hop: "tempo_visible")
             #expect(result.component("service_discovery")?.ok == true, "\(result.failureSummary)")
             #expect(elapsed < .milliseconds(1500))
+        }
+    }
+
+    @Test("Tempo's query API is under http_api_prefix, not at its url: tempo_query fails fast with http_status, not as a slow Tempo")
+    func test_pipeline_tempoQuery_whenNoQueryAPIAtURL() async throws {
+        try await withChain(tempo: FakeTempo(httpAPIPrefix: "/tempo")) { chain in
+            let (result, elapsed) = try await chain.probe()
+            expect(result, "trace_via_collector", .httpStatus, hop: "tempo_query")
+            #expect(result.component("trace_via_collector")?.failure?.message.contains("http_api_prefix") == true, "\(result.failureSummary)")
+            #expect(elapsed < .seconds(1))
         }
     }
 

@@ -196,6 +196,7 @@ public struct PipelineProber: ReferencesTargets {
             if !prefix.isEmpty, let message = JSONValue.parse(response.body)?["message"]?.string {
                 throw ProbeFailure(.httpStatus, "GET \(prefix)/api/traces answered 404: \(message)")
             }
+            try TempoProber.checkTraceNotFound(response)
             return false
         }
         guard let answer = JSONValue.parse(response.body) else { throw ProbeFailure(.unexpectedResponse, "trace-by-id v1 is not JSON") }
