@@ -10,6 +10,8 @@ public final class ExporterRuntime: Sendable {
         public var web = WebOptions()
         public var server = HTTPServerOptions()
         public var maxRequests = 40
+        /// Scrapes that may join one running probe of a target (DESIGN: single-flight).
+        public var maxJoinersPerProbe = 8
         public var historyLimit = 100
         /// From `--web.config.file`: TLS material goes to the server, auth policy to the web app.
         public var webConfig: WebConfig? {
@@ -40,7 +42,8 @@ public final class ExporterRuntime: Sendable {
         let config = try loader.load(file: settings.configFile)
         let metrics = SelfMetrics(version: BuildInfo.version, revision: BuildInfo.revision)
         service = ProbeService(config: config, environment: environment, metrics: metrics,
-                               maxConcurrentProbes: settings.maxRequests, historyLimit: settings.historyLimit, logger: logger)
+                               maxConcurrentProbes: settings.maxRequests,
+                               maxJoinersPerProbe: settings.maxJoinersPerProbe, historyLimit: settings.historyLimit, logger: logger)
         let reloader: WebApp.Reloader = { [loader, configFile, service, logger, reloadLock] in
             Self.reload(loader: loader, file: configFile, service: service, logger: logger, lock: reloadLock)
         }
@@ -58,6 +61,16 @@ public final class ExporterRuntime: Sendable {
     public func stop() {
         logger.info("shutting down; waiting for in-flight requests", metadata: ["in_flight": "\(server.inFlightCount)"])
         server.stop()
+    }
+
+    /// `stop()` from async code: the wait for in-flight requests happens on a thread of its own,
+    /// leaving the cooperative pool to the handlers being waited for.
+    public func stopOffPool() async {
+        logger.info("shutting down; waiting for in-flight requests", metadata: ["in_flight": "\(server.inFlightCount)"])
+        await server.stopOffPool()
+        if server.inFlightCount > 0 {
+            logger.warning("requests still in flight after the shutdown grace; exiting without waiting", metadata: ["in_flight": "\(server.inFlightCount)"])
+        }
     }
 
     @discardableResult

@@ -122,8 +122,12 @@ public struct WebConfig: Sendable {
             }
         }
         guard !basicAuthUsers.isEmpty, path != "/-/healthy" else { return nil }
-        if let credentials = facts.basicAuth, await verifier.verify(user: credentials.user, password: credentials.password, users: basicAuthUsers) {
-            return nil
+        if let credentials = facts.basicAuth {
+            switch await verifier.check(user: credentials.user, password: credentials.password, users: basicAuthUsers) {
+            case .accepted: return nil
+            case .rejected: break
+            case .busy: return HTTPResponse(status: 503, body: "too many password checks in progress; try again later\n", headers: [("Retry-After", "1")])
+            }
         }
         return HTTPResponse(status: 401, body: "Unauthorized\n", headers: [("WWW-Authenticate", "Basic realm=\"infraprobe\", charset=\"UTF-8\"")])
     }
@@ -131,28 +135,34 @@ public struct WebConfig: Sendable {
 
 /// bcrypt verification through libcrypt. Unknown users are checked against a dummy hash so the
 /// timing does not tell which part was wrong; successful checks are cached (bcrypt costs ~70 ms
-/// at cost 10) and run off the cooperative pool.
+/// at cost 10) and run off the cooperative pool, through a `BcryptLimiter`.
 public final class BasicAuth: Sendable {
+    public enum Verdict: Sendable { case accepted, rejected, busy }
+
     private let cache = Locked<[String]>([])
     private let cacheLimit = 100
-    private let executor: BlockingExecutor
+    private let limiter: BcryptLimiter
     /// A bcrypt setting (cost 10) for unknown users: crypt accepts a bare setting.
     static let dummyHash = "$2b$10$abcdefghijklmnopqrstuu"
 
-    public init(executor: BlockingExecutor = .shared) { self.executor = executor }
+    public init(limiter: BcryptLimiter = .shared) { self.limiter = limiter }
 
     public func verify(user: String, password: String, users: [String: String]) async -> Bool {
+        await check(user: user, password: password, users: users) == .accepted
+    }
+
+    public func check(user: String, password: String, users: [String: String]) async -> Verdict {
         let stored = users[user]
         let key = "\(user)\u{0}\(stored ?? "")\u{0}\(password)"
-        if stored != nil, cache.withLock({ $0.contains(key) }) { return true }
+        if stored != nil, cache.withLock({ $0.contains(key) }) { return .accepted }
         let setting = stored ?? Self.dummyHash
-        let computed = await executor.run { BasicAuth.crypt(password, setting: setting) }
-        guard let stored, let computed, Self.constantTimeEqual(computed, stored) else { return false }
+        guard let computed = await limiter.run({ BasicAuth.crypt(password, setting: setting) }) else { return .busy }
+        guard let stored, let computed, Self.constantTimeEqual(computed, stored) else { return .rejected }
         cache.withLock { entries in
             entries.append(key)
             if entries.count > cacheLimit { entries.removeFirst(entries.count - cacheLimit) }
         }
-        return true
+        return .accepted
     }
 
     static func crypt(_ phrase: String, setting: String) -> String? {
