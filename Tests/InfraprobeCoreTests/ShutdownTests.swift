@@ -97,3 +97,28 @@ struct ShutdownTests {
         #expect(Set(outcome.statuses.keys).isSubset(of: [200, 503]), "\(outcome.statuses)")
     }
 }
+
+/// The same promise in-process, for a handler that ignores cancellation.
+@Suite("HTTP server stop")
+struct HTTPServerStopTests {
+    @Test func test_stop_whenAHandlerOutlivesTheGrace_leavesTheDaemonRunningInsteadOfAborting() async throws {
+        var options = HTTPServerOptions()
+        options.shutdownGrace = .milliseconds(100)
+        options.cancelGrace = .milliseconds(100)
+        // Blocking work does not notice cancellation: the handler ends when it ends.
+        let server = HTTPServer(listen: ListenAddress("127.0.0.1:0")!, options: options) { _, _ in
+            _ = await BlockingExecutor.shared.run { usleep(1_500_000) }
+            return .text(200, "late but whole")
+        }
+        try server.start()
+        let url = "http://127.0.0.1:\(server.port)/"
+        async let response = HTTPFetch.getOffPool(url)
+        for _ in 0..<300 where server.inFlightCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(server.inFlightCount == 1)
+        await server.stopOffPool()
+        // stop() gave up waiting; the daemon still serves the handler's answer when it comes.
+        let answer = try await response
+        #expect(answer.status == 200)
+        #expect(answer.text == "late but whole\n")
+    }
+}

@@ -22,6 +22,9 @@ public struct HTTPServerOptions: Sendable {
     public var maxBodyBytes = 64 * 1024
     /// In-flight requests get this long to finish on shutdown before they are cancelled.
     public var shutdownGrace: Duration = .seconds(15)
+    /// Then they are cancelled and get this long to end; a handler that is still running after
+    /// it leaves the daemon running until the process exits.
+    public var cancelGrace: Duration = .seconds(15)
     public var tls: TLSMaterial?
 
     public init() {}
@@ -176,12 +179,13 @@ public final class HTTPServer: @unchecked Sendable {
         while !inFlight.current.isEmpty && ContinuousClock.now < graceEnd { usleep(10_000) }
         inFlight.current.values.forEach { $0.cancel() }
         // Handlers wait on probes, which end at their deadline; give cancelled ones that long.
-        let cancelEnd = ContinuousClock.now + options.shutdownGrace
+        let cancelEnd = ContinuousClock.now + options.cancelGrace
         while !inFlight.current.isEmpty && ContinuousClock.now < cancelEnd { usleep(5_000) }
         guard inFlight.current.isEmpty else {
             // libmicrohttpd aborts the process when stopped with a connection still suspended;
-            // leaving the daemon to the process's exit is the lesser harm.
-            watchdog.stop()
+            // leaving the daemon to the process's exit is the lesser harm. It calls back into
+            // this object, which must therefore outlive any owner.
+            _ = Unmanaged.passRetained(self)
             return
         }
         MHD_stop_daemon(daemon)

@@ -189,7 +189,20 @@ enum ProcessStats {
             let port = { (field: Substring) in Int(field[field.index(after: field.lastIndex(of: ":")!)...], radix: 16) ?? 0 }
             counts["\(port(fields[1]))>\(port(fields[2])):\(fields[3])", default: 0] += 1
         }
-        return counts.sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }.joined(separator: " ")
+        var other: [String: Int] = [:]
+        let tcpInodes = Set(table.split(separator: "\n").dropFirst().compactMap { line -> String? in
+            let fields = line.split(separator: " ")
+            return fields.count > 9 ? String(fields[9]) : nil
+        })
+        for inode in inodes where !tcpInodes.contains(inode) {
+            let kind = ["tcp6", "udp", "udp6", "unix", "netlink", "raw"].first { name in
+                ((try? String(contentsOfFile: "/proc/net/\(name)", encoding: .utf8)) ?? "").contains(" \(inode) ")
+                    || ((try? String(contentsOfFile: "/proc/net/\(name)", encoding: .utf8)) ?? "").contains(" \(inode)\n")
+            } ?? "closed-or-unknown"
+            other[kind, default: 0] += 1
+        }
+        return (counts.sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" } + other.map { "\($0.key)×\($0.value)" })
+            .joined(separator: " ")
     }
 
     /// Inodes of TCP sockets whose remote port is `peerPort`, from /proc/net/tcp.
