@@ -179,7 +179,7 @@ enum ProcessStats {
     /// The process's TCP sockets as "local-port>remote-port:state" (for failure messages).
     static func socketSummary(_ pid: pid_t) -> String {
         guard let links = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd"),
-              let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return "" }
+              let table = readProcFile("/proc/net/tcp") else { return "" }
         let inodes = Set(links.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)") }
             .filter { $0.hasPrefix("socket:[") }.map { String($0.dropFirst(8).dropLast()) })
         var counts: [String: Int] = [:]
@@ -196,8 +196,8 @@ enum ProcessStats {
         })
         for inode in inodes where !tcpInodes.contains(inode) {
             let kind = ["tcp6", "udp", "udp6", "unix", "netlink", "raw"].first { name in
-                ((try? String(contentsOfFile: "/proc/net/\(name)", encoding: .utf8)) ?? "").contains(" \(inode) ")
-                    || ((try? String(contentsOfFile: "/proc/net/\(name)", encoding: .utf8)) ?? "").contains(" \(inode)\n")
+                (readProcFile("/proc/net/\(name)") ?? "").contains(" \(inode) ")
+                    || (readProcFile("/proc/net/\(name)") ?? "").contains(" \(inode)\n")
             } ?? "closed-or-unknown"
             other[kind, default: 0] += 1
         }
@@ -207,7 +207,7 @@ enum ProcessStats {
 
     /// Inodes of TCP sockets whose remote port is `peerPort`, from /proc/net/tcp.
     private static func socketInodes(peerPort: Int) -> Set<String> {
-        guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return [] }
+        guard let table = readProcFile("/proc/net/tcp") else { return [] }
         var inodes: Set<String> = []
         for line in table.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ")
@@ -216,6 +216,21 @@ enum ProcessStats {
             inodes.insert(String(fields[9]))
         }
         return inodes
+    }
+
+    /// A /proc file read to its end: Foundation stops after the first page, as /proc reports size 0.
+    static func readProcFile(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = read(fd, &buffer, buffer.count)
+            if count <= 0 { break }
+            bytes += buffer.prefix(count)
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     private static func entries(_ path: String) -> Int {
