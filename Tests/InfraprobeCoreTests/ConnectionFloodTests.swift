@@ -13,6 +13,8 @@ struct ConnectionFloodTests {
     /// The Redis target's timeout: its scrape must be answered, successfully, before it.
     static let redisDeadline = 3.0
 
+    /// Each test stops its exporter itself (`defer`): when a test is the run's last, the process
+    /// can exit before the test's locals are released, and a deinit would never send SIGTERM.
     final class Setup: @unchecked Sendable {
         let redis: RedisServer
         let hole: BlackHoleListener
@@ -111,6 +113,7 @@ struct ConnectionFloodTests {
 
     @Test func test_slowloris_connectionTricklingHeaders_isClosedAfterConnectionTimeout() async throws {
         let setup = try Setup(arguments: ["--web.connection-timeout", "2"])
+        defer { setup.exporter.stop() }
         // One byte every 300 ms keeps MHD's inactivity timer from ever firing.
         let flood = SocketFlood(port: setup.port, connections: 1, payload: "GET /metrics HTTP/1.1\r\nX-Slow: ",
                                 mode: .trickle(.milliseconds(300)), reconnect: false, duration: .seconds(6))
@@ -125,6 +128,7 @@ struct ConnectionFloodTests {
 
     @Test func test_slowlorisFlood_ofAThousand_keepsMetricsAndScrapesOnTime() async throws {
         let setup = try Setup()
+        defer { setup.exporter.stop() }
         let baseline = try await Self.offPool { try setup.warmUp() }
         let flood = SocketFlood(port: setup.port, connections: 1000, payload: "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ",
                                 mode: .trickle(.milliseconds(500)), reconnect: true, duration: .seconds(10))
@@ -142,6 +146,7 @@ struct ConnectionFloodTests {
         // 1000 trickling connections that reconnect as soon as they are closed, against a
         // limit of 256: new scrapers wait in the listen backlog behind the flood.
         let setup = try Setup(arguments: ["--web.max-connections", "256"])
+        defer { setup.exporter.stop() }
         let baseline = try await Self.offPool { try setup.warmUp() }
         let flood = SocketFlood(port: setup.port, connections: 1000, payload: "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ",
                                 mode: .trickle(.milliseconds(300)), reconnect: true, duration: .seconds(10))
@@ -158,6 +163,7 @@ struct ConnectionFloodTests {
 
     @Test func test_aThousandScrapesJoiningOneHungProbe_areBounded_andOthersStayOnTime() async throws {
         let setup = try Setup()
+        defer { setup.exporter.stop() }
         // The hung target's probe uses a thread while it waits; let the baseline include it.
         _ = try await Self.offPool { try timedFetch(setup.exporter.base + "/probe?target=redis-hung") }
         let baseline = try await Self.offPool { try setup.warmUp() }
@@ -179,6 +185,7 @@ struct ConnectionFloodTests {
         // Cost 10, as `htpasswd -nBC 10` makes: about 70 ms of CPU per check.
         let hash = try #require(BasicAuth.crypt("right", setting: "$2b$10$abcdefghijklmnopqrstuu"))
         let setup = try Setup(webConfig: "basic_auth_users:\n  prometheus: '\(hash)'\n")
+        defer { setup.exporter.stop() }
         let good = ["Authorization": "Basic " + Data("prometheus:right".utf8).base64EncodedString()]
         let baseline = try await Self.offPool { try setup.warmUp(headers: good) }
         let wrong = Data("prometheus:wrong".utf8).base64EncodedString()
@@ -201,6 +208,7 @@ struct ConnectionFloodTests {
 
     @Test func test_landingPageFlood_keepsMetricsAndScrapesOnTime() async throws {
         let setup = try Setup()
+        defer { setup.exporter.stop() }
         let baseline = try await Self.offPool { try setup.warmUp() }
         let flood = SocketFlood(port: setup.port, connections: 50,
                                 payload: "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",

@@ -40,28 +40,11 @@ final class SpawnedExporter: @unchecked Sendable {
     /// SIGTERM, then wait (bounded) for exit; returns the exit status.
     @discardableResult
     func stop() -> Int32 {
-        guard process.isRunning else {
-            // Foundation's Process has been seen to report a child as exited while it still ran
-            // (the exporter outlived the test run); make sure, by pid and command line.
-            if stillOurs() {
-                signal(SIGKILL)
-                for _ in 0..<250 where stillOurs() { usleep(20_000) }
-            }
-            return process.terminationStatus
-        }
+        guard process.isRunning else { return process.terminationStatus }
         signal(SIGTERM)
         for _ in 0..<250 where process.isRunning { usleep(20_000) }
         if process.isRunning { signal(SIGKILL); process.waitUntilExit() }
         return process.terminationStatus
-    }
-
-    /// The child is still this exporter (not a zombie, not a reused pid).
-    private func stillOurs() -> Bool {
-        let pid = process.processIdentifier
-        guard pid > 0, let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              !status.contains("State:\tZ"),
-              let command = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8) else { return false }
-        return command.contains("127.0.0.1:\(port)") && command.contains(Self.binary)
     }
 
     /// Runs the binary once (e.g. `check`) and returns (status, stdout + stderr).
