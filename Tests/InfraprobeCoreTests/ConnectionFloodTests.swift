@@ -191,7 +191,7 @@ struct ConnectionFloodTests {
         let wrong = Data("prometheus:wrong".utf8).base64EncodedString()
         let flood = SocketFlood(port: setup.port, connections: 100,
                                 payload: "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Basic \(wrong)\r\nConnection: close\r\n\r\n",
-                                mode: .request, reconnect: true, duration: .seconds(8))
+                                mode: .request, reconnect: true, pause: .milliseconds(50), duration: .seconds(8))
         flood.start()
         try await Task.sleep(for: .seconds(1))
         let pid = setup.pid
@@ -212,7 +212,7 @@ struct ConnectionFloodTests {
         let baseline = try await Self.offPool { try setup.warmUp() }
         let flood = SocketFlood(port: setup.port, connections: 50,
                                 payload: "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-                                mode: .request, reconnect: true, duration: .seconds(8))
+                                mode: .request, reconnect: true, pause: .milliseconds(50), duration: .seconds(8))
         flood.start()
         try await Task.sleep(for: .seconds(1))
         let worst = Self.expectOnTime(try await Self.offPool { try setup.scrape(until: .now + .seconds(5)) })

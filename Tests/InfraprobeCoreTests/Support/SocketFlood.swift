@@ -33,19 +33,22 @@ final class SocketFlood: @unchecked Sendable {
     let connections: Int
     let payload: [UInt8]
     let mode: Mode
-    /// Open a new connection whenever the server closes one.
+    /// Open a new connection whenever the server closes one (after `pause`, which keeps a
+    /// request flood from taking every core of the machine the tests share).
     let reconnect: Bool
+    let pause: Duration
     let duration: Duration
     private let stopFlag = Locked(false)
     private let result = Locked(Outcome())
     private let done = DispatchSemaphore(value: 0)
 
-    init(port: Int, connections: Int, payload: String, mode: Mode, reconnect: Bool, duration: Duration) {
+    init(port: Int, connections: Int, payload: String, mode: Mode, reconnect: Bool, pause: Duration = .zero, duration: Duration) {
         self.port = port
         self.connections = connections
         self.payload = Array(payload.utf8)
         self.mode = mode
         self.reconnect = reconnect
+        self.pause = pause
         self.duration = duration
     }
 
@@ -79,10 +82,12 @@ final class SocketFlood: @unchecked Sendable {
         let end = ContinuousClock.now + duration
         var slots: [Slot?] = Array(repeating: nil, count: connections)
         var everOpened = Array(repeating: false, count: connections)
+        var reopenAt = Array(repeating: ContinuousClock.now, count: connections)
         defer { for slot in slots { if let slot { close(slot.fd) } } }
         while ContinuousClock.now < end && !stopFlag.current {
             if !reconnect && everOpened.allSatisfy({ $0 }) && slots.allSatisfy({ $0 == nil }) { return }
-            for index in slots.indices where slots[index] == nil && (reconnect || !everOpened[index]) {
+            let openTime = ContinuousClock.now
+            for index in slots.indices where slots[index] == nil && (reconnect || !everOpened[index]) && reopenAt[index] <= openTime {
                 guard let fd = Self.connect(port: port) else { continue }
                 slots[index] = Slot(fd: fd)
                 everOpened[index] = true
@@ -122,6 +127,7 @@ final class SocketFlood: @unchecked Sendable {
                         result.withLock { $0.statuses[status, default: 0] += 1 }
                         close(slot.fd)
                         slots[index] = nil
+                        reopenAt[index] = ContinuousClock.now + pause
                         continue
                     }
                     slots[index] = slot
@@ -129,6 +135,7 @@ final class SocketFlood: @unchecked Sendable {
                     result.withLock { $0.closedByServer += 1 }
                     close(slot.fd)
                     slots[index] = nil
+                    reopenAt[index] = ContinuousClock.now + pause
                 }
             }
         }
