@@ -13,8 +13,10 @@ struct ConnectionFloodTests {
     /// The Redis target's timeout: its scrape must be answered, successfully, before it.
     static let redisDeadline = 3.0
 
-    /// Each test stops its exporter itself (`defer`): when a test is the run's last, the process
-    /// can exit before the test's locals are released, and a deinit would never send SIGTERM.
+    /// Built off the cooperative pool (starting redis-server and the exporter blocks), and each
+    /// test stops its exporter itself: when a test is the run's last, the process can exit
+    /// before the test's locals are released, and a deinit would never send SIGTERM. The
+    /// `defer` only blocks when a test failed early; normally `finish` already stopped it.
     final class Setup: @unchecked Sendable {
         let redis: RedisServer
         let hole: BlackHoleListener
@@ -112,7 +114,7 @@ struct ConnectionFloodTests {
     }
 
     @Test func test_slowloris_connectionTricklingHeaders_isClosedAfterConnectionTimeout() async throws {
-        let setup = try Setup(arguments: ["--web.connection-timeout", "2"])
+        let setup = try await Self.offPool { try Setup(arguments: ["--web.connection-timeout", "2"]) }
         defer { setup.exporter.stop() }
         // One byte every 300 ms keeps MHD's inactivity timer from ever firing.
         let flood = SocketFlood(port: setup.port, connections: 1, payload: "GET /metrics HTTP/1.1\r\nX-Slow: ",
@@ -124,10 +126,11 @@ struct ConnectionFloodTests {
         #expect(outcome.closedByServer == 1)
         #expect(outcome.answered == 0)
         #expect(elapsed >= 1.8 && elapsed < 3.5, "closed after \(elapsed) s; the limit is 2 s")
+        _ = try await Self.offPool { setup.exporter.stop() }
     }
 
     @Test func test_slowlorisFlood_ofAThousand_keepsMetricsAndScrapesOnTime() async throws {
-        let setup = try Setup()
+        let setup = try await Self.offPool { try Setup() }
         defer { setup.exporter.stop() }
         let baseline = try await Self.offPool { try setup.warmUp() }
         let flood = SocketFlood(port: setup.port, connections: 1000, payload: "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ",
@@ -140,12 +143,13 @@ struct ConnectionFloodTests {
         #expect(outcome.answered == 0, "\(outcome.statuses)")
         print("slowloris ×1000: slowest /metrics \(worst.metrics) s, slowest Redis scrape \(worst.redis) s, connections opened \(outcome.opened)")
         try await Self.expectBackToBaseline(setup, baseline)
+        _ = try await Self.offPool { setup.exporter.stop() }
     }
 
     @Test func test_slowlorisFlood_overTheConnectionLimit_keepsMetricsAndScrapesOnTime() async throws {
         // 1000 trickling connections that reconnect as soon as they are closed, against a
         // limit of 256: new scrapers wait in the listen backlog behind the flood.
-        let setup = try Setup(arguments: ["--web.max-connections", "256"])
+        let setup = try await Self.offPool { try Setup(arguments: ["--web.max-connections", "256"]) }
         defer { setup.exporter.stop() }
         let baseline = try await Self.offPool { try setup.warmUp() }
         let flood = SocketFlood(port: setup.port, connections: 1000, payload: "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ",
@@ -159,10 +163,11 @@ struct ConnectionFloodTests {
         #expect(outcome.answered == 0, "\(outcome.statuses)")
         print("slowloris ×1000 over a limit of 256: slowest /metrics \(worst.metrics) s, slowest Redis scrape \(worst.redis) s, connections opened \(outcome.opened)")
         try await Self.expectBackToBaseline(setup, baseline)
+        _ = try await Self.offPool { setup.exporter.stop() }
     }
 
     @Test func test_aThousandScrapesJoiningOneHungProbe_areBounded_andOthersStayOnTime() async throws {
-        let setup = try Setup()
+        let setup = try await Self.offPool { try Setup() }
         defer { setup.exporter.stop() }
         // The hung target's probe uses a thread while it waits; let the baseline include it.
         _ = try await Self.offPool { try timedFetch(setup.exporter.base + "/probe?target=redis-hung") }
@@ -179,12 +184,13 @@ struct ConnectionFloodTests {
         #expect(outcome.closedByServer == 0)
         print("1000 scrapes joining a hung probe: \(outcome.statuses); slowest /metrics \(worst.metrics) s, slowest Redis scrape \(worst.redis) s")
         try await Self.expectBackToBaseline(setup, baseline)
+        _ = try await Self.offPool { setup.exporter.stop() }
     }
 
     @Test func test_wrongPasswordFlood_keepsAuthenticatedScrapesOnTime() async throws {
         // Cost 10, as `htpasswd -nBC 10` makes: about 70 ms of CPU per check.
         let hash = try #require(BasicAuth.crypt("right", setting: "$2b$10$abcdefghijklmnopqrstuu"))
-        let setup = try Setup(webConfig: "basic_auth_users:\n  prometheus: '\(hash)'\n")
+        let setup = try await Self.offPool { try Setup(webConfig: "basic_auth_users:\n  prometheus: '\(hash)'\n") }
         defer { setup.exporter.stop() }
         let good = ["Authorization": "Basic " + Data("prometheus:right".utf8).base64EncodedString()]
         let baseline = try await Self.offPool { try setup.warmUp(headers: good) }
@@ -204,10 +210,11 @@ struct ConnectionFloodTests {
         #expect(threadsDuring <= baseline.threads + Self.threadSlack, "threads during the flood: \(threadsDuring), before \(baseline.threads)")
         print("wrong-password flood: \(outcome.statuses); slowest /metrics \(worst.metrics) s, slowest Redis scrape \(worst.redis) s")
         try await Self.expectBackToBaseline(setup, baseline)
+        _ = try await Self.offPool { setup.exporter.stop() }
     }
 
     @Test func test_landingPageFlood_keepsMetricsAndScrapesOnTime() async throws {
-        let setup = try Setup()
+        let setup = try await Self.offPool { try Setup() }
         defer { setup.exporter.stop() }
         let baseline = try await Self.offPool { try setup.warmUp() }
         let flood = SocketFlood(port: setup.port, connections: 50,
@@ -221,5 +228,6 @@ struct ConnectionFloodTests {
         #expect(outcome.answered == outcome.count(200), "\(outcome.statuses)")
         print("landing-page flood: \(outcome.count(200)) pages; slowest /metrics \(worst.metrics) s, slowest Redis scrape \(worst.redis) s")
         try await Self.expectBackToBaseline(setup, baseline)
+        _ = try await Self.offPool { setup.exporter.stop() }
     }
 }

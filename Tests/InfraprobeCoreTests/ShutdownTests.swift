@@ -74,20 +74,20 @@ struct ShutdownTests {
 
     @Test(arguments: [100, 1000, 2500])
     func test_sigterm_whileScrapesAreInFlight_letsThemFinish_andExitsZero(delayMilliseconds: Int) async throws {
-        let setup = try Setup()
+        let setup = try await Self.offPool { try Setup() }
         defer { setup.exporter.stop() }
         try await Self.expectGracefulExit(setup, after: .milliseconds(delayMilliseconds))
     }
 
     @Test func test_secondSigterm_duringTheGrace_doesNotCutScrapesShort() async throws {
-        let setup = try Setup()
+        let setup = try await Self.offPool { try Setup() }
         defer { setup.exporter.stop() }
         try await Self.expectGracefulExit(setup, after: .milliseconds(500), signals: [.zero, .milliseconds(500), .milliseconds(10)])
         #expect(setup.exporter.log.contains("already shutting down"))
     }
 
     @Test func test_sigterm_racingNewConnections_exitsZero_andAnswersOnlyWithValidResponses() async throws {
-        let setup = try Setup()
+        let setup = try await Self.offPool { try Setup() }
         defer { setup.exporter.stop() }
         // New connections keep arriving while the signal lands: each gets served, a 503, or
         // the listen socket is already closed — never a crash.
