@@ -9,13 +9,14 @@ import Testing
 struct PipelineProberTests {
     final class Chain: @unchecked Sendable {
         let redis: RedisServer
-        let tempo = FakeTempo()
+        let tempo: FakeTempo
         let otel = FakeOTelCollector()
         let grafana = FakeGrafana()
         let consul = FakeConsul(token: "consul-token")
         let deadPort = ClosedPort()
 
-        init() throws {
+        init(tempo: FakeTempo = FakeTempo()) throws {
+            self.tempo = tempo
             redis = try RedisServer()
             for fake in [tempo, otel, grafana, consul] as [FakeService] { try fake.start() }
             otel.forward(to: tempo, delay: .milliseconds(100))
@@ -74,8 +75,8 @@ struct PipelineProberTests {
         }
     }
 
-    func withChain(_ body: (Chain) async throws -> Void) async throws {
-        let chain = try Chain()
+    func withChain(tempo: FakeTempo = FakeTempo(), _ body: (Chain) async throws -> Void) async throws {
+        let chain = try Chain(tempo: tempo)
         defer { chain.stop() }
         try await body(chain)
     }
@@ -173,6 +174,16 @@ struct PipelineProberTests {
         }
     }
 
+    @Test("Tempo's query API is under http_api_prefix, not at its url: tempo_query fails fast with http_status, not as a slow Tempo")
+    func test_pipeline_tempoQuery_whenNoQueryAPIAtURL() async throws {
+        try await withChain(tempo: FakeTempo(httpAPIPrefix: "/tempo")) { chain in
+            let (result, elapsed) = try await chain.probe()
+            expect(result, "trace_via_collector", .httpStatus, hop: "tempo_query")
+            #expect(result.component("trace_via_collector")?.failure?.message.contains("http_api_prefix") == true, "\(result.failureSummary)")
+            #expect(elapsed < .seconds(1))
+        }
+    }
+
     @Test("Grafana's datasource proxy fails: only trace_via_grafana fails, at grafana_proxy")
     func test_pipeline_grafanaProxy_whenProxyFails() async throws {
         try await withChain { chain in
@@ -214,7 +225,7 @@ struct PipelineProberTests {
     @Test("a password-protected Redis answering NOAUTH to PING counts as answering; redis_services forces PING")
     func test_pipeline_redisWithPassword_answers() async throws {
         try await withChain { chain in
-            let locked = try RedisServer(["--requirepass", "secret"])
+            let locked = try await RedisServer.make(["--requirepass", "secret"])
             defer { locked.stop() }
             chain.consul.seedService("redis-locked", id: "redis-locked-1", port: locked.port)
             let (result, _) = try await chain.probe(pipeline: [
@@ -260,6 +271,25 @@ struct PipelineProberTests {
             let (down, _) = try await chain.probe()
             expect(down, "service_discovery", .connectionRefused, hop: "consul_catalog")
             #expect(down.component("trace_via_collector")?.ok == true, "\(down.failureSummary)")
+        }
+    }
+
+    @Test("a leaderless Consul (500 No cluster leader on the health read): service_discovery is not_ready at consul_catalog")
+    func test_pipeline_consulCatalog_whenNoLeader() async throws {
+        try await withChain { chain in
+            chain.consul.breakage.withLock { $0 = .noLeader }
+            let (result, _) = try await chain.probe()
+            expect(result, "service_discovery", .notReady, hop: "consul_catalog")
+            #expect(result.component("trace_via_collector")?.ok == true, "\(result.failureSummary)")
+        }
+    }
+
+    @Test("a Consul token without node:read (lists filtered by ACLs): service_discovery reports auth at consul_catalog")
+    func test_pipeline_consulCatalog_whenACLsFilterNodes() async throws {
+        try await withChain { chain in
+            chain.consul.breakage.withLock { $0 = .tokenLacksNodeRead }
+            let (result, _) = try await chain.probe()
+            expect(result, "service_discovery", .auth, hop: "consul_catalog")
         }
     }
 

@@ -38,6 +38,8 @@ public struct HTTPClientRequest: Sendable {
     public var deadline: Deadline
     /// Bodies longer than this abort the transfer.
     public var maxBodyBytes: Int
+    /// Response headers to hand back (by name, case-insensitive); others are not kept.
+    public var responseHeaders: [String] = []
 
     public init(method: String = "GET", url: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
                 auth: HTTPAuth = .none, tls: HTTPTLSOptions = HTTPTLSOptions(), deadline: Deadline,
@@ -60,6 +62,10 @@ public struct HTTPClientResponse: Sendable {
     public let totalTime: Duration
     /// New connections this transfer had to open (0 when curl reused a cached one).
     public let newConnections: Int
+    /// Where a 3xx points (the `Location`, resolved against the request URL); never followed.
+    public var redirectURL: String? = nil
+    /// The request's `responseHeaders` that were present, keyed by the requested name.
+    public var headers: [String: String] = [:]
 
     public var text: String { String(decoding: body, as: UTF8.self) }
 }
@@ -234,8 +240,19 @@ public final class HTTPClient: @unchecked Sendable {
         let contentType = typePointer.map { String(cString: $0.assumingMemoryBound(to: CChar.self)) }
         var connects = 0
         _ = cshim_easy_getinfo_long(easy, CURLINFO_NUM_CONNECTS, &connects)
-        return .response(HTTPClientResponse(status: status, contentType: contentType, body: transfer.body,
-                                            totalTime: .milliseconds(Int64(total * 1000)), newConnections: connects))
+        var redirectPointer: UnsafeMutableRawPointer?
+        _ = cshim_easy_getinfo_pointer(easy, CURLINFO_REDIRECT_URL, &redirectPointer)
+        var response = HTTPClientResponse(status: status, contentType: contentType, body: transfer.body,
+                                          totalTime: .milliseconds(Int64(total * 1000)), newConnections: connects,
+                                          redirectURL: redirectPointer.map { String(cString: $0.assumingMemoryBound(to: CChar.self)) })
+        for name in transfer.request.responseHeaders {
+            var header: UnsafeMutablePointer<curl_header>?
+            // origin 1 = CURLH_HEADER (the final response's headers); request -1 = the last of that name.
+            if curl_easy_header(easy, name, 0, 1, -1, &header) == CURLHE_OK, let value = header?.pointee.value {
+                response.headers[name] = String(cString: value)
+            }
+        }
+        return .response(response)
     }
 
     private func finish(_ easy: UnsafeMutableRawPointer, _ transfer: Transfer, _ result: HTTPClientResult) {

@@ -16,7 +16,10 @@ public enum JSONValue: Sendable, Equatable {
         var parser = JSONParser(bytes: bytes)
         guard let value = parser.parseValue(depth: 0) else { return nil }
         parser.skipWhitespace()
-        return parser.atEnd ? value : nil
+        // Not `atEnd ? value : nil`: the literal would become JSONValue.null (ExpressibleByNilLiteral),
+        // so a valid prefix with trailing garbage parsed as `null`.
+        guard parser.atEnd else { return nil }
+        return value
     }
 
     public subscript(_ key: String) -> JSONValue? {

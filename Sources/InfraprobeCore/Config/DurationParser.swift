@@ -13,7 +13,10 @@ public enum DurationParser {
                 return nil
             }
             rest = rest.dropFirst(unit.0.count)
-            total += .milliseconds(Int64((value * unit.1 * 1000).rounded()))
+            // Past ~300 years the Int64 conversion below would trap; no setting needs that.
+            let milliseconds = (value * unit.1 * 1000).rounded()
+            guard milliseconds < 1e16 else { return nil }
+            total += .milliseconds(Int64(milliseconds))
         }
         return total
     }

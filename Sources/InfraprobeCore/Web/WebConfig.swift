@@ -25,19 +25,17 @@ public struct WebConfig: Sendable {
     static let versionOrder = ["TLS10", "TLS11", "TLS12", "TLS13"]
 
     public static func load(file: String) throws -> WebConfig {
-        guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
-            throw ConfigError(file: file, line: nil, key: "", message: "cannot read the web config file")
+        let text: String
+        do {
+            text = try RegularFileReader.readText(file, limit: RegularFileReader.configLimit)
+        } catch {
+            throw ConfigError(file: file, line: nil, key: "", message: "cannot read the web config file: \(error)")
         }
         return try parse(yaml: text, file: file, baseDirectory: URL(fileURLWithPath: file).deletingLastPathComponent())
     }
 
     public static func parse(yaml: String, file: String, baseDirectory: URL) throws -> WebConfig {
-        let root: Node
-        do {
-            root = try Yams.compose(yaml: yaml) ?? Node.mapping(Node.Mapping([(Node, Node)]()))
-        } catch let error as YamlError {
-            throw ConfigError(file: file, line: ConfigLoader.line(of: error), key: "", message: "invalid YAML: \(ConfigLoader.summary(of: error))")
-        }
+        let root = try ConfigLoader.compose(yaml: yaml, file: file)
         let top = try ConfigSection(file: file, path: "", node: root, baseDirectory: baseDirectory)
         var config = WebConfig()
         if let tls = try top.section("tls_server_config") {
@@ -99,8 +97,11 @@ public struct WebConfig: Sendable {
     }
 
     private static func readPEM(_ path: String, _ section: ConfigSection, _ key: String) throws -> String {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw section.error(key, "cannot read \(path)")
+        let text: String
+        do {
+            text = try RegularFileReader.readText(path, limit: RegularFileReader.certificateLimit)
+        } catch {
+            throw section.error(key, "cannot read \(path): \(error)")
         }
         guard text.contains("-----BEGIN ") else { throw section.error(key, "\(path) is not PEM") }
         return text
