@@ -21,7 +21,7 @@ struct ConnectionFloodTests {
         let redis: RedisServer
         let hole: BlackHoleListener
         let exporter: SpawnedExporter
-        var pid: pid_t { exporter.process.processIdentifier }
+        var pid: pid_t { exporter.process.pid }
 
         init(arguments: [String] = [], webConfig: String? = nil) throws {
             OpenFileLimit.raiseSoftToHard()
