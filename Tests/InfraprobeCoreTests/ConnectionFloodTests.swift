@@ -129,6 +129,19 @@ struct ConnectionFloodTests {
         _ = try await Self.offPool { setup.exporter.stop() }
     }
 
+    @Test func test_perIPLimit_refusesTheConnectionOverIt_andKeepsTheOthers() async throws {
+        let setup = try await Self.offPool { try Setup(arguments: ["--web.max-connections-per-ip", "2"]) }
+        defer { setup.exporter.stop() }
+        let flood = SocketFlood(port: setup.port, connections: 3, payload: "GET /metrics HTTP/1.1\r\nX-Slow: ",
+                                mode: .trickle(.milliseconds(300)), reconnect: false, duration: .seconds(2))
+        flood.start()
+        let outcome = try await Self.offPool { flood.wait() }
+        // Two are held (until the flood ends), the third is closed on arrival.
+        #expect(outcome.opened == 3)
+        #expect(outcome.closedByServer == 1, "\(outcome)")
+        _ = try await Self.offPool { setup.exporter.stop() }
+    }
+
     @Test func test_slowlorisFlood_ofAThousand_keepsMetricsAndScrapesOnTime() async throws {
         let setup = try await Self.offPool { try Setup() }
         defer { setup.exporter.stop() }
