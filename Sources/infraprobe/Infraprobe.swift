@@ -83,7 +83,7 @@ struct Serve: AsyncParsableCommand {
         guard maxRequests > 0 else { throw ValidationError("--web.max-requests must be positive") }
         guard (1...1_000_000).contains(maxConnections) else { throw ValidationError("--web.max-connections must be between 1 and 1000000") }
         guard (0...1_000_000).contains(maxConnectionsPerIP) else { throw ValidationError("--web.max-connections-per-ip must be between 0 and 1000000") }
-        guard timeoutOffset >= 0 && timeoutOffset.isFinite else { throw ValidationError("--probe.timeout-offset must be >= 0") }
+        guard timeoutOffset >= 0 && timeoutOffset <= 3600 else { throw ValidationError("--probe.timeout-offset must be between 0 and 3600 seconds") }
         guard historyLimit >= 0 else { throw ValidationError("--history.limit must be >= 0") }
     }
 

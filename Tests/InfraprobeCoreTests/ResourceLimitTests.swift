@@ -3,7 +3,7 @@ import Testing
 @testable import InfraprobeCore
 
 /// The in-process limits behind the flood tests: one landing-page render for many requests,
-/// a bounded bcrypt queue, bounded joiners of one probe, the connection watchdog.
+/// bounded joiners of one probe, the connection watchdog.
 @Suite("Resource limits")
 struct ResourceLimitTests {
     @Test func test_landingPageCache_rendersOnce_forConcurrentRequests() async {
@@ -26,43 +26,6 @@ struct ResourceLimitTests {
         // A new revision (a probe finished) renders again.
         _ = await cache.page(revision: 2) { renders.withLock { $0 += 1 }; return "new" }
         #expect(renders.current == 2)
-    }
-
-    @Test func test_bcryptLimiter_runsAtMostMaxConcurrent_andRefusesPastTheQueue() async {
-        let limiter = BcryptLimiter(maxConcurrent: 1, maxWaiting: 3)
-        let running = Locked((now: 0, peak: 0))
-        let results = await withTaskGroup(of: Int?.self) { group in
-            for index in 0..<20 {
-                group.addTask {
-                    await limiter.run {
-                        running.withLock { $0.now += 1; $0.peak = max($0.peak, $0.now) }
-                        usleep(100_000)
-                        running.withLock { $0.now -= 1 }
-                        return index
-                    }
-                }
-            }
-            return await group.reduce(into: [Int?]()) { $0.append($1) }
-        }
-        #expect(running.current.peak == 1)
-        let done = results.compactMap { $0 }.count
-        // One running and three queued at most at any time; the rest were refused at once.
-        #expect(done >= 1 && done <= 4, "\(done) ran")
-        #expect(results.count == 20)
-    }
-
-    @Test func test_basicAuth_isBusy_whenTheBcryptQueueIsFull() async {
-        let limiter = BcryptLimiter(maxConcurrent: 1, maxWaiting: 0)
-        let auth = BasicAuth(limiter: limiter)
-        let users = ["u": BasicAuth.crypt("pw", setting: "$2b$08$abcdefghijklmnopqrstuu")!]
-        let verdicts = await withTaskGroup(of: BasicAuth.Verdict.self) { group in
-            for _ in 0..<10 { group.addTask { await auth.check(user: "u", password: "wrong", users: users) } }
-            return await group.reduce(into: [BasicAuth.Verdict]()) { $0.append($1) }
-        }
-        #expect(verdicts.contains(.rejected))
-        #expect(verdicts.contains(.busy))
-        #expect(!verdicts.contains(.accepted))
-        #expect(await auth.check(user: "u", password: "pw", users: users) == .accepted)
     }
 
     @Test func test_probeService_refusesJoinersPastTheLimit_andCountsJoinedScrapesOnce() async throws {

@@ -49,6 +49,13 @@ public struct WebConfig: Sendable {
                     throw ConfigError(file: file, line: key.mark?.line, key: "basic_auth_users", message: "expected user: bcrypt-hash")
                 }
                 let hash = scalar.string
+                // The cost is checked before anything hashes with it: each step doubles the time of
+                // every login (and of this check), so `$2y$31$` would hang the load for days.
+                if hash.utf8.count > 7, ["$2a$", "$2b$", "$2y$"].contains(where: hash.hasPrefix), hash.utf8.dropFirst(6).first == UInt8(ascii: "$"),
+                   let cost = Int(hash.dropFirst(4).prefix(2)), !BasicAuth.acceptedCosts.contains(cost) {
+                    throw ConfigError(file: file, line: value.mark?.line, key: "basic_auth_users.\(user)",
+                                      message: "bcrypt cost \(cost) is outside \(BasicAuth.acceptedCosts.lowerBound)…\(BasicAuth.acceptedCosts.upperBound)")
+                }
                 guard ["$2a$", "$2b$", "$2y$"].contains(where: hash.hasPrefix), BasicAuth.crypt("probe", setting: hash) != nil else {
                     throw ConfigError(file: file, line: value.mark?.line, key: "basic_auth_users.\(user)",
                                       message: "not a bcrypt hash (expected $2y$/$2b$/$2a$…, e.g. from htpasswd -nBC 10)")
@@ -123,12 +130,8 @@ public struct WebConfig: Sendable {
             }
         }
         guard !basicAuthUsers.isEmpty, path != "/-/healthy" else { return nil }
-        if let credentials = facts.basicAuth {
-            switch await verifier.check(user: credentials.user, password: credentials.password, users: basicAuthUsers) {
-            case .accepted: return nil
-            case .rejected: break
-            case .busy: return HTTPResponse(status: 503, body: "too many password checks in progress; try again later\n", headers: [("Retry-After", "1")])
-            }
+        if let credentials = facts.basicAuth, await verifier.verify(user: credentials.user, password: credentials.password, users: basicAuthUsers) {
+            return nil
         }
         return HTTPResponse(status: 401, body: "Unauthorized\n", headers: [("WWW-Authenticate", "Basic realm=\"infraprobe\", charset=\"UTF-8\"")])
     }
@@ -136,34 +139,46 @@ public struct WebConfig: Sendable {
 
 /// bcrypt verification through libcrypt. Unknown users are checked against a dummy hash so the
 /// timing does not tell which part was wrong; successful checks are cached (bcrypt costs ~70 ms
-/// at cost 10) and run off the cooperative pool, through a `BcryptLimiter`.
+/// at cost 10). Verifications run on a few threads of their own, off the cooperative pool and
+/// apart from the probes' blocking threads, with a short queue: a flood of wrong passwords
+/// costs at most `maxConcurrentVerifications` cores, and logins beyond the queue, or that wait
+/// longer than `maxWait`, are refused (401) instead of piling up.
 public final class BasicAuth: Sendable {
-    public enum Verdict: Sendable { case accepted, rejected, busy }
+    public static let maxConcurrentVerifications = 2
+    public static let maxQueuedVerifications = 32
+    public static let maxWait: Duration = .seconds(2)
 
     private let cache = Locked<[String]>([])
     private let cacheLimit = 100
-    private let limiter: BcryptLimiter
+    private let executor: BlockingExecutor
+    /// bcrypt costs a web config may use: 16 already takes seconds per uncached login.
+    public static let acceptedCosts = 4...16
+
     /// A bcrypt setting (cost 10) for unknown users: crypt accepts a bare setting.
     static let dummyHash = "$2b$10$abcdefghijklmnopqrstuu"
 
-    public init(limiter: BcryptLimiter = .shared) { self.limiter = limiter }
-
-    public func verify(user: String, password: String, users: [String: String]) async -> Bool {
-        await check(user: user, password: password, users: users) == .accepted
+    public init(executor: BlockingExecutor = BlockingExecutor(maxThreads: maxConcurrentVerifications,
+                                                               maxQueued: maxQueuedVerifications)) {
+        self.executor = executor
     }
 
-    public func check(user: String, password: String, users: [String: String]) async -> Verdict {
+    public func verify(user: String, password: String, users: [String: String]) async -> Bool {
         let stored = users[user]
         let key = "\(user)\u{0}\(stored ?? "")\u{0}\(password)"
-        if stored != nil, cache.withLock({ $0.contains(key) }) { return .accepted }
+        if stored != nil, cache.withLock({ $0.contains(key) }) { return true }
         let setting = stored ?? Self.dummyHash
-        guard let computed = await limiter.run({ BasicAuth.crypt(password, setting: setting) }) else { return .busy }
-        guard let stored, let computed, Self.constantTimeEqual(computed, stored) else { return .rejected }
+        let computed: String?
+        do {
+            computed = try await executor.run(before: .after(Self.maxWait)) { BasicAuth.crypt(password, setting: setting) }
+        } catch {
+            return false  // too many verifications in flight
+        }
+        guard let stored, let computed, Self.constantTimeEqual(computed, stored) else { return false }
         cache.withLock { entries in
             entries.append(key)
             if entries.count > cacheLimit { entries.removeFirst(entries.count - cacheLimit) }
         }
-        return .accepted
+        return true
     }
 
     static func crypt(_ phrase: String, setting: String) -> String? {
