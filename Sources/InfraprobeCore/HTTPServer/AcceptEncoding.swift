@@ -45,7 +45,7 @@ struct AcceptEncoding: Sendable {
         let bytes = Array(text.utf8)
         guard let first = bytes.first, first == UInt8(ascii: "0") || first == UInt8(ascii: "1"), bytes.count <= 5 else { return nil }
         if bytes.count == 1 { return first == UInt8(ascii: "1") ? 1 : 0 }
-        guard bytes[1] == UInt8(ascii: "."), bytes.count >= 2 else { return nil }
+        guard bytes[1] == UInt8(ascii: ".") else { return nil }
         let decimals = bytes.dropFirst(2)
         if first == UInt8(ascii: "1") { return decimals.allSatisfy { $0 == UInt8(ascii: "0") } ? 1 : nil }
         guard decimals.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else { return nil }

@@ -48,7 +48,6 @@ final class ConnectionWatchdog: @unchecked Sendable {
     private let entries = Locked<[Int: Entry]>([:])
     private let queue = DispatchQueue(label: "infraprobe.http.watchdog")
     private var timer: DispatchSourceTimer?
-    private let closedCount = Locked(0)
 
     init(limits: Limits) { self.limits = limits }
 
@@ -93,13 +92,10 @@ final class ConnectionWatchdog: @unchecked Sendable {
 
     var openConnections: Int { entries.withLock { $0.count } }
 
-    /// Connections closed by the watchdog since start.
-    var closedByWatchdog: Int { closedCount.current }
-
     /// Shuts down every connection over its limit; returns how many.
     @discardableResult
     func sweep(now: ContinuousClock.Instant) -> Int {
-        let closed = entries.withLock { entries -> Int in
+        entries.withLock { entries -> Int in
             let open = entries.count
             let underPressure = open >= limits.pressureThreshold
             var waiting: [(key: Int, since: ContinuousClock.Instant)] = []
@@ -120,8 +116,6 @@ final class ConnectionWatchdog: @unchecked Sendable {
             }
             return closed
         }
-        if closed > 0 { closedCount.withLock { $0 += closed } }
-        return closed
     }
 
     /// POLLRDHUP: the peer closed (or shut down writing); Glibc does not export the constant.

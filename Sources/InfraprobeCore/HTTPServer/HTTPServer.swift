@@ -207,11 +207,6 @@ public final class HTTPServer: @unchecked Sendable {
         }
     }
 
-    /// Requests whose handler is running.
-    public var suspendedCount: Int { inFlight.current.count }
-
-    /// Open connections, as the watchdog tracks them.
-    public var openConnections: Int { watchdog.openConnections }
 
     public var inFlightCount: Int { inFlight.current.count }
 
