@@ -104,6 +104,23 @@ struct ShutdownTests {
 /// The same promise in-process, for a handler that ignores cancellation.
 @Suite("HTTP server stop")
 struct HTTPServerStopTests {
+    @Test func test_stop_deliversTheAnswerOfAHandlerThatFinishesDuringTheGrace() async throws {
+        // The handler ends while stop() is waiting; its answer must still reach the client
+        // (the daemon was stopped between resume and write, and the client got an empty reply).
+        for round in 0..<20 {
+            let server = HTTPServer(listen: ListenAddress("127.0.0.1:0")!) { _, _ in
+                try? await Task.sleep(for: .milliseconds(60))
+                return .text(200, "answered")
+            }
+            try server.start()
+            async let response = HTTPFetch.getOffPool("http://127.0.0.1:\(server.port)/")
+            for _ in 0..<300 where server.inFlightCount == 0 { try await Task.sleep(for: .milliseconds(5)) }
+            await server.stopOffPool()
+            let answer = try await response
+            #expect(answer.status == 200 && answer.text == "answered\n", "round \(round): \(answer.status) \(answer.text)")
+        }
+    }
+
     @Test func test_stop_whenAHandlerOutlivesTheGrace_leavesTheDaemonRunningInsteadOfAborting() async throws {
         var options = HTTPServerOptions()
         options.shutdownGrace = .milliseconds(100)

@@ -65,6 +65,8 @@ public final class HTTPServer: @unchecked Sendable {
     private var daemon: OpaquePointer?
     private var pemStrings: [UnsafeMutablePointer<CChar>] = []
     private let inFlight = Locked<[ObjectIdentifier: Task<Void, Never>]>([:])
+    /// Responses resumed but not yet completed (still being written to their client).
+    fileprivate let responding = Locked(0)
     private let stopping = Locked(false)
     let watchdog: ConnectionWatchdog
     /// The connection limit in effect (the configured one, capped by the open-file limit).
@@ -176,7 +178,7 @@ public final class HTTPServer: @unchecked Sendable {
         let fd = MHD_quiesce_daemon(daemon)
         if fd >= 0 { close(fd) }
         let graceEnd = ContinuousClock.now + options.shutdownGrace
-        while !inFlight.current.isEmpty && ContinuousClock.now < graceEnd { usleep(10_000) }
+        while (!inFlight.current.isEmpty || responding.current > 0) && ContinuousClock.now < graceEnd { usleep(10_000) }
         inFlight.current.values.forEach { $0.cancel() }
         // Handlers wait on probes, which end at their deadline; give cancelled ones that long.
         let cancelEnd = ContinuousClock.now + options.cancelGrace
@@ -188,6 +190,10 @@ public final class HTTPServer: @unchecked Sendable {
             _ = Unmanaged.passRetained(self)
             return
         }
+        // A handler that just finished has resumed its connection, but MHD has yet to write
+        // the answer; stopping now would close the connection with it unsent.
+        let flushEnd = ContinuousClock.now + .seconds(2)
+        while responding.current > 0 && ContinuousClock.now < flushEnd { usleep(5_000) }
         MHD_stop_daemon(daemon)
         watchdog.stop()
         self.daemon = nil
@@ -245,9 +251,11 @@ public final class HTTPServer: @unchecked Sendable {
         let watchdogKey = Int(bitPattern: connection)
         watchdog.handling(watchdogKey)
         MHD_suspend_connection(connection)
-        let work: @Sendable () async -> Void = { [inFlight, watchdog] in
+        let work: @Sendable () async -> Void = { [inFlight, watchdog, responding] in
             let response = await handler(request, facts)
             context.response = Self.finalize(response, acceptEncoding: request.header("accept-encoding"))
+            context.resumed = true
+            responding.withLock { $0 += 1 }
             watchdog.waiting(watchdogKey)
             // Resume before leaving `inFlight`: `stop()` waits for it to be empty and then
             // stops the daemon, which aborts if a connection is still suspended.
@@ -335,6 +343,8 @@ private final class RequestContext: @unchecked Sendable {
     var body: [UInt8] = []
     var tooLarge = false
     var response: HTTPResponse?
+    /// Its connection was resumed with `response`: counted in `responding` until completion.
+    var resumed = false
 }
 
 private let accessHandlerCallback: MHD_AccessHandlerCallback = { cls, connection, url, method, _, upload, uploadSize, conCls in
@@ -352,11 +362,12 @@ private let accessHandlerCallback: MHD_AccessHandlerCallback = { cls, connection
 }
 
 private let requestCompletedCallback: MHD_RequestCompletedCallback = { cls, connection, conCls, _ in
-    if let cls, let connection {
-        Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue().watchdog.waiting(Int(bitPattern: connection))
-    }
+    let server = cls.map { Unmanaged<HTTPServer>.fromOpaque($0).takeUnretainedValue() }
+    if let server, let connection { server.watchdog.waiting(Int(bitPattern: connection)) }
     guard let conCls, let existing = conCls.pointee else { return }
-    Unmanaged<RequestContext>.fromOpaque(existing).release()
+    let context = Unmanaged<RequestContext>.fromOpaque(existing)
+    if context.takeUnretainedValue().resumed { server?.responding.withLock { $0 -= 1 } }
+    context.release()
     conCls.pointee = nil
 }
 
