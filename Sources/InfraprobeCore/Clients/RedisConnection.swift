@@ -86,7 +86,8 @@ public final class RedisConnection: @unchecked Sendable {
         context = nil
     }
 
-    private static func convert(_ reply: UnsafeMutablePointer<redisReply>) -> RedisValue {
+    /// Copies hiredis' reply tree into a RedisValue; `RedisReplyReader` uses it on raw bytes too.
+    static func convert(_ reply: UnsafeMutablePointer<redisReply>) -> RedisValue {
         let r = reply.pointee
         switch r.type {
         case REDIS_REPLY_STATUS: return .status(text(r))
