@@ -32,6 +32,15 @@ struct HTTPProberConfigTests {
         #expect(error("arangodb", ["url: http://db:8529", "username: root"]).contains("password"))
         #expect(error("otel_collector", ["health_url: http://c:13133"]).contains("otlp_url"))
         #expect(error("tempo", ["url: http://t:3200", "components: [trace_query, nope]"]).contains("nope"))
+        #expect(error("consul", ["url: http://c:8500", "ui_path: http://elsewhere/ui/"]).contains("targets.t.ui_path: expected a path on the agent"))
+    }
+
+    @Test("a request path can never leave the endpoint's base URL")
+    func test_requestPaths_stayUnderTheBaseURL() {
+        let endpoint = HTTPEndpoint(client: .shared, baseURL: "http://10.0.0.1:8500/")
+        #expect(endpoint.resolve("/ui/") == "http://10.0.0.1:8500/ui/")
+        #expect(endpoint.resolve("/x?next=http://evil/") == "http://10.0.0.1:8500/x?next=http://evil/")
+        #expect(endpoint.resolve("http://evil/") == "http://10.0.0.1:8500http://evil/", "appended, never taken as a URL of its own")
     }
 
     @Test("host:port gets http://, Tempo's OTLP URL defaults to port 4318, secrets stay redacted")

@@ -6,18 +6,77 @@ import Testing
 /// `modules:` and `/probe?module=M&target=ADDR` with `allowed_targets` (DESIGN §3, §7).
 @Suite("Modules", .serialized)
 struct ModuleTests {
-    @Test func test_moduleTarget_parsesHostPortURLs_andRejectsTheRest() {
-        #expect(ModuleTarget("10.0.3.7:6379") == ModuleTarget("10.0.3.7:6379"))
-        #expect(ModuleTarget("10.0.3.7:6379")?.port == 6379)
-        #expect(ModuleTarget("Redis-1.internal")?.host == "redis-1.internal")
-        #expect(ModuleTarget("Redis-1.internal")?.port == nil)
-        #expect(ModuleTarget("https://grafana.internal/x")?.port == 443)
-        #expect(ModuleTarget("http://grafana.internal:3000")?.host == "grafana.internal")
-        #expect(ModuleTarget("[::1]:8500")?.host == "::1")
-        for bad in ["", "a b", "http://user@host", "ftp://host", "host:0", "host:99999", "a:b:c", "host/path", "ho\u{e9}st", "host:1#x",
-                    String(repeating: "a", count: 600)] {
-            #expect(ModuleTarget(bad) == nil, "\(bad)")
+    @Test func test_moduleTarget_canonicalisesEverySpellingOfOneAddress() {
+        let cases: [(String, String)] = [
+            ("10.0.3.7:6379", "10.0.3.7:6379"), ("Redis-1.Internal", "redis-1.internal"), ("redis-1.internal.:6379", "redis-1.internal:6379"),
+            ("0x7f.0.0.1:80", "127.0.0.1:80"), ("0x7F.1", "127.0.0.1"), ("2130706433:80", "127.0.0.1:80"), ("017700000001", "127.0.0.1"),
+            ("0177.0.0.01:80", "127.0.0.1:80"), ("127.1:80", "127.0.0.1:80"), ("10.0.0.1.:1", "10.0.0.1:1"), ("0x", "0.0.0.0"),
+            ("[::1]:8500", "[::1]:8500"), ("[0:0::1]:8500", "[::1]:8500"), ("[0000:0000:0000:0000:0000:0000:0000:0001]", "[::1]"),
+            ("[FD00::AB]:1", "[fd00::ab]:1"), ("[::ffff:10.0.0.1]:6379", "10.0.0.1:6379"), ("[::FFFF:a00:1]:6379", "10.0.0.1:6379"),
+            ("http://Grafana.Internal:3000", "http://grafana.internal:3000"), ("HTTPS://grafana.internal", "https://grafana.internal"),
+            ("https://grafana.internal:443/", "https://grafana.internal"), ("http://0x7f.1:80", "http://127.0.0.1"),
+            ("http://[::ffff:127.0.0.1]:8500", "http://127.0.0.1:8500"), ("a_b.internal", "a_b.internal"),
+            (String(repeating: "a", count: 63) + ".internal", String(repeating: "a", count: 63) + ".internal"),
+        ]
+        for (given, canonical) in cases {
+            #expect(ModuleTarget(given)?.text == canonical, "\(given)")
         }
+        #expect(ModuleTarget("https://grafana.internal")?.port == 443)
+        #expect(ModuleTarget("grafana.internal")?.port == nil)
+        #expect(ModuleTarget("[::ffff:10.0.0.1]") == ModuleTarget("10.0.0.1"))
+        #expect(ModuleTarget("redis:6379", allowsScheme: false)?.text == "redis:6379")
+    }
+
+    @Test func test_moduleTarget_rejectsAnythingButHostAndPort() {
+        let long = String(repeating: "a", count: 64)
+        let bad = [
+            "", " ", "a b", "host\r\nX-Injected: 1", "host\n", "host\t", "host\u{0}", "ho\u{e9}st", "h\u{2024}st", "\u{ff0e}host",
+            "host/path", "host:80/path", "host?x=1", "host:80?x=1", "host#x", "host:1#x", "http://host/path", "http://host//", "http://host/?x",
+            "http://host#f", "http://host:80/a/../b", "host%2Fpath", "host%2fpath", "host%00", "%68ost", "host\\path", "http://host\\@evil",
+            "user@host", "http://user@host", "http://user:pass@host:80", "host@evil:80", "http://host:80@evil", "host%40evil",
+            "ftp://host", "file:///etc/passwd", "redis://host:6379", "unix:/run/redis.sock", "unix:///run/redis.sock", "gopher://host:70",
+            "host:0", "host:65536", "host:99999", "host:+80", "host:-1", "host:0x50", "host:080", "host:", "host: 80", "host:80 ", "host:1e3",
+            "host:8080808080808080808080", "a:b:c", "::1", "::1:80", "[::1", "[::1]x", "[::1]:", "[::1]:0", "[fe80::1%25eth0]:80", "[fe80::1%eth0]",
+            "[::g]", "[10.0.0.1]", "[]", "[::1]:80:80", ":80", ".", "..", "a..b", ".host", "host..", "-host", "host-", "a.-b", "a.b-",
+            long + ".internal", String(repeating: "a.", count: 130) + "a", String(repeating: "a", count: 1000),
+            "example.123", "1.2.3.4.5", "256.0.0.1", "1.2.3.256", "1.2.65536", "4294967296", "0x100000000", "09.0.0.1", "1.2.3.08",
+            "{host}", "{target}", "{host}:80", "x{target}", "$(id)", "`id`", "host;rm", "host,other", "host|x", "'host'", "\"host\"", "*",
+        ]
+        for text in bad {
+            #expect(ModuleTarget(text) == nil, "\(text.debugDescription)")
+        }
+        #expect(ModuleTarget("http://host:80", allowsScheme: false) == nil, "redis takes no scheme")
+    }
+
+    @Test func test_moduleTarget_shownText_redactsUserinfo_andEscapesControls() {
+        #expect(ModuleTarget.shown("http://u:hunter2@host/x") == "http://<secret>@host/x")
+        #expect(ModuleTarget.shown("hunter2@host") == "<secret>@host")
+        #expect(ModuleTarget.shown("a\r\nb c\"%0A") == "a%0D%0Ab%20c%22%250A")
+        #expect(ModuleTarget.shown(String(repeating: "x", count: 1000)).count == ModuleTarget.maxLength + 1)
+    }
+
+    /// Random texts from the characters attackers reach for: parsing never traps, and whatever
+    /// is accepted is already canonical (parsing its text again gives the same target) and
+    /// carries nothing but a host, a port and maybe a scheme.
+    @Test func test_moduleTarget_acceptsOnlyCanonicalisableHostPorts_forRandomInput() {
+        let pieces = ["a", "Z", "0", "1", "7", "9", "f", "x", "0x", "00", "255", "256", "65535", "65536", ".", "..", ":", "::", "[", "]",
+                      "/", "?", "#", "@", "%", "%2F", "\\", "-", "_", "*", " ", "\r\n", "\u{0}", "\u{e9}", "http://", "https://", "ftp://",
+                      "{host}", "{target}", "ffff", "::ffff:", "127.0.0.1", "10.0.0.", "localhost", "xn--", "%25", "+", "unix:"]
+        var rng = SplitMix64(seed: 0x1f2e3d4c)
+        var accepted = 0
+        for _ in 0..<30_000 {
+            let text = (0..<Int(rng.next() % 8 + 1)).map { _ in pieces[Int(rng.next() % UInt64(pieces.count))] }.joined()
+            for allowsScheme in [true, false] {
+                guard let target = ModuleTarget(text, allowsScheme: allowsScheme) else { continue }
+                accepted += 1
+                #expect(ModuleTarget(target.text, allowsScheme: allowsScheme) == target, "\(text.debugDescription) → \(target.text)")
+                #expect(ModuleTarget(target.text, allowsScheme: allowsScheme)?.text == target.text)
+                let afterScheme = target.text.components(separatedBy: "://").last!
+                #expect(!afterScheme.contains(where: { "/?#@%\\{} ".contains($0) }), "\(target.text)")
+                #expect(allowsScheme || target.scheme == nil)
+            }
+        }
+        #expect(accepted > 1000, "the generator should also produce valid targets (\(accepted))")
     }
 
     @Test func test_allowedTargets_globsCIDRsAndPorts() {
@@ -35,8 +94,50 @@ struct ModuleTests {
         #expect(!allows("redis-*.internal:6379", "redis-42.internal.evil.com:6379"))
         #expect(!allows("redis-*.internal:6379", "redis-42.internal"), "a pattern with a port needs a target with that port")
         #expect(allows("*.internal", "http://grafana.internal"))
-        #expect(allows("*", "anything:1"))
-        for bad in ["", "10.0.0.0/33", "host:port", "a/b", "[fd00::/8"] { #expect(TargetPattern(bad) == nil, "\(bad)") }
+        #expect(allows("*", "anything:1") && allows("*", "[::1]:1") && allows("*:*", "10.0.0.1"))
+    }
+
+    @Test func test_allowedTargets_starNeverCrossesADot() {
+        func allows(_ pattern: String, _ target: String) -> Bool { TargetPattern(pattern)!.matches(ModuleTarget(target)!) }
+        #expect(allows("10.0.0.*:6379", "10.0.0.1:6379"))
+        #expect(!allows("10.0.0.*:6379", "10.0.0.1.attacker.example:6379"))
+        #expect(!allows("*.internal", "a.b.internal"))
+        #expect(allows("*.*.internal", "a.b.internal"))
+        #expect(!allows("redis-*", "redis-1.attacker.example"))
+        #expect(!allows("redis-?", "redis."), "a name cannot end in a dot once canonical, and ? is never a dot")
+        #expect(!allows("a?b.internal", "a.b.internal"))
+        #expect(allows("a?b.internal", "axb.internal"))
+        #expect(allows("*-cache.internal", "eu-1-cache.internal"))
+        #expect(!allows("*-cache.internal", "x.eu-1-cache.internal"))
+        #expect(allows("10.0.0.*", "0x0a.0.0.7"), "the glob sees the canonical dotted-decimal form")
+        #expect(!allows("10.0.0.*", "10.0.1.7"))
+        #expect(allows("REDIS-*.Internal.", "redis-1.internal"))
+    }
+
+    @Test func test_allowedTargets_matchCanonicalForms_ofIPLiterals() {
+        func allows(_ pattern: String, _ target: String) -> Bool { TargetPattern(pattern)!.matches(ModuleTarget(target)!) }
+        #expect(allows("10.0.0.0/8:6379", "[::ffff:10.0.0.1]:6379"), "an IPv4-mapped address is its IPv4 address")
+        #expect(allows("[::ffff:10.0.0.0/104]", "10.1.2.3"))
+        #expect(!allows("10.0.0.0/8", "[::ffff:11.0.0.1]"))
+        #expect(allows("127.0.0.0/8", "0x7f.1") && allows("127.0.0.0/8", "2130706433:80") && allows("127.0.0.0/8", "0177.0.0.1"))
+        #expect(!allows("10.0.0.0/8", "0x0b.0.0.1"))
+        #expect(allows("[::1]:8500", "[0:0::1]:8500"))
+        #expect(allows("[0:0:0:0:0:0:0:1]", "[::1]:8500"))
+        #expect(allows("127.0.0.1:80", "0x7f.0.0.1:80"))
+        #expect(allows("Redis.Internal.", "redis.internal"))
+        #expect(!allows("127.0.0.1:80", "127.0.0.1:8080"))
+        #expect(!allows("[fd00::/8]", "fd00.internal"))
+        for bad in ["", "10.0.0.0/33", "host:port", "a/b", "[fd00::/8", "host:0", "host:+80", "host:080", "10.0.0.0/8:65536", "0x0a.0.0.0/8",
+                    "010.0.0.0/8", "10.0.0/8", "[::1%eth0]", "exa mple", "a..b", "host/8", "10.0.0.0/-1", "10.0.0.0/+8", "[fd00::/129]"] {
+            #expect(TargetPattern(bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test func test_placeholders_areReplacedOnce_neverRecursively() {
+        let substitutions = ["{target}": "{host}", "{host}": "h{target}"]
+        #expect(ConfigSection.substitute("{target}|{host}|{hos|{}", substitutions) == "{host}|h{target}|{hos|{}")
+        #expect(ConfigSection.substitute("{{host}}", substitutions) == "{h{target}}")
+        #expect(ConfigSection.substitute("http://{host}:3200", ["{host}": "[::1]"]) == "http://[::1]:3200")
     }
 
     @Test func test_config_rejectsBadModules_withFileLineAndKey() throws {
@@ -92,7 +193,10 @@ struct ModuleTests {
         #expect(refused.status == 403)
         #expect(refused.text == "target \"\(hole.address)\" is not in allowed_targets of module \"redis_cache\"\n")
         let asURL = try await exporter.get("/probe?module=redis_cache&target=http://\(hole.address)/")
-        #expect(asURL.status == 403)
+        #expect(asURL.status == 400, "redis targets take no scheme")
+        #expect(asURL.text.contains("takes no scheme"), "\(asURL.text)")
+        let sneaky = try await exporter.get("/probe?module=redis_cache&target=10.0.0.1.attacker.example:6379")
+        #expect(sneaky.status == 403, "10.0.0.0/8 never admits a name that starts like 10.0.0.1")
         #expect(hole.pendingConnections() == 0, "a refused target must never be connected to")
         #expect(try await exporter.get("/probe?module=nope&target=\(hole.address)").status == 400)
         #expect(try await exporter.get("/probe?module=redis_cache").status == 400)
@@ -145,5 +249,119 @@ struct ModuleTests {
         #expect(config.contains("url: \"http://{host}:\(tempoHTTP)\""), "\(config)")
         #expect(!config.contains(FakeFleet.consulToken) && !config.contains(fleet.grafana.token))
         await fleet.stopOffPool()
+    }
+
+    /// What each kind's module is told to probe, with the recording listener as every endpoint.
+    static func recordedModules(port: Int) -> String {
+        """
+        timeout: 2s
+        modules:
+          redis:
+            prober: redis
+            password: \(secret)
+            components: [service_running]
+            allowed_targets: ["127.0.0.0/8:*"]
+          consul:
+            prober: consul
+            token: \(secret)
+            components: [service_running, kv_store]
+            allowed_targets: ["127.0.0.0/8:*"]
+          arangodb:
+            prober: arangodb
+            username: root
+            password: \(secret)
+            components: [service_running, document_operations]
+            allowed_targets: ["127.0.0.0/8:*"]
+          grafana:
+            prober: grafana
+            token: \(secret)
+            components: [service_running]
+            allowed_targets: ["127.0.0.0/8:*"]
+          tempo:
+            prober: tempo
+            url: "http://{host}:\(port)"
+            otlp_url: "http://{host}:\(port)"
+            token: \(secret)
+            components: [service_running, trace_ingest]
+            allowed_targets: ["127.0.0.0/8:*"]
+          otel:
+            prober: otel_collector
+            health_url: "http://{host}:\(port)/"
+            otlp_url: "http://{host}:\(port)"
+            metrics_url: "http://{host}:\(port)/metrics"
+            token: \(secret)
+            allowed_targets: ["127.0.0.0/8:*"]
+        """
+    }
+
+    @Test func test_injectedPathQueryAndUserinfo_neverReachTheService_forEveryKind() async throws {
+        let recorder = try RecordingListener()
+        defer { recorder.stop() }
+        let port = recorder.port, mark = "INJECTED9x"
+        let exporter = try TestExporter(config: Self.recordedModules(port: port))
+        let injected = [
+            "127.0.0.1:\(port)/\(mark)", "127.0.0.1:\(port)/..%2F\(mark)", "127.0.0.1:\(port)?\(mark)=1", "127.0.0.1:\(port)#\(mark)",
+            "\(mark)@127.0.0.1:\(port)", "\(mark):pw@127.0.0.1:\(port)", "127.0.0.1:\(port)@\(mark)", "http://\(mark):pw@127.0.0.1:\(port)/",
+            "http://127.0.0.1:\(port)/\(mark)", "http://127.0.0.1:\(port)?\(mark)", "https://127.0.0.1:\(port)/\(mark)#x",
+            "127.0.0.1:\(port)%2F\(mark)", "127.0.0.1:\(port)%40\(mark)", "127.0.0.1:\(port)%00\(mark)", "127.0.0.1:\(port)\\\(mark)",
+            "127.0.0.1:\(port)\r\nX-\(mark): 1", "127.0.0.1:\(port) \(mark)", "127.0.0.1:\(port)\t\(mark)", "{host}/\(mark)",
+            "127.0.0.1:\(port){target}\(mark)", "unix:/tmp/\(mark).sock", "[::1%25\(mark)]:\(port)", "127.0.0.1.\(mark):\(port)",
+            "127.0.0.1:+\(port)", "127.0.0.1:0\(port)", "127.0.0.1:0x\(String(port, radix: 16))",
+        ]
+        for kind in ["redis", "consul", "arangodb", "grafana", "tempo", "otel"] {
+            for text in injected {
+                let encoded = text.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+                let response = try await exporter.get("/probe?module=\(kind)&target=\(encoded)")
+                #expect(response.status == 400 || response.status == 403, "\(kind) \(text.debugDescription): \(response.status) \(response.text)")
+                #expect(!response.text.contains("pw@"), "userinfo is never echoed")
+            }
+        }
+        #expect(recorder.connections.isEmpty, "a refused target is never connected to: \(recorder.connections)")
+
+        // Other spellings of the recorder's address are probed at its canonical host:port only.
+        for kind in ["redis", "consul", "arangodb", "grafana", "tempo", "otel"] {
+            let before = recorder.connections.count
+            for text in ["0x7f.0.0.1:\(port)", "[::ffff:127.0.0.1]:\(port)", "2130706433:\(port)", "127.1:\(port)"] {
+                let response = try await exporter.get("/probe?module=\(kind)&target=\(text.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)")
+                #expect(response.status == 200, "\(kind) \(text)")
+                #expect(response.text.contains("probe_success{target=\"127.0.0.1:\(port)\"} 0"), "\(kind) \(text): \(response.text)")
+            }
+            let received = Array(recorder.connections[before...])
+            #expect(!received.isEmpty, "\(kind) reached the recorder")
+            if kind == "redis" {
+                #expect(received.allSatisfy { $0.hasPrefix("*") }, "redis speaks RESP: \(received)")
+            } else {
+                let hosts = recorder.hostHeaders.suffix(received.count)
+                #expect(hosts.allSatisfy { $0 == "127.0.0.1:\(port)" }, "\(kind) Host headers: \(hosts)")
+            }
+        }
+        for connection in recorder.connections {
+            #expect(!connection.contains(mark) && !connection.contains("{host}") && !connection.contains("{target}"), "\(connection)")
+        }
+        let lines = recorder.requestLines.filter { !$0.hasPrefix("*") }
+        #expect(lines.allSatisfy { $0.hasPrefix("GET /") || $0.hasPrefix("POST /") || $0.hasPrefix("PUT /") || $0.hasPrefix("DELETE /") }, "\(lines)")
+    }
+
+    @Test func test_schemeTarget_isProbedAtItsCanonicalAuthority() async throws {
+        let recorder = try RecordingListener()
+        defer { recorder.stop() }
+        let exporter = try TestExporter(config: Self.recordedModules(port: recorder.port))
+        let response = try await exporter.get("/probe?module=consul&target=HTTP%3A%2F%2F0x7F.1%3A\(recorder.port)%2F")
+        #expect(response.status == 200)
+        #expect(response.text.contains("probe_success{target=\"http://127.0.0.1:\(recorder.port)\"} 0"), "\(response.text)")
+        #expect(!recorder.hostHeaders.isEmpty && recorder.hostHeaders.allSatisfy { $0 == "127.0.0.1:\(recorder.port)" }, "\(recorder.hostHeaders)")
+    }
+}
+
+/// A small seeded generator, so a failing random case is the same on every run.
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

@@ -144,4 +144,92 @@ struct SecretLeakTests {
         }
         #expect(surfaces.count > 30)
     }
+
+    /// Userinfo in a URL is refused (credentials go in username/password keys, which are
+    /// redacted): for every URL setting of every kind, on targets and modules.
+    static let userinfoSecret = "userinfo-pw-U1v2"
+
+    static func userinfoConfigs(port: Int) -> [(key: String, yaml: String)] {
+        let u = "infraprobe:\(userinfoSecret)@"
+        let base = "http://127.0.0.1:\(port)"
+        func target(_ kind: String, _ settings: String) -> String { "targets:\n  t:\n    prober: \(kind)\n" + settings }
+        func module(_ kind: String, _ settings: String) -> String {
+            "modules:\n  m:\n    prober: \(kind)\n    allowed_targets: [\"*\"]\n" + settings
+        }
+        return [
+            ("targets.t.address", target("redis", "    address: \(u)127.0.0.1:\(port)\n")),
+            ("targets.t.url", target("consul", "    url: http://\(u)127.0.0.1:\(port)\n")),
+            ("targets.t.url", target("consul", "    url: \(u)127.0.0.1:\(port)\n")),
+            ("targets.t.url", target("arangodb", "    url: HTTP://\(u)127.0.0.1:\(port)/\n")),
+            ("targets.t.url", target("grafana", "    url: https://\(u)127.0.0.1:\(port)\n")),
+            ("targets.t.url", target("tempo", "    url: http://\(u)127.0.0.1:\(port)\n")),
+            ("targets.t.otlp_url", target("tempo", "    url: \(base)\n    otlp_url: http://\(u)127.0.0.1:\(port)\n")),
+            ("targets.t.health_url", target("otel_collector", "    health_url: http://\(u)127.0.0.1:\(port)/\n    otlp_url: \(base)\n    metrics_url: \(base)\n")),
+            ("targets.t.otlp_url", target("otel_collector", "    health_url: \(base)\n    otlp_url: http://\(u)127.0.0.1:\(port)\n    metrics_url: \(base)\n")),
+            ("targets.t.metrics_url", target("otel_collector", "    health_url: \(base)\n    otlp_url: \(base)\n    metrics_url: http://\(u)127.0.0.1:\(port)/metrics\n")),
+            ("modules.m.address", module("redis", "    address: \"\(u){host}:6379\"\n")),
+            ("modules.m.url", module("consul", "    url: \"http://\(u){target}\"\n")),
+            ("modules.m.url", module("arangodb", "    url: \"http://\(u){host}:8529\"\n")),
+            ("modules.m.url", module("grafana", "    url: \"http://\(u){host}:3000\"\n")),
+            ("modules.m.otlp_url", module("tempo", "    url: \"http://{host}:3200\"\n    otlp_url: \"http://\(u){host}:4318\"\n")),
+            ("modules.m.metrics_url", module("otel_collector",
+                "    health_url: \"http://{host}:13133\"\n    otlp_url: \"http://{host}:4318\"\n    metrics_url: \"http://\(u){host}:8888/metrics\"\n")),
+        ]
+    }
+
+    @Test func test_userinfoInAnyConfiguredURL_isRefused_pointingAtUsernameAndPassword() {
+        for (key, yaml) in Self.userinfoConfigs(port: 1) {
+            do {
+                _ = try Probe.config(yaml)
+                Issue.record("accepted userinfo at \(key)")
+            } catch {
+                let text = "\(error)"
+                #expect(text.contains(": \(key): must not carry credentials"), "\(text)")
+                #expect(text.contains("username and password (or password_file) keys"))
+                #expect(!text.contains(Self.userinfoSecret), "\(text)")
+            }
+        }
+    }
+
+    @Test func test_userinfo_neverShown_byCheck_reload_config_orLogs() async throws {
+        let s = Self.userinfoSecret
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("infraprobe-userinfo-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let configFile = directory.appendingPathComponent("infraprobe.yml")
+        let good = "modules:\n  m:\n    prober: consul\n    allowed_targets: [\"127.0.0.1:*\"]\n"
+        try good.write(to: configFile, atomically: true, encoding: .utf8)
+        let exporter = try await BlockingExecutor.shared.run {
+            Result { try SpawnedExporter(configFile: configFile.path, arguments: ["--log.level", "debug"], directory: directory) }
+        }.get()
+        let base = exporter.base
+        let configs = Self.userinfoConfigs(port: 1)
+        let surfaces = try await BlockingExecutor.shared.run { () -> Result<[(String, String)], Error> in
+            Result {
+                var out: [(String, String)] = []
+                for (index, config) in configs.enumerated() {
+                    try config.yaml.write(to: configFile, atomically: true, encoding: .utf8)
+                    let check = try SpawnedExporter.run(["--config.file", configFile.path, "--config.check"])
+                    if check.0 == 0 { Issue.record("--config.check accepted userinfo at \(config.key)") }
+                    out.append(("--config.check \(index)", check.1))
+                    let reload = try HTTPFetch.get(base + "/-/reload", method: "POST")
+                    if reload.status != 500 { Issue.record("reload accepted userinfo at \(config.key)") }
+                    out.append(("reload \(index)", reload.text))
+                }
+                out.append(("/config", try HTTPFetch.get(base + "/config").text))
+                let probe = try HTTPFetch.get(base + "/probe?module=m&target=http%3A%2F%2Fu%3A\(s)%40127.0.0.1%3A1&debug=true")
+                if probe.status != 400 { Issue.record("a target with userinfo answered \(probe.status)") }
+                out.append(("/probe target with userinfo", probe.text))
+                out.append(("/metrics", try HTTPFetch.get(base + "/metrics").text))
+                return out
+            }
+        }.get()
+        _ = await BlockingExecutor.shared.run { exporter.stop() }
+        let all = surfaces + [("process log (debug)", exporter.log)]
+        #expect(exporter.log.contains("must not carry credentials"), "reload failures are logged:\n\(exporter.log.prefix(2000))")
+        #expect(all.first { $0.0 == "/probe target with userinfo" }!.1.contains("<secret>@127.0.0.1"))
+        for (surface, text) in all where text.contains(s) {
+            Issue.record("userinfo password appears in \(surface): \(text.prefix(300))")
+        }
+    }
 }

@@ -44,9 +44,25 @@ public final class ConfigSection {
 
     public func has(_ key: String) -> Bool { overrides[key] != nil || valueNode(key) != nil }
 
-    private func substitute(_ value: String) -> String {
+    /// One pass over the configured text: what a placeholder is replaced with is never scanned
+    /// again, so a value cannot smuggle in another placeholder.
+    private func substitute(_ value: String) -> String { Self.substitute(value, substitutions) }
+
+    static func substitute(_ value: String, _ substitutions: [String: String]) -> String {
         guard !substitutions.isEmpty, value.contains("{") else { return value }
-        return substitutions.reduce(value) { $0.replacingOccurrences(of: $1.key, with: $1.value) }
+        var out = "", rest = Substring(value)
+        while let open = rest.firstIndex(of: "{") {
+            out += rest[..<open]
+            rest = rest[open...]
+            if let (placeholder, replacement) = substitutions.first(where: { rest.hasPrefix($0.key) }) {
+                out += replacement
+                rest = rest.dropFirst(placeholder.count)
+            } else {
+                out.append("{")
+                rest = rest.dropFirst()
+            }
+        }
+        return out + rest
     }
 
     private func scalar(_ key: String) throws -> String? {
@@ -67,7 +83,7 @@ public final class ConfigSection {
     }
 
     private func record(_ key: String, _ display: String?) {
-        if let display { rendered.append((key, display)) }
+        if let display { rendered.append((key, display.contains("://") ? URLUserinfo.redacted(display) : display)) }
     }
 
     public func string(_ key: String) throws -> String? {

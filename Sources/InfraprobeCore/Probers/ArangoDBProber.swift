@@ -74,17 +74,17 @@ public struct ArangoDBProber: Prober {
             guard current["result"]?["name"]?.string == db, current["result"]?["isSystem"]?.bool == false else {
                 throw Self.failure("database/current in the new database", current)
             }
-            try await endpoint.json("DELETE", "/_db/_system/_api/database/\(db)", context: context)
+            try await endpoint.json("DELETE", "/_db/_system/_api/database/\(urlEncode(db))", context: context)
             let (_, after) = try await endpoint.json("GET", "/_db/_system/_api/database", context: context)
             guard after["result"]?.array?.contains(.string(db)) == false else { throw Self.failure("database \(db) still listed after drop", after) }
-        }, cleanup: { await endpoint.cleanup("DELETE", "/_db/_system/_api/database/\(db)", context: context) })
+        }, cleanup: { await endpoint.cleanup("DELETE", "/_db/_system/_api/database/\(urlEncode(db))", context: context) })
     }
 
     /// Runs `body` with a fresh collection that is dropped afterwards, also on failure.
     func withCollection(_ context: ComponentContext, type: Int = 2, _ body: (String) async throws -> Void) async throws {
         let collection = name(context)
         let endpoint = self.endpoint
-        let dropPath = api("/_api/collection/\(collection)")
+        let dropPath = api("/_api/collection/\(urlEncode(collection))")
         try await withCleanup({
             let (_, created) = try await endpoint.json("POST", api("/_api/collection"), body: ["name": .string(collection), "type": .number(Double(type))],
                                                        expect: [200, 201], context: context)
@@ -110,7 +110,7 @@ public struct ArangoDBProber: Prober {
     func documentOperations(_ context: ComponentContext) async throws {
         try await withCollection(context) { collection in
             let key = "probe-\(context.nonce)"
-            let path = api("/_api/document/\(collection)/\(key)")
+            let path = api("/_api/document/\(urlEncode(collection))/\(urlEncode(key))")
             let (_, inserted) = try await endpoint.json("POST", api("/_api/document/\(collection)"),
                                                         body: ["_key": .string(key), "v": 1, "nonce": .string(context.nonce)],
                                                         expect: written, context: context)
@@ -135,7 +135,7 @@ public struct ArangoDBProber: Prober {
         let vertices = name(context, "_v")
         let edges = name(context, "_e")
         let endpoint = self.endpoint
-        let dropPath = api("/_api/gharial/\(graph)?dropCollections=true")
+        let dropPath = api("/_api/gharial/\(urlEncode(graph))?dropCollections=true")
         try await withCleanup({
             let (_, created) = try await endpoint.json("POST", api("/_api/gharial"), body: [
                 "name": .string(graph), "orphanCollections": [],
@@ -209,7 +209,7 @@ public struct ArangoDBProber: Prober {
         var rows = answer["result"]?.array ?? []
         guard answer["result"]?.array != nil else { throw Self.failure("cursor answer has no result", answer) }
         while answer["hasMore"]?.bool == true, let id = answer["id"]?.string {
-            (_, answer) = try await endpoint.json("POST", api("/_api/cursor/\(id)"), expect: [200], context: context)
+            (_, answer) = try await endpoint.json("POST", api("/_api/cursor/\(urlEncode(id))"), expect: [200], context: context)
             rows += answer["result"]?.array ?? []
         }
         return rows

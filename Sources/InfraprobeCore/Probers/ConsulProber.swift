@@ -25,6 +25,7 @@ public struct ConsulProber: Prober {
                                 tls: try HTTPEndpoint.tls(section))
         keyPrefix = try section.string("key_prefix") ?? "infraprobe"
         uiPath = try section.string("ui_path") ?? "/ui/"
+        guard uiPath.hasPrefix("/") else { throw section.error("ui_path", "expected a path on the agent, starting with /") }
         expectedPeers = try section.int("expected_peers", range: 1...99)
     }
 

@@ -30,9 +30,10 @@ public struct HTTPEndpoint: Sendable {
         } else {
             throw section.missing(key)
         }
+        guard !URLUserinfo.present(in: text) else { throw section.error(key, URLUserinfo.refusal) }
         let url = text.contains("://") ? text : "http://\(text)"
         guard let parsed = URL(string: url), let scheme = parsed.scheme, ["http", "https"].contains(scheme), parsed.host != nil else {
-            throw section.error(key, "expected an http(s) URL or host:port, got \"\(text)\"")
+            throw section.error(key, "expected an http(s) URL or host:port, got \"\(URLUserinfo.redacted(text))\"")
         }
         return url.hasSuffix("/") ? String(url.dropLast()) : url
     }
@@ -71,9 +72,9 @@ public struct HTTPEndpoint: Sendable {
         return .none
     }
 
-    func resolve(_ pathOrURL: String) -> String {
-        pathOrURL.contains("://") ? pathOrURL : baseURL + pathOrURL
-    }
+    /// Always under the base URL: no path (from config or from a service's answer) can turn a
+    /// request into one for another host.
+    func resolve(_ path: String) -> String { baseURL + path }
 
     /// Sends one request and checks the status. Unexpected statuses: 401/403 → `auth`,
     /// 429 → `resource_exhausted`, anything else → `http_status`.

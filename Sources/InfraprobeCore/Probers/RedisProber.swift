@@ -8,6 +8,7 @@ public struct RedisProber: Prober {
         componentNames: ["service_running", "basic_operations", "cache_operations", "session_management",
                          "stream_operations", "priority_queue", "memory_usage"],
         addressKey: "address",
+        addressIsURL: false,
         make: { section, environment in try RedisProber(section: section, environment: environment) })
 
     static let keyTTLSeconds = "60"
@@ -19,6 +20,7 @@ public struct RedisProber: Prober {
 
     public init(section: ConfigSection, environment: ProberEnvironment) throws {
         let addressText = try section.requiredString("address")
+        guard !URLUserinfo.present(in: addressText) else { throw section.error("address", URLUserinfo.refusal) }
         guard let address = RedisAddress(addressText) else {
             throw section.error("address", "expected host:port, [ipv6]:port or unix:/path, got \"\(addressText)\"")
         }

@@ -27,16 +27,19 @@ public struct ProberDescriptor: Sendable {
     public let componentNames: [String]
     /// The config key that `/probe?module=M&target=ADDR` fills with ADDR.
     public let addressKey: String
+    /// Whether that address is a URL, so a module target may carry an http(s) scheme.
+    public let addressIsURL: Bool
     /// True for kinds that probe through other configured targets (pipeline): they have no
     /// address of their own, so a module cannot hand them one.
     public let followsOtherTargets: Bool
     public let make: @Sendable (ConfigSection, ProberEnvironment) throws -> any Prober
 
-    public init(kind: String, componentNames: [String], addressKey: String, followsOtherTargets: Bool = false,
+    public init(kind: String, componentNames: [String], addressKey: String, addressIsURL: Bool = true, followsOtherTargets: Bool = false,
                 make: @escaping @Sendable (ConfigSection, ProberEnvironment) throws -> any Prober) {
         self.kind = kind
         self.componentNames = componentNames
         self.addressKey = addressKey
+        self.addressIsURL = addressIsURL
         self.followsOtherTargets = followsOtherTargets
         self.make = make
     }

@@ -127,11 +127,15 @@ public final class WebApp: Sendable {
         guard let module = config.module(named: name) else {
             return .text(400, "unknown module \"\(String(name.prefix(200)))\"")
         }
+        let forms = module.acceptsURLTargets ? "host, host:port, [v6]:port or http(s)://host:port" : "host, host:port or [v6]:port"
         guard let text = request.query["target"], !text.isEmpty else {
-            return .text(400, "module probes need a target parameter (host, host:port or URL)")
+            return .text(400, "module probes need a target parameter (\(forms))")
         }
-        guard let address = ModuleTarget(text) else {
-            return .text(400, "target \"\(String(text.prefix(200)))\" is not a host, host:port or http(s) URL")
+        let address: ModuleTarget
+        switch module.parseTarget(text) {
+        case .success(let parsed): address = parsed
+        case .failure(let rejection):
+            return .text(400, "target \"\(ModuleTarget.shown(text))\" \(rejection.reason); module \"\(name)\" takes \(forms)")
         }
         guard module.allows(address) else {
             logger.warning("module probe refused by allowed_targets", metadata: ["module": "\(name)", "target": "\(address.text)"])
