@@ -22,7 +22,9 @@ enum HTTPRequestHarness {
             token: consul-secret
           grafana:
             prober: grafana
-            url: http://admin:grafana-secret@grafana.fuzz.invalid:3000
+            url: http://grafana.fuzz.invalid:3000
+            username: admin
+            password: grafana-secret
         modules:
           redis_loopback:
             prober: redis
