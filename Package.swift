@@ -40,6 +40,8 @@ let package = Package(
         // tests and, through `infraprobe-fakes`, by scripts/bench-all.sh. Not part of any product.
         .target(name: "InfraprobeFakes", dependencies: ["InfraprobeCore"], path: "Tests/Fakes"),
         .executableTarget(name: "infraprobe-fakes", dependencies: ["InfraprobeFakes", "InfraprobeCore"], path: "Tests/FakesServer"),
-        .testTarget(name: "InfraprobeCoreTests", dependencies: ["InfraprobeCore", "InfraprobeFakes"]),
+        // Sets the test run's parallelization width before swift-testing starts (see its .c file).
+        .target(name: "TestRunSettings", path: "Tests/TestRunSettings"),
+        .testTarget(name: "InfraprobeCoreTests", dependencies: ["InfraprobeCore", "InfraprobeFakes", "TestRunSettings"]),
     ]
 )

@@ -3,6 +3,11 @@
 #include <crypt.h>
 #include <string.h>
 #include <gnutls/gnutls.h>
+#include <errno.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 CURLcode cshim_easy_setopt_long(CURL *h, CURLoption o, long v) { return curl_easy_setopt(h, o, v); }
 CURLcode cshim_easy_setopt_off_t(CURL *h, CURLoption o, curl_off_t v) { return curl_easy_setopt(h, o, v); }
@@ -55,4 +60,24 @@ int cshim_crypt(const char *phrase, const char *setting, char *out, int out_size
     if ((int)n >= out_size) return -1;
     memcpy(out, result, n + 1);
     return 0;
+}
+
+int cshim_spawn_dying_with_parent(const char *path, char *const argv[], char *const envp[],
+                                  int stdin_fd, int stdout_fd, int stderr_fd) {
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid != 0) return pid;
+    // Child: only async-signal-safe calls until exec.
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) _exit(126);
+    if (getppid() != parent) _exit(126);  // the parent died before prctl took effect
+    if (stdin_fd >= 0 && dup2(stdin_fd, 0) < 0) _exit(126);
+    if (stdout_fd >= 0 && dup2(stdout_fd, 1) < 0) _exit(126);
+    if (stderr_fd >= 0 && dup2(stderr_fd, 2) < 0) _exit(126);
+    close_range(3, ~0U, 0);
+    for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execve(path, argv, envp);
+    _exit(127);
 }

@@ -1,18 +1,42 @@
 import Foundation
 import InfraprobeCore
 
-/// An OpenTelemetry Collector per `reference/service-apis.md` §6: health_check extension
-/// (200/503 JSON), OTLP/HTTP receiver (405/415/400 errors, `{"partialSuccess":{}}`, rejected
-/// counts as strings), and :8888 self-metrics without (or with) `_total` suffixes.
+/// An OpenTelemetry Collector per `reference/service-apis.md` §6, `shared/conformance/otelcol`
+/// and `reference/fidelity-consul-otel.md`: the health_check extension in its modes (v1 JSON,
+/// custom body, check_collector_pipeline, v2 JSON), the OTLP/HTTP receiver (JSON and protobuf;
+/// 405/415/400 errors; `{"partialSuccess":{}}`, never a rejection; 503/429 google.rpc.Status
+/// under pressure), and :8888 self-metrics as the version it pretends to be writes them.
 final class FakeOTelCollector: FakeService, @unchecked Sendable {
     enum Break: Sendable, Equatable {
         case none
+        /// Starting or shutting down: health 503 (v2: `StatusStarting`).
         case notReady
-        case rejectsSpans
+        /// A component failed fatally: v2 answers 500 and check_collector_pipeline 500; v1 503.
+        case fatal
+        /// memory_limiter refusing: 503 `{"code":14,"message":"data refused due to high memory usage"}`.
+        case memoryPressure
+        /// A full exporter sending queue: 503 `sending queue is full`.
+        case queueFull
+        /// A ResourceExhausted status downstream: 429 with `Retry-After`.
+        case throttled
+        /// A synchronous exporter whose backend lacks the service: 404 JSON Status (Unimplemented).
+        case downstreamUnimplemented
         case noMetricsPipeline
         case selfMetricsWithoutCollectorSeries
         /// Spans are accepted (200, nothing rejected) but the exporter never delivers them.
         case dropsSpans
+    }
+
+    /// How the health_check extension is configured.
+    enum HealthMode: Sendable, Equatable {
+        /// The default handler: `{"status":"Server available",…}` / 503 `Server not available`.
+        case v1
+        /// `response_body: {healthy, unhealthy}`: the bare strings, no JSON.
+        case customBody(healthy: String, unhealthy: String)
+        /// Deprecated `check_collector_pipeline.enabled`: 200 or 500 with an empty body.
+        case checkCollectorPipeline
+        /// healthcheckv2 (`use_v2`) or the `useComponentStatus` gate: `{"healthy":…,"status":"StatusOK",…}`.
+        case v2
     }
 
     struct Counters: Equatable {
@@ -25,7 +49,13 @@ final class FakeOTelCollector: FakeService, @unchecked Sendable {
 
     let breakage = Locked(Break.none)
     let counters = Locked(Counters())
-    let totalSuffix: Bool
+    let version: FakeVersion
+    /// `service.telemetry.metrics.readers` configured explicitly: v0.119–v0.151 then add
+    /// `_total` and unit suffixes (and v0.130 a `__<unit>__` annotation).
+    let explicitReaders: Bool
+    let healthMode: HealthMode
+    /// The extension's `path`; a subtree path (`/health/`) makes Go's mux redirect `/health`.
+    let healthPath: String
     /// With an authenticator extension configured the receiver wants this bearer token.
     let bearer: String?
 
@@ -36,25 +66,79 @@ final class FakeOTelCollector: FakeService, @unchecked Sendable {
         exporter.withLock { $0 = (tempo, delay) }
     }
 
-    init(totalSuffix: Bool = false, bearer: String? = nil) {
-        self.totalSuffix = totalSuffix
+    init(version: FakeVersion = "0.159.0", explicitReaders: Bool = false, healthMode: HealthMode = .v1, healthPath: String? = nil,
+         bearer: String? = nil) {
+        self.version = version
+        self.explicitReaders = explicitReaders
+        self.healthMode = healthMode
+        self.healthPath = healthPath ?? (healthMode == .v2 ? "/status" : "/")
         self.bearer = bearer
         super.init(roles: ["health", "otlp", "metrics"])
     }
 
+    /// The health URL a user would configure (the extension's endpoint and path).
+    var healthURL: String { url("health") + healthPath }
+
     override func route(role: String, request: HTTPRequest) -> HTTPResponse {
         switch role {
-        case "health": return health()
+        case "health": return health(request)
         case "otlp": return otlp(request)
         default: return metrics(request)
         }
     }
 
-    private func health() -> HTTPResponse {
-        if breakage.current == .notReady {
-            return .json(503, ["status": "Server not available", "upSince": "0001-01-01T00:00:00Z", "uptime": ""])
+    private func health(_ request: HTTPRequest) -> HTTPResponse {
+        // http.ServeMux: "/" matches everything; "/x/" matches its subtree and redirects "/x"; "/x" only itself.
+        if healthPath != "/" {
+            if healthPath.hasSuffix("/") && request.path == String(healthPath.dropLast()) {
+                return HTTPResponse(status: 301, contentType: "text/html; charset=utf-8",
+                                    body: "<a href=\"\(healthPath)\">Moved Permanently</a>.\n\n", headers: [("Location", healthPath)])
+            }
+            let matches = healthPath.hasSuffix("/") ? request.path.hasPrefix(healthPath) : request.path == healthPath
+            guard matches else { return .text(404, "404 page not found") }
         }
-        return .json(200, ["status": "Server available", "upSince": "2026-11-26T04:12:31.6847174Z", "uptime": "49.0132518s"])
+        let broken = breakage.current
+        let ready = broken != .notReady && broken != .fatal
+        switch healthMode {
+        case .v1:
+            if !ready { return .json(503, ["status": "Server not available", "upSince": "0001-01-01T00:00:00Z", "uptime": ""]) }
+            return .json(200, ["status": "Server available", "upSince": "2026-11-26T04:12:31.6847174Z", "uptime": "49.0132518s"])
+        case .customBody(let healthy, let unhealthy):
+            var response = HTTPResponse(status: ready ? 200 : 503, body: "")
+            response.headers = []
+            response.body = Array((ready ? healthy : unhealthy).utf8)
+            return response
+        case .checkCollectorPipeline:
+            var response = HTTPResponse(status: broken == .fatal ? 500 : ready ? 200 : 503, body: "")
+            response.headers = []
+            return response
+        case .v2:
+            let times: [String: JSONValue] = ["start_time": "2026-11-26T04:12:31.6847174Z", "status_time": "2026-11-26T04:13:20.7002Z"]
+            switch broken {
+            case .fatal:
+                return .json(500, .object(times.merging(["healthy": false, "status": "StatusFatalError",
+                                                         "error": "exporter otlp: rpc error: code = Unavailable"]) { $1 }))
+            case .notReady:
+                return .json(503, .object(times.merging(["healthy": false, "status": "StatusStarting"]) { $1 }))
+            default:
+                return .json(200, .object(times.merging(["healthy": true, "status": "StatusOK"]) { $1 }))
+            }
+        }
+    }
+
+    enum Encoding { case json, protobuf }
+
+    /// An answer in the request's encoding, as otlphttp.go writes it.
+    private func reply(_ encoding: Encoding, _ status: Int, code: Int? = nil, message: String = "", headers: [(String, String)] = []) -> HTTPResponse {
+        switch encoding {
+        case .json:
+            guard let code else { return .json(status, ["partialSuccess": [:]], headers: headers) }
+            return .json(status, ["code": .number(Double(code)), "message": .string(message)], headers: headers)
+        case .protobuf:
+            var response = HTTPResponse(status: status, contentType: "application/x-protobuf", body: "", headers: headers)
+            if let code { response.body = OTLPProtobuf.status(code: code, message: message) }
+            return response
+        }
     }
 
     private func otlp(_ request: HTTPRequest) -> HTTPResponse {
@@ -66,42 +150,79 @@ final class FakeOTelCollector: FakeService, @unchecked Sendable {
             signal = "metrics"
         default: return .text(404, "404 page not found")
         }
-        guard request.method == "POST" else { return .text(405, "405 method not allowed, supported: [POST]") }
+        guard request.method == "POST" else { return plain(405, "405 method not allowed, supported: [POST]") }
         if let bearer, request.header("authorization") != "Bearer \(bearer)" {
             return .text(401, "Unauthorized")
         }
-        guard let type = request.header("content-type"), type.hasPrefix("application/json") || type.hasPrefix("application/x-protobuf") else {
-            return .text(415, "415 unsupported media type, supported: [application/json, application/x-protobuf]")
+        let mediaType = (request.header("content-type") ?? "").split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        let encoding: Encoding
+        switch mediaType {
+        case "application/json": encoding = .json
+        case "application/x-protobuf": encoding = .protobuf
+        default: return plain(415, "415 unsupported media type, supported: [application/json, application/x-protobuf]")
         }
-        guard let body = request.json else { return .json(400, ["code": 3, "message": "ReadObject: expect { or n, but found \\u0001"]) }
+        let body: JSONValue
+        do {
+            switch encoding {
+            case .json:
+                // The real receiver's own test: a JSON number (`1234`) is 400, like any non-object.
+                guard let parsed = request.json, parsed.object != nil else {
+                    throw OTLPProtobuf.DecodeError(description: "ReadObject: expect { or n, but found \(request.body.first.map { String(UnicodeScalar($0)) } ?? "EOF")")
+                }
+                body = parsed
+            case .protobuf:
+                body = signal == "traces" ? try OTLPProtobuf.traces(request.body) : try OTLPProtobuf.metricPointCounts(request.body)
+            }
+        } catch {
+            return reply(encoding, 400, code: 3, message: "\(error)")
+        }
+        var items = 0
         if signal == "traces" {
-            var spans = 0
             for resource in body["resourceSpans"]?.array ?? [] {
                 for scope in resource["scopeSpans"]?.array ?? [] {
                     for span in scope["spans"]?.array ?? [] {
                         guard span["traceId"]?.string?.count == 32, span["spanId"]?.string?.count == 16 else {
-                            return .json(400, ["code": 3, "message": "parse trace_id: length mismatch"])
+                            return reply(encoding, 400, code: 3, message: "ReadObject: parse trace_id: length mismatch")
                         }
-                        spans += 1
+                        items += 1
                     }
                 }
             }
-            if breakage.current == .rejectsSpans {
-                counters.withLock { $0.refusedSpans += spans }
-                return .json(200, ["partialSuccess": ["rejectedSpans": .string(String(spans)), "errorMessage": "memory limit exceeded"]])
-            }
-            counters.withLock { $0.acceptedSpans += spans }
-            export(body, spans: spans)
         } else {
-            var points = 0
             for resource in body["resourceMetrics"]?.array ?? [] {
                 for scope in resource["scopeMetrics"]?.array ?? [] {
-                    for metric in scope["metrics"]?.array ?? [] { points += metric["gauge"]?["dataPoints"]?.array?.count ?? 0 }
+                    for metric in scope["metrics"]?.array ?? [] {
+                        for kind in ["gauge", "sum", "histogram", "exponentialHistogram", "summary"] {
+                            items += metric[kind]?["dataPoints"]?.array?.count ?? 0
+                        }
+                    }
                 }
             }
-            counters.withLock { $0.acceptedPoints += points }
         }
-        return .json(200, ["partialSuccess": [:]])
+        switch breakage.current {
+        case .memoryPressure, .queueFull, .throttled:
+            if signal == "traces" { counters.withLock { $0.refusedSpans += items } }
+            switch breakage.current {
+            case .memoryPressure: return reply(encoding, 503, code: 14, message: "data refused due to high memory usage")
+            case .queueFull: return reply(encoding, 503, code: 14, message: "sending queue is full")
+            default: return reply(encoding, 429, code: 8, message: "resource exhausted: backend throttling", headers: [("Retry-After", "30")])
+            }
+        case .downstreamUnimplemented:
+            return reply(encoding, 404, code: 12, message: "unknown service opentelemetry.proto.collector.trace.v1.TraceService")
+        default: break
+        }
+        if signal == "traces" {
+            counters.withLock { $0.acceptedSpans += items }
+            export(body, spans: items)
+        } else {
+            counters.withLock { $0.acceptedPoints += items }
+        }
+        return reply(encoding, 200)
+    }
+
+    /// Go's handlers write these with `Content-Type: text/plain` and no trailing newline.
+    private func plain(_ status: Int, _ text: String) -> HTTPResponse {
+        HTTPResponse(status: status, contentType: "text/plain", body: text)
     }
 
     /// Like the batch processor + otlp exporter: deliver later; a Tempo that is down or failing loses the batch.
@@ -118,29 +239,41 @@ final class FakeOTelCollector: FakeService, @unchecked Sendable {
         }
     }
 
+    /// The name a series gets from this version's Prometheus reader: bare by default; with
+    /// explicit readers in v0.119–v0.151, the unit and `_total` (v0.130: `__<unit>__` too).
+    func exposedName(_ name: String, unit: String?, counter: Bool) -> String {
+        guard explicitReaders, version >= "0.119.0", version < "0.152.0" else { return name }
+        if version == "0.130.0", let unit { return name + "__\(unit)__" + (counter ? "total" : "") }
+        let exposed = name + (unit == "seconds" ? "_seconds" : "")
+        return counter ? exposed + "_total" : exposed
+    }
+
     private func metrics(_ request: HTTPRequest) -> HTTPResponse {
         guard request.path == "/metrics" else { return .text(404, "404 page not found") }
         if breakage.current == .selfMetricsWithoutCollectorSeries {
             return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4", body: "# TYPE go_goroutines gauge\ngo_goroutines 12\n")
         }
         let c = counters.current
-        let s = totalSuffix ? "_total" : ""
-        let labels = "service_instance_id=\"5f4c\",service_name=\"otelcol-contrib\",service_version=\"0.159.0\""
-        let text = """
-        # HELP otelcol_process_uptime Uptime of the process
-        # TYPE otelcol_process_uptime counter
-        otelcol_process_uptime\(s){\(labels)} 42.51
-        # HELP otelcol_receiver_accepted_spans Number of spans successfully pushed into the pipeline.
-        # TYPE otelcol_receiver_accepted_spans counter
-        otelcol_receiver_accepted_spans\(s){receiver="otlp",\(labels),transport="http"} \(c.acceptedSpans)
-        otelcol_receiver_refused_spans\(s){receiver="otlp",\(labels),transport="http"} \(c.refusedSpans)
-        otelcol_receiver_accepted_metric_points\(s){receiver="otlp",\(labels),transport="http"} \(c.acceptedPoints)
-        otelcol_receiver_refused_metric_points\(s){receiver="otlp",\(labels),transport="http"} 0
-        otelcol_exporter_sent_spans\(s){exporter="otlp",\(labels)} \(c.sentSpans)
-        otelcol_exporter_send_failed_spans\(s){exporter="otlp",\(labels)} \(c.sendFailedSpans)
-        target_info{\(labels)} 1
-
-        """
+        let service = "service_instance_id=\"5f4c1d2e-8a9b-4c3d-9e8f-7a6b5c4d3e2f\",service_name=\"otelcol-contrib\",service_version=\"\(version)\""
+        // v0.149.0 (#14811): the service labels live only on target_info.
+        let onEvery = version < "0.149.0" ? [service] : []
+        func series(_ name: String, unit: String?, counter: Bool, help: String, _ labels: [String], _ value: String) -> String {
+            let exposed = exposedName(name, unit: unit, counter: counter)
+            let all = (labels + onEvery).joined(separator: ",")
+            return "# HELP \(exposed) \(help)\n# TYPE \(exposed) \(counter ? "counter" : "gauge")\n\(exposed)\(all.isEmpty ? "" : "{\(all)}") \(value)\n"
+        }
+        let receiver = ["receiver=\"otlp\"", "transport=\"http\""]
+        let exporter = ["exporter=\"otlp\""]
+        let text = series("otelcol_process_uptime", unit: "seconds", counter: true, help: "Uptime of the process", [], "42.51")
+            + series("otelcol_process_memory_rss", unit: "bytes", counter: false, help: "Total physical memory (resident set size)", [], "1.2288e+08")
+            + series("otelcol_process_runtime_heap_alloc_bytes", unit: "bytes", counter: false, help: "Bytes of allocated heap objects", [], "4.5e+07")
+            + series("otelcol_receiver_accepted_spans", unit: "spans", counter: true, help: "Number of spans successfully pushed into the pipeline.", receiver, "\(c.acceptedSpans)")
+            + series("otelcol_receiver_refused_spans", unit: "spans", counter: true, help: "Number of spans that could not be pushed into the pipeline.", receiver, "\(c.refusedSpans)")
+            + series("otelcol_receiver_accepted_metric_points", unit: "datapoints", counter: true, help: "Number of metric points successfully pushed into the pipeline.", receiver, "\(c.acceptedPoints)")
+            + series("otelcol_receiver_refused_metric_points", unit: "datapoints", counter: true, help: "Number of metric points that could not be pushed into the pipeline.", receiver, "0")
+            + series("otelcol_exporter_sent_spans", unit: "spans", counter: true, help: "Number of spans successfully sent to destination.", exporter, "\(c.sentSpans)")
+            + series("otelcol_exporter_send_failed_spans", unit: "spans", counter: true, help: "Number of spans in failed attempts to send to destination.", exporter, "\(c.sendFailedSpans)")
+            + "# HELP target_info Target metadata\n# TYPE target_info gauge\ntarget_info{\(service)} 1\n"
         return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: text)
     }
 }

@@ -37,6 +37,48 @@ struct ArangoDBProberTests {
         }
     }
 
+    @Test("ArangoDB 3.11 and 3.12 (the recorded versions): every component passes and the version is reported",
+          arguments: ["3.11.14", "3.12.10"])
+    func test_arangoProbe_allUp_acrossVersions(version: String) async throws {
+        try await withFake(FakeArangoDB(version: version)) { fake in
+            let outcome = try await ProbeHarness.probe("arangodb", try settings(fake))
+            #expect(outcome.allUp, "\(outcome.summary)")
+            #expect(outcome.result.version == version)
+            #expect(outcome.fact("infraprobe_arangodb_cpu_cores") == 8)
+        }
+    }
+
+    @Test("read-only server: availability 200 mode readonly fails service_running, and refused writes are not_ready, never auth",
+          arguments: ["3.11.14", "3.12.10"])
+    func test_arangoProbe_readOnly_isNotReady(version: String) async throws {
+        try await withFake(FakeArangoDB(version: version)) { fake in
+            fake.readOnly.withLock { $0 = true }
+            let before = fake.state.current
+            let outcome = try await ProbeHarness.probe("arangodb", try settings(fake))
+            #expect(outcome.reason("service_running") == .notReady, "\(outcome.summary)")
+            for component in ["database_operations", "collection_operations", "document_operations", "graph_operations",
+                              "metadata_operations", "telemetry_operations"] {
+                #expect(outcome.reason(component) == .notReady, "\(component): \(outcome.summary)")
+            }
+            #expect(outcome.up("performance_metrics"), "reads still work: \(outcome.summary)")
+            #expect(fake.state.current == before)
+        }
+    }
+
+    @Test("token: a JWT goes as Bearer, a 3.12 access token as the password of an empty user; a 3.11 server rejects the access token")
+    func test_arangoProbe_token_isSentTheWayArangoDBTakesIt() async throws {
+        try await withFake(FakeArangoDB(version: "3.12.10")) { fake in
+            let jwt = try await ProbeHarness.probe("arangodb", ["url: \(fake.url)", "token_file: \(try ProbeHarness.secretFile(fake.superuserJWT))"])
+            #expect(jwt.allUp, "\(jwt.summary)")
+            let access = try await ProbeHarness.probe("arangodb", ["url: \(fake.url)", "token_file: \(try ProbeHarness.secretFile(fake.accessToken))"])
+            #expect(access.allUp, "\(access.summary)")
+        }
+        try await withFake(FakeArangoDB(version: "3.11.14")) { fake in
+            let access = try await ProbeHarness.probe("arangodb", ["url: \(fake.url)", "token_file: \(try ProbeHarness.secretFile(fake.accessToken))"])
+            #expect(access.reason("database_operations") == .auth, "\(access.summary)")
+        }
+    }
+
     @Test("general faults: every component fails with the right reason before the deadline", arguments: GeneralFault.all)
     func test_arangoProbe_reportsFault(_ fault: GeneralFault) async throws {
         try await withFake { fake in

@@ -22,7 +22,7 @@ struct CheckCommandTests {
     }
 
     @Test func test_check_exitsZero_andMarksEveryComponent_whenAllPass() async throws {
-        let redis = try RedisServer()
+        let redis = try await RedisServer.make()
         let config = try writeConfig("targets:\n  cache:\n    prober: redis\n    address: \(redis.address)\n", in: redis)
         let (status, out, _) = try await run(["check", "--config.file", config])
         #expect(status == 0)
@@ -32,7 +32,7 @@ struct CheckCommandTests {
     }
 
     @Test func test_check_exitsOne_withReasons_whenSomeFail() async throws {
-        let redis = try RedisServer()
+        let redis = try await RedisServer.make()
         let dead = try FreePort.pick()
         let config = try writeConfig("""
         targets:
@@ -53,7 +53,7 @@ struct CheckCommandTests {
     }
 
     @Test func test_check_printsJSON_thatParses() async throws {
-        let redis = try RedisServer()
+        let redis = try await RedisServer.make()
         let config = try writeConfig("targets:\n  cache:\n    prober: redis\n    address: \(redis.address)\n    components: [service_running, memory_usage]\n", in: redis)
         let (status, out, _) = try await run(["check", "--config.file", config, "--format", "json"])
         #expect(status == 0)
@@ -64,7 +64,7 @@ struct CheckCommandTests {
     }
 
     @Test func test_check_exitsTwo_onConfigError_andConfigCheckExitsOne() async throws {
-        let redis = try RedisServer()
+        let redis = try await RedisServer.make()
         let config = try writeConfig("targets:\n  cache:\n    prober: redis\n    address: h:1\n    colour: red\n", in: redis)
         let (status, _, err) = try await run(["check", "--config.file", config])
         #expect(status == 2)

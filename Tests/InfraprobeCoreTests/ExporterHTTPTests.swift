@@ -58,8 +58,8 @@ struct ExporterHTTPTests {
         #expect(response.text.contains("infraprobe_service_info{target=\"redis-main\",prober=\"redis\",version=\"7.0.15\"} 1"))
         #expect(!response.text.contains("redis-hung"))
         #expect(!response.text.contains("never-shown-secret"))
-        try ExpositionCheck.promtool(response.text)
-        try ExpositionCheck.pythonParser(response.text, openMetrics: false)
+        try await ExpositionCheck.promtool(response.text)
+        try await ExpositionCheck.pythonParser(response.text, openMetrics: false)
     }
 
     @Test func test_probe_answersOpenMetrics_whenAccepted() async throws {
@@ -67,7 +67,7 @@ struct ExporterHTTPTests {
         let response = try await harness.get("/probe?target=redis-main", headers: ["Accept": "application/openmetrics-text; version=1.0.0"])
         #expect(response.headers["content-type"]?.hasPrefix("application/openmetrics-text; version=1.0.0") == true)
         #expect(response.text.hasSuffix("# EOF\n"))
-        try ExpositionCheck.pythonParser(response.text, openMetrics: true)
+        try await ExpositionCheck.pythonParser(response.text, openMetrics: true)
     }
 
     @Test func test_probe_gzipsBody_whenClientAcceptsIt() async throws {
@@ -105,7 +105,7 @@ struct ExporterHTTPTests {
         #expect(response.text.contains("probe_success{target=\"redis-main\"} 1"))
         #expect(response.text.contains("infraprobe_component_failure_info{target=\"redis-hung\",prober=\"redis\",component=\"service_running\",reason=\"timeout\"} 1"))
         #expect(response.text.contains("infraprobe_overall_health_ratio 0.5\n"))
-        try ExpositionCheck.promtool(response.text)
+        try await ExpositionCheck.promtool(response.text)
     }
 
     @Test func test_probe_honoursScrapeTimeoutHeader() async throws {
@@ -152,8 +152,8 @@ struct ExporterHTTPTests {
         #expect(metrics.text.contains("process_resident_memory_bytes "))
         #expect(metrics.text.contains("infraprobe_build_info{"))
         #expect(!metrics.text.contains("infraprobe_component_up"))
-        try ExpositionCheck.promtool(metrics.text)
-        try ExpositionCheck.pythonParser(metrics.text, openMetrics: false)
+        try await ExpositionCheck.promtool(metrics.text)
+        try await ExpositionCheck.pythonParser(metrics.text, openMetrics: false)
     }
 
     @Test func test_debugProbe_showsStepsAndConfig_withSecretRedacted() async throws {

@@ -65,15 +65,15 @@ struct ExpositionWriterTests {
         #expect(ExpositionFormat.negotiate(accept: "application/openmetrics-text;q=0") == .text004)
     }
 
-    @Test func test_probeMetrics_passPromtoolAndPythonParser_inBothFormats() throws {
+    @Test func test_probeMetrics_passPromtoolAndPythonParser_inBothFormats() async throws {
         let results = [Self.sampleResult(target: "ok", failure: nil), Self.sampleResult(target: "we\"ird\\name", failure: ProbeFailure(.timeout, "slow"))]
         let families = ProbeMetrics.families(for: results, includeOverall: true)
             + SelfMetrics(version: "1", revision: "r").families()
         let text = ExpositionWriter.write(families, format: .text004)
         let open = ExpositionWriter.write(families, format: .openMetrics100)
-        try ExpositionCheck.promtool(text)
-        try ExpositionCheck.pythonParser(text, openMetrics: false)
-        try ExpositionCheck.pythonParser(open, openMetrics: true)
+        try await ExpositionCheck.promtool(text)
+        try await ExpositionCheck.pythonParser(text, openMetrics: false)
+        try await ExpositionCheck.pythonParser(open, openMetrics: true)
         #expect(text.contains("infraprobe_component_failure_info{target=\"we\\\"ird\\\\name\",prober=\"redis\",component=\"service_running\",reason=\"timeout\"} 1"))
         #expect(text.contains("infraprobe_overall_health_ratio 0.5"))
     }
@@ -86,14 +86,22 @@ struct ExpositionWriterTests {
     }
 }
 
-/// Runs the real checkers on exposition text.
+/// Runs the real checkers on exposition text, as child processes waited for off the cooperative pool.
 enum ExpositionCheck {
-    static func promtool(_ text: String) throws {
+    static func promtool(_ text: String) async throws {
+        try await BlockingExecutor.shared.run { Result { try promtoolBlocking(text) } }.get()
+    }
+
+    static func pythonParser(_ text: String, openMetrics: Bool) async throws {
+        try await BlockingExecutor.shared.run { Result { try pythonParserBlocking(text, openMetrics: openMetrics) } }.get()
+    }
+
+    private static func promtoolBlocking(_ text: String) throws {
         let (status, out, err) = try Shell.capture("/usr/bin/promtool", ["check", "metrics"], input: text)
         guard status == 0, out.isEmpty, err.isEmpty else { throw TestFailure("promtool check metrics: \(status) \(out) \(err)") }
     }
 
-    static func pythonParser(_ text: String, openMetrics: Bool) throws {
+    private static func pythonParserBlocking(_ text: String, openMetrics: Bool) throws {
         let module = openMetrics ? "prometheus_client.openmetrics.parser" : "prometheus_client.parser"
         let script = "import sys\nfrom \(module) import text_string_to_metric_families as p\nprint(sum(len(f.samples) for f in p(sys.stdin.read())))"
         let (status, out, err) = try Shell.capture("/usr/bin/env", ["python3", "-c", script], input: text)

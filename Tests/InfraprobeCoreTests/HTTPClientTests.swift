@@ -3,7 +3,9 @@ import Testing
 @testable import InfraprobeCore
 @testable import InfraprobeFakes
 
-@Suite("HTTPClient on the curl multi loop")
+/// Serialized: these tests time transfers on the one shared curl loop, which the flood in
+/// `test_concurrency` would otherwise delay for the others.
+@Suite("HTTPClient on the curl multi loop", .serialized)
 struct HTTPClientTests {
     let client = HTTPClient.shared
 
@@ -127,11 +129,11 @@ struct HTTPClientTests {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let openssl = Process()
         openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        openssl.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+        openssl.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
                              "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", directory + "/key.pem", "-out", directory + "/cert.pem"]
         openssl.standardError = FileHandle.nullDevice
         try openssl.run()
-        openssl.waitUntilExit()
+        await BlockingExecutor.shared.run { openssl.waitUntilExit() }
         let material = TLSMaterial(keyPEM: try String(contentsOfFile: directory + "/key.pem", encoding: .utf8),
                                    certificatePEM: try String(contentsOfFile: directory + "/cert.pem", encoding: .utf8))
         try await withServer(tls: material, { _, _ in .text(200, "secure") }) { base in

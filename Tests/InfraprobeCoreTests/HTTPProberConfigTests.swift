@@ -40,7 +40,9 @@ struct HTTPProberConfigTests {
         let endpoint = HTTPEndpoint(client: .shared, baseURL: "http://10.0.0.1:8500/")
         #expect(endpoint.resolve("/ui/") == "http://10.0.0.1:8500/ui/")
         #expect(endpoint.resolve("/x?next=http://evil/") == "http://10.0.0.1:8500/x?next=http://evil/")
-        #expect(endpoint.resolve("http://evil/") == "http://10.0.0.1:8500http://evil/", "appended, never taken as a URL of its own")
+        // The configured trailing slash is kept (a probed-as-is health path needs it), so a path without a leading slash follows it.
+        #expect(endpoint.resolve("http://evil/") == "http://10.0.0.1:8500/http://evil/", "appended, never taken as a URL of its own")
+        #expect(endpoint.resolve("") == "http://10.0.0.1:8500/", "an endpoint probed as configured keeps its trailing slash")
     }
 
     @Test("host:port gets http://, Tempo's OTLP URL defaults to port 4318, secrets stay redacted")

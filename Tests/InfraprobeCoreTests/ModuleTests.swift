@@ -169,7 +169,7 @@ struct ModuleTests {
         #expect(response.status == 200)
         #expect(response.text.contains("probe_success{target=\"\(redis.address)\"} 1"), "\(response.text)")
         #expect(response.text.contains("infraprobe_component_up{target=\"\(redis.address)\",prober=\"redis\",component=\"basic_operations\"} 1"))
-        try ExpositionCheck.promtool(response.text)
+        try await ExpositionCheck.promtool(response.text)
         let debug = try await exporter.get("/probe?module=redis_cache&target=\(redis.address)&debug=true")
         #expect(debug.text.contains("module redis_cache"))
         #expect(debug.text.contains("password: <secret>"))

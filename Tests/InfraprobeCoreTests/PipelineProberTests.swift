@@ -9,13 +9,14 @@ import Testing
 struct PipelineProberTests {
     final class Chain: @unchecked Sendable {
         let redis: RedisServer
-        let tempo = FakeTempo()
+        let tempo: FakeTempo
         let otel = FakeOTelCollector()
         let grafana = FakeGrafana()
         let consul = FakeConsul(token: "consul-token")
         let deadPort = ClosedPort()
 
-        init() throws {
+        init(tempo: FakeTempo = FakeTempo()) throws {
+            self.tempo = tempo
             redis = try RedisServer()
             for fake in [tempo, otel, grafana, consul] as [FakeService] { try fake.start() }
             otel.forward(to: tempo, delay: .milliseconds(100))
@@ -74,8 +75,8 @@ struct PipelineProberTests {
         }
     }
 
-    func withChain(_ body: (Chain) async throws -> Void) async throws {
-        let chain = try Chain()
+    func withChain(tempo: FakeTempo = FakeTempo(), _ body: (Chain) async throws -> Void) async throws {
+        let chain = try Chain(tempo: tempo)
         defer { chain.stop() }
         try await body(chain)
     }
@@ -173,6 +174,16 @@ struct PipelineProberTests {
         }
     }
 
+    @Test("Tempo's query API is under http_api_prefix, not at its url: tempo_query fails fast with http_status, not as a slow Tempo")
+    func test_pipeline_tempoQuery_whenNoQueryAPIAtURL() async throws {
+        try await withChain(tempo: FakeTempo(httpAPIPrefix: "/tempo")) { chain in
+            let (result, elapsed) = try await chain.probe()
+            expect(result, "trace_via_collector", .httpStatus, hop: "tempo_query")
+            #expect(result.component("trace_via_collector")?.failure?.message.contains("http_api_prefix") == true, "\(result.failureSummary)")
+            #expect(elapsed < .seconds(1))
+        }
+    }
+
     @Test("Grafana's datasource proxy fails: only trace_via_grafana fails, at grafana_proxy")
     func test_pipeline_grafanaProxy_whenProxyFails() async throws {
         try await withChain { chain in
@@ -214,7 +225,7 @@ struct PipelineProberTests {
     @Test("a password-protected Redis answering NOAUTH to PING counts as answering; redis_services forces PING")
     func test_pipeline_redisWithPassword_answers() async throws {
         try await withChain { chain in
-            let locked = try RedisServer(["--requirepass", "secret"])
+            let locked = try await RedisServer.make(["--requirepass", "secret"])
             defer { locked.stop() }
             chain.consul.seedService("redis-locked", id: "redis-locked-1", port: locked.port)
             let (result, _) = try await chain.probe(pipeline: [
@@ -263,6 +274,25 @@ struct PipelineProberTests {
         }
     }
 
+    @Test("a leaderless Consul (500 No cluster leader on the health read): service_discovery is not_ready at consul_catalog")
+    func test_pipeline_consulCatalog_whenNoLeader() async throws {
+        try await withChain { chain in
+            chain.consul.breakage.withLock { $0 = .noLeader }
+            let (result, _) = try await chain.probe()
+            expect(result, "service_discovery", .notReady, hop: "consul_catalog")
+            #expect(result.component("trace_via_collector")?.ok == true, "\(result.failureSummary)")
+        }
+    }
+
+    @Test("a Consul token without node:read (lists filtered by ACLs): service_discovery reports auth at consul_catalog")
+    func test_pipeline_consulCatalog_whenACLsFilterNodes() async throws {
+        try await withChain { chain in
+            chain.consul.breakage.withLock { $0 = .tokenLacksNodeRead }
+            let (result, _) = try await chain.probe()
+            expect(result, "service_discovery", .auth, hop: "consul_catalog")
+        }
+    }
+
     @Test("pipeline series are exported with target/prober and the hop on the failure info")
     func test_pipeline_exposition() async throws {
         try await withChain { chain in
@@ -272,6 +302,18 @@ struct PipelineProberTests {
             #expect(text.contains(#"infraprobe_component_failure_info{target="flows",prober="pipeline",component="trace_via_grafana",reason="http_status",hop="grafana_proxy"} 1"#), "\(text)")
             #expect(text.contains(#"infraprobe_pipeline_hop_duration_seconds{target="flows",prober="pipeline",component="trace_via_collector",hop="visible"}"#))
             #expect(text.contains(#"infraprobe_pipeline_link_info{target="flows",prober="pipeline",component="trace_via_collector",link_role="tempo",link_target="tempo"} 1"#))
+        }
+    }
+
+    @Test("Consul listing instances with hostile port numbers: service_discovery is unexpected_response, never a trap",
+          arguments: ["1e300", "-1", "65536", "1.5e18", String(repeating: "9", count: 400), "\"NaN\""])
+    func test_pipeline_hostileConsulPort_isUnexpectedResponse(_ token: String) async throws {
+        try await withChain { chain in
+            chain.consul.hostile.withLock { $0 = .numbers(token) }
+            let (result, elapsed) = try await chain.probe()
+            expect(result, "service_discovery", .unexpectedResponse, hop: "consul_catalog")
+            #expect(result.component("service_discovery")?.failure?.message.contains("no address or port") == true, "\(result.failureSummary)")
+            #expect(elapsed < .seconds(2))
         }
     }
 }

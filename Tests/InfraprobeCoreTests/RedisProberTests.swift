@@ -9,7 +9,7 @@ struct RedisProberTests {
     static let allComponents = RedisProber.descriptor.componentNames
 
     @Test func test_redisProbe_passesEveryComponent_whenServerHealthy() async throws {
-        let redis = try RedisServer()
+        let redis = try await RedisServer.make()
         let result = await Probe.run(try Probe.redis(redis.address))
         #expect(result.components.map(\.component) == Self.allComponents)
         #expect(result.success, "\(result.failureSummary)")
@@ -20,7 +20,7 @@ struct RedisProberTests {
     }
 
     @Test func test_redisProbe_leavesNoKeys_afterManyProbes() async throws {
-        let redis = try RedisServer()
+        let redis = try await RedisServer.make()
         try redis.command(["SET", "app:existing", "1"])
         let before = try redis.command(["DBSIZE"])
         let target = try Probe.redis(redis.address)
@@ -33,7 +33,7 @@ struct RedisProberTests {
     }
 
     @Test func test_redisProbe_createsKeysWithTTL_underItsNamespace() async throws {
-        let redis = try RedisServer()
+        let redis = try await RedisServer.make()
         let result = await Probe.run(try Probe.redis(redis.address))
         #expect(result.success)
         let steps = result.components.flatMap(\.steps).map(\.text)
@@ -46,7 +46,7 @@ struct RedisProberTests {
     }
 
     @Test func test_redisProbe_reportsConnectionRefused_whenServerStopped() async throws {
-        let redis = try RedisServer()
+        let redis = try await RedisServer.make()
         redis.stop()
         let started = ContinuousClock.now
         let result = await Probe.run(try Probe.redis(redis.address))
@@ -70,7 +70,7 @@ struct RedisProberTests {
     }
 
     @Test func test_redisProbe_reportsTimeout_whenServerStopsAnsweringMidProbe() async throws {
-        let redis = try RedisServer()
+        let redis = try await RedisServer.make()
         let target = try Probe.redis(redis.address)
         #expect(await Probe.run(target).success)  // pool now holds live connections
         kill(redis.pid, SIGSTOP)
@@ -82,7 +82,7 @@ struct RedisProberTests {
     }
 
     @Test func test_redisProbe_reportsAuth_whenPasswordWrong() async throws {
-        let redis = try RedisServer(["--requirepass", "right-password"])
+        let redis = try await RedisServer.make(["--requirepass", "right-password"])
         let result = await Probe.run(try Probe.redis(redis.address, extra: "password: wrong-password"))
         #expect(result.reason("service_running") == .auth)
         #expect(result.reason("basic_operations") == .auth)
@@ -93,13 +93,13 @@ struct RedisProberTests {
     }
 
     @Test func test_redisProbe_reportsAuth_whenPasswordMissing() async throws {
-        let redis = try RedisServer(["--requirepass", "right-password"])
+        let redis = try await RedisServer.make(["--requirepass", "right-password"])
         let result = await Probe.run(try Probe.redis(redis.address))
         #expect(result.reason("service_running") == .auth)
     }
 
     @Test func test_redisProbe_passes_withACLUserAndPasswordFile() async throws {
-        let redis = try RedisServer()
+        let redis = try await RedisServer.make()
         // The least-privilege user docs/ recommends: only the probe's key namespace, no dangerous commands.
         try redis.command(["ACL", "SETUSER", "exporter", "on", ">s3cret", "~infraprobe:*", "resetchannels",
                            "+@read", "+@write", "-@dangerous", "+ping", "+info", "+select", "+multi", "+exec"])
@@ -111,7 +111,7 @@ struct RedisProberTests {
     }
 
     @Test func test_redisProbe_reportsResourceExhausted_whenMaxmemoryReached() async throws {
-        let redis = try RedisServer(["--maxmemory-policy", "noeviction"])
+        let redis = try await RedisServer.make(["--maxmemory-policy", "noeviction"])
         try redis.command(["CONFIG", "SET", "maxmemory", "1"])
         let result = await Probe.run(try Probe.redis(redis.address))
         #expect(result.component("service_running")?.ok == true)
@@ -122,7 +122,7 @@ struct RedisProberTests {
     }
 
     @Test func test_redisProbe_failsMemoryUsage_whenAboveConfiguredRatio() async throws {
-        let redis = try RedisServer()
+        let redis = try await RedisServer.make()
         let used = try #require(RedisInfo(try redis.command(["INFO", "memory"]).string ?? "")["used_memory"].flatMap(Int.init))
         try redis.command(["CONFIG", "SET", "maxmemory", "\(used * 2)"])
         let strict = await Probe.run(try Probe.redis(redis.address, extra: "max_memory_ratio: 0.2\ncomponents: [memory_usage]"))
@@ -132,7 +132,7 @@ struct RedisProberTests {
     }
 
     @Test func test_redisProbe_reportsNotReady_whileServerLoadsDataset() async throws {
-        let redis = try RedisServer(["--enable-debug-command", "yes"])
+        let redis = try await RedisServer.make(["--enable-debug-command", "yes"])
         try redis.command(["DEBUG", "POPULATE", "20000", "infraprobe-load-test"])
         try redis.command(["SAVE"])
         redis.stop()
@@ -144,7 +144,7 @@ struct RedisProberTests {
     }
 
     @Test func test_redisProbe_reportsUnexpectedResponse_onReadOnlyReplica() async throws {
-        let redis = try RedisServer()
+        let redis = try await RedisServer.make()
         try redis.command(["REPLICAOF", "127.0.0.1", "1"])
         let result = await Probe.run(try Probe.redis(redis.address, extra: "components: [service_running, basic_operations]"))
         #expect(result.component("service_running")?.ok == true)
@@ -153,7 +153,7 @@ struct RedisProberTests {
     }
 
     @Test func test_redisProbe_recovers_afterServerRestart() async throws {
-        let redis = try RedisServer()
+        let redis = try await RedisServer.make()
         let target = try Probe.redis(redis.address)
         #expect(await Probe.run(target).success)
         redis.stop()
@@ -164,7 +164,7 @@ struct RedisProberTests {
     }
 
     @Test func test_redisProbe_runsOnlyConfiguredComponents() async throws {
-        let redis = try RedisServer()
+        let redis = try await RedisServer.make()
         let result = await Probe.run(try Probe.redis(redis.address, extra: "components: [priority_queue, service_running]"))
         #expect(result.components.map(\.component) == ["service_running", "priority_queue"])
         #expect(result.success)

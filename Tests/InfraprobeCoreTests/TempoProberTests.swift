@@ -18,22 +18,100 @@ struct TempoProberTests {
         ["url: \(fake.url("http"))", "otlp_url: \(fake.url("otlp"))"] + extra
     }
 
-    @Test("healthy Tempo: the pushed span is found by id and by search, version and metrics reported")
+    /// One target, probed several times, as the exporter does between reloads (the prober remembers its pushes).
+    struct Repeated {
+        let target: TargetSpec
+        init(_ settings: [String]) throws {
+            let yaml = "targets:\n  t:\n    prober: tempo\n" + settings.map { "    \($0)\n" }.joined()
+            target = try ConfigLoader(environment: ProbeHarness.environment).parse(yaml: yaml, file: "test.yml", baseDirectory: URL(fileURLWithPath: NSTemporaryDirectory())).targets[0]
+        }
+        func probe(timeout: Duration = .milliseconds(1500)) async -> ProbeHarness.Outcome {
+            let start = ContinuousClock.now
+            let result = await ComponentRunner.run(target: target, deadline: .after(timeout), environment: ProbeHarness.environment)
+            return ProbeHarness.Outcome(result: result, elapsed: ContinuousClock.now - start)
+        }
+    }
+
+    func searchSteps(_ outcome: ProbeHarness.Outcome) -> String {
+        outcome.component("trace_search")?.steps.map(\.text).joined(separator: "\n") ?? ""
+    }
+
+    @Test("healthy Tempo 3.x (search lags 5-10 s): by id at once; the first probe's search is pending, not failing")
     func test_tempoProbe_allComponentsUp_whenHealthy() async throws {
         try await withFake { fake in
             let outcome = try await ProbeHarness.probe("tempo", settings(fake))
             #expect(outcome.allUp, "\(outcome.summary)")
             #expect(outcome.result.components.map(\.component) == Self.components)
-            #expect(outcome.result.version == "2.6.0")
+            #expect(outcome.result.version == "3.0.0")
+            #expect(outcome.fact("infraprobe_tempo_search_verified") == 0)
+            #expect(searchSteps(outcome).contains("search pending"), "\(searchSteps(outcome))")
             #expect(fake.spans.current.count == 1)
             #expect(fake.spans.current.first?.attributes["service.name"] == "infraprobe")
             #expect(fake.requestLog.current.contains { $0.contains("/api/v2/traces/") })
         }
     }
 
+    @Test("Tempo 2.x search lag (10 s idle + 10 s check = up to 20 s) under a 10 s scrape timeout: steady state searches an earlier probe's trace and passes",
+          arguments: [("2.8.2", FakeTempo.SearchLag.tempo2, 20), ("3.0.0", .tempo3, 10)])
+    func test_tempoProbe_traceSearch_passesInSteadyState(version: String, lag: FakeTempo.SearchLag, lagSeconds: Int) async throws {
+        try await withFake(FakeTempo(version: version, searchLag: lag)) { fake in
+            let target = try Repeated(settings(fake, extra: ["search_lag: \(lagSeconds)s"]))
+            let first = await target.probe(timeout: .seconds(10))
+            #expect(first.allUp, "\(first.summary)")
+            #expect(first.fact("infraprobe_tempo_search_verified") == 0, "a trace just pushed cannot be searchable yet")
+            #expect(first.elapsed < .seconds(3), "warm-up does not wait out the scrape: \(first.elapsed)")
+            let firstNonce = try #require(fake.spans.current.first?.attributes["infraprobe.nonce"])
+            try await Task.sleep(for: lag.worstCase + .milliseconds(200))
+            let second = await target.probe(timeout: .seconds(10))
+            #expect(second.allUp, "\(second.summary)")
+            #expect(second.fact("infraprobe_tempo_search_verified") == 1)
+            #expect(searchSteps(second).contains(firstNonce), "searched the earlier probe's trace")
+            #expect(second.elapsed < .seconds(10))
+        }
+    }
+
+    @Test("search broken in steady state: once a probe trace is older than search_lag, trace_search fails")
+    func test_tempoProbe_traceSearch_failsAfterWarmUp_whenSearchBroken() async throws {
+        try await withFake(FakeTempo(searchLag: FakeTempo.SearchLag.none)) { fake in
+            fake.breakage.withLock { $0 = .searchMissesTrace }
+            let target = try Repeated(settings(fake, extra: ["search_lag: 1s"]))
+            let warmUp = await target.probe()
+            #expect(warmUp.up("trace_search"), "pending during warm-up: \(warmUp.summary)")
+            try await Task.sleep(for: .milliseconds(1100))
+            let steady = await target.probe()
+            #expect(steady.reason("trace_search") == .timeout, "\(steady.summary)")
+            #expect(steady.component("trace_search")?.failure?.message.contains("earlier probe") == true)
+            #expect(steady.elapsed < .seconds(2))
+        }
+    }
+
+    @Test("version matrix 2.4-2.8 and 3.x: every component passes (v1 fallback before 2.6, both not-found bodies)",
+          arguments: ["2.4.2", "2.5.0", "2.6.1", "2.7.2", "2.8.2", "3.0.0"])
+    func test_tempoProbe_allUp_acrossVersions(version: String) async throws {
+        try await withFake(FakeTempo(version: version, visibilityDelay: .milliseconds(200))) { fake in
+            let outcome = try await ProbeHarness.probe("tempo", settings(fake))
+            #expect(outcome.allUp, "\(outcome.summary)")
+            #expect(outcome.result.version == version)
+            let log = fake.requestLog.current
+            let usedV1 = log.contains { $0.contains("GET /api/traces/") }
+            #expect(usedV1 == !FakeTempo.atLeast(version, 2, 6), "\(log)")
+        }
+    }
+
+    @Test("a wrong API path (http_api_prefix) fails trace_query fast with http_status, not as a slow Tempo")
+    func test_tempoProbe_wrongAPIPath_isHTTPStatus() async throws {
+        try await withFake(FakeTempo(httpAPIPrefix: "/tempo")) { fake in
+            let outcome = try await ProbeHarness.probe("tempo", settings(fake))
+            #expect(outcome.up("service_running"))
+            #expect(outcome.reason("trace_query") == .httpStatus, "\(outcome.summary)")
+            #expect(outcome.component("trace_query")?.failure?.message.contains("http_api_prefix") == true)
+            #expect(outcome.elapsed < .seconds(1))
+        }
+    }
+
     @Test("ingest lag: query and search poll until the span shows up, within the deadline")
     func test_tempoProbe_pollsUntilVisible() async throws {
-        try await withFake(FakeTempo(visibilityDelay: .milliseconds(300))) { fake in
+        try await withFake(FakeTempo(visibilityDelay: .milliseconds(300), searchLag: FakeTempo.SearchLag.none)) { fake in
             let outcome = try await ProbeHarness.probe("tempo", settings(fake))
             #expect(outcome.allUp, "\(outcome.summary)")
             #expect(fake.requestLog.current.filter { $0.contains("/api/v2/traces/") }.count > 1)
@@ -73,8 +151,7 @@ struct TempoProberTests {
     @Test("component breaks: the component that checks the broken feature fails",
           arguments: [
               (FakeTempo.Break.notReady, ["service_running"], FailureReason.notReady),
-              (.spanNeverQueryable, ["trace_query", "trace_search"], .timeout),
-              (.searchMissesTrace, ["trace_search"], .timeout),
+              (.spanNeverQueryable, ["trace_query"], .timeout),
               (.queryReturnsOtherTrace, ["trace_query"], .unexpectedResponse),
           ])
     func test_tempoProbe_failsComponent_whenFeatureBroken(_ breakage: FakeTempo.Break, _ failing: [String], _ reason: FailureReason) async throws {

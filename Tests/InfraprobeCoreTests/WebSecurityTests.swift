@@ -134,6 +134,8 @@ struct WebSecurityTests {
         ("tls_server_config:\n  key_file: k\n", "tls_server_config.cert_file: is required"),
         ("tls_server_config:\n  cert_file: /nonexistent.pem\n  key_file: k\n", "tls_server_config.cert_file: cannot read /nonexistent.pem"),
         ("basic_auth_users:\n  alice: plaintext\n", "basic_auth_users.alice: not a bcrypt hash"),
+        ("basic_auth_users:\n  alice: $2y$31$abcdefghijklmnopqrstuu0123456789012345678901234567890\n", "basic_auth_users.alice: bcrypt cost 31 is outside 4…16"),
+        ("basic_auth_users:\n  alice: $2b$99$abcdefghijklmnopqrstuu0123456789012345678901234567890\n", "basic_auth_users.alice: bcrypt cost 99 is outside 4…16"),
         ("basic_auth_user:\n  alice: x\n", "basic_auth_user: unknown or unsupported key"),
         ("rate_limit:\n  interval: 1s\n", "rate_limit: unknown or unsupported key"),
     ])

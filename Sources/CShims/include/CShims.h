@@ -31,4 +31,11 @@ int cshim_mhd_client_cert_verified(struct MHD_Connection *connection, int *has_c
 /// bcrypt/crypt(3) through libcrypt's re-entrant crypt_rn; returns 0 and fills out on success.
 int cshim_crypt(const char *phrase, const char *setting, char *out, int out_size);
 
+/// fork + exec for test harnesses: the child gets SIGKILL when the forking thread (keep it alive
+/// for as long as the child should live) or its process dies (PR_SET_PDEATHSIG, which
+/// posix_spawn cannot set), stdio from the given fds, no other inherited fds, default signal
+/// dispositions and mask. Returns the pid, or -1 with errno set.
+int cshim_spawn_dying_with_parent(const char *path, char *const argv[], char *const envp[],
+                                  int stdin_fd, int stdout_fd, int stderr_fd);
+
 #endif

@@ -17,9 +17,10 @@ public enum JSONValue: Sendable, Equatable {
 
     /// Parses a JSON document (RFC 8259) or says why not. Our own parser: going through
     /// JSONSerialization and bridging NSDictionary/NSNumber back to Swift cost a fifth of the
-    /// exporter's CPU per probe. Refused: nesting deeper than `JSONParser.maxDepth`, numbers
-    /// beyond Double's range (`1e999`), invalid UTF-8, lone surrogate escapes. A repeated
-    /// object key keeps its last value, as Go's and Python's decoders do.
+    /// exporter's CPU per probe. Refused: nesting deeper than `JSONParser.maxDepth`, invalid
+    /// UTF-8, lone surrogate escapes, trailing text. Numbers beyond Double's range (`1e999`)
+    /// parse, and read as no number through `double`/`int`. A repeated object key keeps its
+    /// last value, as Go's and Python's decoders do.
     public static func decode(_ bytes: [UInt8]) throws(JSONError) -> JSONValue {
         var parser = JSONParser(bytes: bytes)
         let value = try parser.parseValue(depth: 0)
@@ -95,6 +96,8 @@ public enum JSONValue: Sendable, Equatable {
         switch self {
         case .null: out += "null"
         case .bool(let bool): out += bool ? "true" : "false"
+        case .number(let number) where !number.isFinite:
+            out += "null"  // JSON has no spelling for infinity; only a parsed 1e999 gets here
         case .number(let number):
             if number.rounded() == number && abs(number) < 1e15 { out += String(Int64(number)) } else { out += String(number) }
         case .string(let string): Self.writeString(string, to: &out)
@@ -316,10 +319,9 @@ struct JSONParser {
             guard digits() > 0 else { throw error("number without exponent digits") }
         }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
-        guard let number = Double(text), number.isFinite else {
-            index = start
-            throw error("number \(text.prefix(40)) is beyond the range of a 64-bit float")
-        }
+        // Beyond Double's range (1e999, 400 digits) this is ±infinity, which `double` and `int`
+        // read as no number: one odd field does not make the whole answer unreadable.
+        guard let number = Double(text) else { throw error("invalid number") }
         return .number(number)
     }
 }

@@ -12,23 +12,18 @@ public struct ConfigLoader: Sendable {
     }
 
     public func load(file: String) throws -> InfraprobeConfig {
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw ConfigError(file: file, line: nil, key: "", message: "cannot read the config file")
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw ConfigError(file: file, line: nil, key: "", message: "the config file is not UTF-8")
+        let text: String
+        do {
+            text = try RegularFileReader.readText(file, limit: RegularFileReader.configLimit)
+        } catch {
+            throw ConfigError(file: file, line: nil, key: "", message: "cannot read the config file: \(error)")
         }
         let directory = URL(fileURLWithPath: file).deletingLastPathComponent()
         return try parse(yaml: text, file: file, baseDirectory: directory)
     }
 
     public func parse(yaml: String, file: String, baseDirectory: URL) throws -> InfraprobeConfig {
-        let root: Node
-        do {
-            root = try Yams.compose(yaml: yaml) ?? Node.mapping(Node.Mapping([(Node, Node)]()))
-        } catch let error as YamlError {
-            throw ConfigError(file: file, line: Self.line(of: error), key: "", message: "invalid YAML: \(Self.summary(of: error))")
-        }
+        let root = try Self.compose(yaml: yaml, file: file)
         let top = try ConfigSection(file: file, path: "", node: root, baseDirectory: baseDirectory)
         let timeout = try top.duration("timeout") ?? InfraprobeConfig.defaultTimeout
 
@@ -72,10 +67,28 @@ public struct ConfigLoader: Sendable {
                           redactedSettings: section.rendered.map { RedactedSetting(key: $0.key, value: $0.value) })
     }
 
+    /// The document's root, an empty mapping for an empty document, after its shape is checked.
+    static func compose(yaml: String, file: String) throws -> Node {
+        guard yaml.utf8.count <= RegularFileReader.configLimit else {
+            throw ConfigError(file: file, line: nil, key: "", message: "cannot read the config: it is larger than 1 MiB")
+        }
+        try YAMLShapeCheck.check(yaml, file: file)
+        do {
+            return try Yams.compose(yaml: yaml) ?? Node.mapping(Node.Mapping([(Node, Node)]()))
+        } catch let error as YamlError {
+            if case .duplicatedKeysInMapping(let duplicates, let context) = error {
+                throw ConfigError(file: file, line: context.mark.line, key: duplicates.joined(separator: ", "), message: "duplicate key")
+            }
+            throw ConfigError(file: file, line: Self.line(of: error), key: "", message: "invalid YAML: \(Self.summary(of: error))")
+        }
+    }
+
     static func line(of error: YamlError) -> Int? {
         switch error {
         case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
             return mark.line
+        case .duplicatedKeysInMapping(_, let context):
+            return context.mark.line
         default:
             return nil
         }

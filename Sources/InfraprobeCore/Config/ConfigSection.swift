@@ -152,11 +152,21 @@ public final class ConfigSection {
         }
     }
 
-    public func duration(_ key: String) throws -> Duration? {
+    /// Timeouts and intervals: longer than an hour is a typo (`10h` for `10s`), not a setting.
+    public static let durationRange: ClosedRange<Duration> = .milliseconds(1)...(.seconds(3600))
+
+    public func duration(_ key: String, range: ClosedRange<Duration> = ConfigSection.durationRange) throws -> Duration? {
         guard let text = try scalar(key) else { return nil }
-        guard let value = DurationParser.parse(text), value > .zero else {
+        let value: Duration
+        let outOfRange = error(key, "must be between \(DurationParser.format(range.lowerBound)) and \(DurationParser.format(range.upperBound)), got \"\(String(text.prefix(60)))\"")
+        switch DurationParser.parseChecked(text) {
+        case .success(let parsed) where parsed > .zero: value = parsed
+        // Too large to convert at all: the same range error as any other value above the range.
+        case .failure(.outOfRange): throw outOfRange
+        default:
             throw error(key, "expected a duration such as 10s or 500ms, got \"\(text)\"")
         }
+        guard range.contains(value) else { throw outOfRange }
         record(key, text)
         return value
     }
@@ -188,14 +198,27 @@ public final class ConfigSection {
             record(key, Secret.placeholder)
             return Secret(value)
         case (nil, .some(let path)):
-            guard let data = FileManager.default.contents(atPath: resolvePath(path)),
-                  var text = String(data: data, encoding: .utf8)
-            else { throw error(fileKey, "cannot read secret file \(path)") }
+            var text: String
+            do {
+                text = try RegularFileReader.readText(resolvePath(path), limit: RegularFileReader.secretLimit)
+            } catch {
+                throw self.error(fileKey, "cannot read secret file \(path): \(error)")
+            }
             while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
             record(fileKey, path)
             return Secret(text)
         case (nil, nil):
             return nil
+        }
+    }
+
+    /// Fails unless `key`, if set, names a regular file of at most `limit` bytes that can be read.
+    public func checkReadableFile(_ key: String, limit: Int) throws {
+        guard let path = try scalar(key) else { return }
+        do {
+            _ = try RegularFileReader.read(resolvePath(path), limit: limit)
+        } catch {
+            throw self.error(key, "cannot read \(path): \(error)")
         }
     }
 

@@ -4,6 +4,11 @@ import Foundation
 /// its own named `infraprobe_<instance>_<nonce>_<component>` (ArangoDB names allow no `/`),
 /// checks what the server answers, and drops them before returning, also when a step fails.
 /// Write statuses accept both 201 (waitForSync) and 202 (default).
+///
+/// A read-only server (`PUT /_admin/server/mode`, an expired license, a Community deployment over
+/// its size limit) is available (200 `mode: readonly`) but refuses writes with 403: that is
+/// `not_ready`, not a credentials problem. `token` is a JWT (Bearer) or a 3.12 access token, which
+/// ArangoDB takes only as a password (Basic with an empty user name).
 public struct ArangoDBProber: Prober {
     public static let descriptor = ProberDescriptor(
         kind: "arangodb",
@@ -19,22 +24,45 @@ public struct ArangoDBProber: Prober {
 
     public init(section: ConfigSection, environment: ProberEnvironment) throws {
         endpoint = HTTPEndpoint(client: environment.http, baseURL: try HTTPEndpoint.url(section, "url"),
-                                auth: try HTTPEndpoint.auth(section), tls: try HTTPEndpoint.tls(section),
+                                auth: Self.arangoAuth(try HTTPEndpoint.auth(section)), tls: try HTTPEndpoint.tls(section),
                                 headers: [("X-Omit-Www-Authenticate", "1")])
         database = try section.string("database") ?? "_system"
+    }
+
+    /// Bearer takes only a JWT (three base64url parts); anything else is a 3.12 access token, a password.
+    static func arangoAuth(_ auth: HTTPAuth) -> HTTPAuth {
+        guard case .bearer(let token) = auth else { return auth }
+        let parts = token.value.split(separator: ".", omittingEmptySubsequences: false)
+        let base64URL = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-_="))
+        let isJWT = parts.count == 3 && token.value.hasPrefix("eyJ")
+            && parts.allSatisfy { !$0.isEmpty && $0.unicodeScalars.allSatisfy(base64URL.contains) }
+        return isJWT ? auth : .basic(username: "", password: token)
     }
 
     public func checks() -> [ComponentCheck] {
         [
             ComponentCheck("service_running") { try await serviceRunning($0) },
-            ComponentCheck("database_operations") { try await databaseOperations($0) },
-            ComponentCheck("collection_operations") { try await collectionOperations($0) },
-            ComponentCheck("document_operations") { try await documentOperations($0) },
-            ComponentCheck("graph_operations") { try await graphOperations($0) },
-            ComponentCheck("metadata_operations") { try await metadataOperations($0) },
-            ComponentCheck("telemetry_operations") { try await telemetryOperations($0) },
+            ComponentCheck("database_operations") { context in try await readOnlyAware(context) { try await databaseOperations(context) } },
+            ComponentCheck("collection_operations") { context in try await readOnlyAware(context) { try await collectionOperations(context) } },
+            ComponentCheck("document_operations") { context in try await readOnlyAware(context) { try await documentOperations(context) } },
+            ComponentCheck("graph_operations") { context in try await readOnlyAware(context) { try await graphOperations(context) } },
+            ComponentCheck("metadata_operations") { context in try await readOnlyAware(context) { try await metadataOperations(context) } },
+            ComponentCheck("telemetry_operations") { context in try await readOnlyAware(context) { try await telemetryOperations(context) } },
             ComponentCheck("performance_metrics") { try await performanceMetrics($0) },
         ]
+    }
+
+    /// A 403 from a read-only server (errorNum 1004 TRI_ERROR_ARANGO_READ_ONLY, or TRI_ERROR_FORBIDDEN
+    /// for database creation) is the server's mode, not the credentials: `not_ready`. The mode is
+    /// asked again (the availability API is public) so the wording of the error does not matter.
+    func readOnlyAware(_ context: ComponentContext, _ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let failure as ProbeFailure where failure.reason == .auth && failure.message.contains("answered 403") {
+            let availability = try? await endpoint.call("GET", "/_admin/server/availability", expect: [200, 503], context: context)
+            guard let mode = availability.flatMap({ JSONValue.parse($0.body)?["mode"]?.string }), mode == "readonly" else { throw failure }
+            throw ProbeFailure(.notReady, "server is read-only: \(failure.message)")
+        }
     }
 
     func name(_ context: ComponentContext, _ suffix: String = "") -> String {
@@ -52,7 +80,12 @@ public struct ArangoDBProber: Prober {
 
     func serviceRunning(_ context: ComponentContext) async throws {
         let availability = try await endpoint.call("GET", "/_admin/server/availability", expect: [200, 503], context: context)
-        guard availability.status == 200 else { throw ProbeFailure(.notReady, "server not available (starting, shutting down, or read-only)") }
+        guard availability.status == 200 else {
+            throw ProbeFailure(.notReady, "server not available (starting, in maintenance, shutting down, scheduler queue over its fill grade, or storage engine unhealthy)")
+        }
+        if let mode = JSONValue.parse(availability.body)?["mode"]?.string, mode != "default" {
+            throw ProbeFailure(.notReady, "server is in \(mode) mode: it refuses writes")
+        }
         let (_, version) = try await endpoint.json("GET", api("/_api/version"), context: context)
         guard version["server"]?.string == "arango", let number = version["version"]?.string else {
             throw Self.failure("/_api/version does not describe an ArangoDB server", version)
@@ -202,13 +235,23 @@ public struct ArangoDBProber: Prober {
         }
     }
 
+    /// Follow-up batches one query may take (batchSize 100): our queries return a few rows, so
+    /// a cursor still saying `hasMore` after this many is not a real one.
+    static let maxCursorFollowUps = 20
+
     /// One AQL query; every batch is read (and the cursor freed) before returning.
     func query(_ text: String, _ bindVars: [String: JSONValue], context: ComponentContext) async throws -> [JSONValue] {
         var (_, answer) = try await endpoint.json("POST", api("/_api/cursor"), body: ["query": .string(text), "bindVars": .object(bindVars), "batchSize": 100],
                                                   expect: [201], context: context)
         var rows = answer["result"]?.array ?? []
         guard answer["result"]?.array != nil else { throw Self.failure("cursor answer has no result", answer) }
+        var followUps = 0
         while answer["hasMore"]?.bool == true, let id = answer["id"]?.string {
+            guard followUps < Self.maxCursorFollowUps else {
+                await endpoint.cleanup("DELETE", api("/_api/cursor/\(urlEncode(id))"), context: context)
+                throw ProbeFailure(.unexpectedResponse, "cursor \(String(id.prefix(40))) still has more after \(followUps) follow-up batches")
+            }
+            followUps += 1
             (_, answer) = try await endpoint.json("POST", api("/_api/cursor/\(urlEncode(id))"), expect: [200], context: context)
             rows += answer["result"]?.array ?? []
         }

@@ -14,13 +14,15 @@ public struct HTTPEndpoint: Sendable {
     public init(client: HTTPClient, baseURL: String, auth: HTTPAuth = .none, tls: HTTPTLSOptions = HTTPTLSOptions(),
                 headers: [(String, String)] = []) {
         self.client = client
-        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        // Kept verbatim: a URL probed as-is (a health path such as `/health/`) must keep its
+        // trailing slash, or a Go mux answers 301; `resolve` joins sub-paths without doubling it.
+        self.baseURL = baseURL
         self.auth = auth
         self.tls = tls
         self.headers = headers
     }
 
-    /// Reads `key` as a base URL; `host:port` gets `http://`.
+    /// Reads `key` as a base URL; `host:port` gets `http://`. A trailing `/` is kept.
     public static func url(_ section: ConfigSection, _ key: String, default defaultValue: String? = nil) throws -> String {
         let text: String
         if let value = try section.string(key), !value.isEmpty {
@@ -35,7 +37,7 @@ public struct HTTPEndpoint: Sendable {
         guard let parsed = URL(string: url), let scheme = parsed.scheme, ["http", "https"].contains(scheme), parsed.host != nil else {
             throw section.error(key, "expected an http(s) URL or host:port, got \"\(URLUserinfo.redacted(text))\"")
         }
-        return url.hasSuffix("/") ? String(url.dropLast()) : url
+        return url
     }
 
     /// `tls: {ca_file, cert_file, key_file, insecure_skip_verify}`.
@@ -49,6 +51,8 @@ public struct HTTPEndpoint: Sendable {
         if (options.certFile == nil) != (options.keyFile == nil) {
             throw tls.error(options.certFile == nil ? "cert_file" : "key_file", "cert_file and key_file go together")
         }
+        // curl reads these on every probe: a FIFO there would hang each one, so refuse it now.
+        for key in ["ca_file", "cert_file", "key_file"] { try tls.checkReadableFile(key, limit: RegularFileReader.certificateLimit) }
         try tls.rejectUnknownKeys()
         return options
     }
@@ -73,20 +77,25 @@ public struct HTTPEndpoint: Sendable {
     }
 
     /// Always under the base URL: no path (from config or from a service's answer) can turn a
-    /// request into one for another host.
-    func resolve(_ path: String) -> String { baseURL + path }
+    /// request into one for another host. A base URL kept with its trailing `/` is joined
+    /// without doubling it.
+    func resolve(_ path: String) -> String {
+        if baseURL.hasSuffix("/") && path.hasPrefix("/") { return baseURL.dropLast() + path }
+        return baseURL + path
+    }
 
     /// Sends one request and checks the status. Unexpected statuses: 401/403 → `auth`,
     /// 429 → `resource_exhausted`, anything else → `http_status`.
     @discardableResult
     public func call(_ method: String, _ path: String, body: [UInt8]? = nil, contentType: String? = nil,
                      headers extra: [(String, String)] = [], expect: Set<Int> = [200], maxBodyBytes: Int = 4 * 1024 * 1024,
-                     deadline: Deadline? = nil, context: ComponentContext) async throws -> HTTPClientResponse {
+                     responseHeaders: [String] = [], deadline: Deadline? = nil, context: ComponentContext) async throws -> HTTPClientResponse {
         let url = resolve(path)
         var requestHeaders = headers + extra
         if let contentType { requestHeaders.append(("Content-Type", contentType)) }
-        let request = HTTPClientRequest(method: method, url: url, headers: requestHeaders, body: body, auth: auth, tls: tls,
+        var request = HTTPClientRequest(method: method, url: url, headers: requestHeaders, body: body, auth: auth, tls: tls,
                                         deadline: deadline ?? context.deadline, maxBodyBytes: maxBodyBytes)
+        request.responseHeaders = responseHeaders
         let started = ContinuousClock.now
         let result = await client.send(request)
         let elapsed = ContinuousClock.now - started
@@ -149,12 +158,14 @@ public struct HTTPEndpoint: Sendable {
 
     /// `12.3 ms`, without String(format:), which is slow on the probe path.
     static func ms(_ duration: Duration) -> String {
-        let tenths = max(0, duration.milliseconds * 10 + (duration.components.attoseconds / 100_000_000_000_000) % 10)
+        let tenths = max(0, duration.microseconds / 100)
         return "\(tenths / 10).\(tenths % 10) ms"
     }
 
+    /// The start of a body for a step or reason: newlines as spaces, other control characters escaped.
     static func snippet(_ body: [UInt8], limit: Int = 200) -> String {
         let text = String(decoding: body.prefix(limit).map { $0 == UInt8(ascii: "\n") ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
+            .escapingControlCharacters
         return body.count > limit ? text + "…" : text
     }
 

@@ -35,11 +35,27 @@ public struct OTelCollectorProber: Prober {
         ]
     }
 
+    /// Up on 200 with the v1 JSON (`status: "Server available"`), the v2 JSON (`healthy: true`,
+    /// healthcheckv2 or the useComponentStatus gate), an empty body (`check_collector_pipeline`),
+    /// or exactly the configured `health_response_body`. 503, and a 500 that is empty
+    /// (`check_collector_pipeline`) or v2 JSON (a fatal component), are `not_ready`.
     func serviceRunning(_ context: ComponentContext) async throws {
-        let response = try await health.call("GET", "", expect: [200, 503], context: context)
-        let status = JSONValue.parse(response.body)?["status"]?.string
-        guard response.status == 200 else {
-            throw ProbeFailure(.notReady, "health_check answered 503" + (status.map { " (\($0))" } ?? ""))
+        let response = try await health.call("GET", "", expect: [200, 301, 308, 500, 503], responseHeaders: ["Location"], context: context)
+        let json = JSONValue.parse(response.body)
+        let status = json?["status"]?.string
+        let detail = [status, json?["error"]?.string].compactMap { $0 }.joined(separator: ": ")
+        switch response.status {
+        case 301, 308:
+            // Go's mux redirects `/health` to a subtree path `/health/`; redirects are not followed.
+            throw ProbeFailure(.httpStatus, "health_check answered \(response.status) to \(response.headers["Location"] ?? "another path"): set health_url to the extension's path exactly, trailing slash included")
+        case 503:
+            throw ProbeFailure(.notReady, "health_check answered 503" + (detail.isEmpty ? "" : " (\(detail))"))
+        case 500:
+            guard response.body.isEmpty || json?["healthy"]?.bool != nil else {
+                throw ProbeFailure(.httpStatus, "health_check answered 500: \(HTTPEndpoint.snippet(response.body, limit: 120))")
+            }
+            throw ProbeFailure(.notReady, "health_check answered 500" + (detail.isEmpty ? " (collector pipeline unhealthy)" : " (\(detail))"))
+        default: break
         }
         if let healthyBody {
             guard response.text.trimmingCharacters(in: .whitespacesAndNewlines) == healthyBody else {
@@ -47,9 +63,15 @@ public struct OTelCollectorProber: Prober {
             }
             return
         }
-        guard status == "Server available" else {
-            throw ProbeFailure(.unexpectedResponse, "health_check status is \(status.map { "\"\($0)\"" } ?? "missing"), expected \"Server available\"")
+        if response.body.isEmpty || status == "Server available" { return }
+        if let healthy = json?["healthy"]?.bool {
+            guard healthy else { throw ProbeFailure(.notReady, "health_check reports healthy=false" + (detail.isEmpty ? "" : " (\(detail))")) }
+            return
         }
+        guard json != nil else {
+            throw ProbeFailure(.unexpectedResponse, "health_check answered 200 with a body that is neither its JSON nor empty (set health_response_body for a custom body): \(HTTPEndpoint.snippet(response.body, limit: 80))")
+        }
+        throw ProbeFailure(.unexpectedResponse, "health_check status is \(status.map { "\"\($0)\"" } ?? "missing"), expected \"Server available\"")
     }
 
     func tracesIngest(_ context: ComponentContext) async throws {
@@ -75,11 +97,37 @@ public struct OTelCollectorProber: Prober {
             ("otelcol_process_uptime", "infraprobe_otelcol_process_uptime_seconds", "Seconds since the collector started."),
         ]
         for (source, name, help) in facts {
-            if let value = samples.sum(source) { context.fact(name, help: help, value: value) }
+            if let value = Self.sum(samples, source) { context.fact(name, help: help, value: value) }
         }
-        if let version = samples.first(where: { $0.name.hasPrefix("otelcol_process_uptime") })?.labels["service_version"] {
-            context.reportVersion(version)
+        // ≥ v0.149 puts service_version only on target_info; older collectors on every series.
+        let versioned = samples.first { $0.name == "target_info" && $0.labels["service_version"] != nil }
+            ?? samples.first { $0.name.hasPrefix("otelcol_process_uptime") && $0.labels["service_version"] != nil }
+            ?? samples.first { $0.name.hasPrefix("otelcol_") && $0.labels["service_version"] != nil }
+        if let version = versioned?.labels["service_version"] { context.reportVersion(version) }
+    }
+
+    /// Sums the series of an OTel metric under any of the names the collector's Prometheus
+    /// readers give it: bare (default readers), with a unit and/or `_total` (explicit readers
+    /// v0.119–v0.151), or with v0.130's `__<unit>__` annotation.
+    static func sum(_ samples: [PrometheusSample], _ name: String) -> Double? {
+        let matching = samples.filter { matches($0.name, name) }
+        return matching.isEmpty ? nil : matching.reduce(0) { $0 + $1.value }
+    }
+
+    static let unitSuffixes = ["", "_seconds", "_bytes", "_milliseconds", "_ratio"]
+
+    static func matches(_ exposed: String, _ name: String) -> Bool {
+        guard exposed.hasPrefix(name) else { return false }
+        var rest = Substring(exposed.dropFirst(name.count))
+        // v0.130 wrote `…__spans__total`: the annotation's closing `__` doubles as the separator.
+        if rest.hasSuffix("__total") { rest = rest.dropLast("total".count) } else if rest.hasSuffix("_total") { rest = rest.dropLast("_total".count) }
+        if rest.hasSuffix("__"), let open = rest.dropLast(2).range(of: "__", options: .backwards) {
+            let annotation = rest[open.upperBound..<rest.index(rest.endIndex, offsetBy: -2)]
+            if !annotation.isEmpty, annotation.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
+                rest = rest[..<open.lowerBound]
+            }
         }
+        return unitSuffixes.contains(String(rest))
     }
 }
 
@@ -115,16 +163,30 @@ enum OTLP {
         ]]]]]]]
     }
 
-    /// POSTs OTLP/JSON and requires 200 with a `partialSuccess` that rejected nothing.
+    /// POSTs OTLP/JSON and requires 200 with a `partialSuccess` that rejected nothing (the
+    /// collector never fills it; other backends may). A collector refuses under pressure with
+    /// 503 (memory_limiter, full sending queue) or 429, as a google.rpc.Status.
     static func push(_ endpoint: HTTPEndpoint, _ path: String, body: JSONValue, rejectedField: String,
                      extraHeaders: [(String, String)] = [], deadline: Deadline? = nil, context: ComponentContext) async throws {
         let response = try await endpoint.call("POST", path, body: body.serialized, contentType: "application/json",
-                                               headers: extraHeaders, expect: [200, 400, 404, 415], deadline: deadline, context: context)
+                                               headers: extraHeaders, expect: [200, 400, 404, 415, 429, 500, 503], deadline: deadline, context: context)
+        let status = statusMessage(response)
         switch response.status {
-        case 404: throw ProbeFailure(.httpStatus, "POST \(path) answered 404: no pipeline for this signal uses the OTLP receiver")
+        case 404:
+            // Go's mux answers text when no pipeline registered the path; a JSON Status is a
+            // downstream `Unimplemented` passed back by a synchronous exporter.
+            if let status {
+                throw ProbeFailure(.httpStatus, "POST \(path) answered 404 from downstream (Unimplemented): \(status)")
+            }
+            throw ProbeFailure(.httpStatus, "POST \(path) answered 404: no pipeline for this signal uses the OTLP receiver")
         case 400, 415:
-            let message = JSONValue.parse(response.body)?["message"]?.string ?? HTTPEndpoint.snippet(response.body, limit: 120)
+            let message = status ?? HTTPEndpoint.snippet(response.body, limit: 120)
             throw ProbeFailure(.protocol, "POST \(path) rejected the payload (\(response.status)): \(message)")
+        case 429, 503:
+            throw ProbeFailure(.resourceExhausted, "POST \(path) refused, retry later (\(response.status))"
+                               + ": \(status ?? HTTPEndpoint.snippet(response.body, limit: 120))")
+        case 500:
+            throw ProbeFailure(.httpStatus, "POST \(path) failed permanently (500): \(status ?? HTTPEndpoint.snippet(response.body, limit: 120))")
         default: break
         }
         guard let answer = JSONValue.parse(response.body), answer.object != nil else {
@@ -141,5 +203,11 @@ enum OTLP {
             let message = partial?["errorMessage"]?.string ?? ""
             throw ProbeFailure(.unexpectedResponse, "POST \(path): \(rejectedField)=\(rejected) \(HTTPEndpoint.snippet(Array(message.utf8), limit: 200))")
         }
+    }
+
+    /// The `message` of a google.rpc.Status JSON body, if the body is one.
+    static func statusMessage(_ response: HTTPClientResponse) -> String? {
+        guard let json = JSONValue.parse(response.body), json["code"]?.double != nil else { return nil }
+        return json["message"]?.string ?? ""
     }
 }

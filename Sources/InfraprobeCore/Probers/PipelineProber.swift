@@ -196,6 +196,7 @@ public struct PipelineProber: ReferencesTargets {
             if !prefix.isEmpty, let message = JSONValue.parse(response.body)?["message"]?.string {
                 throw ProbeFailure(.httpStatus, "GET \(prefix)/api/traces answered 404: \(message)")
             }
+            try TempoProber.checkTraceNotFound(response)
             return false
         }
         guard let answer = JSONValue.parse(response.body) else { throw ProbeFailure(.unexpectedResponse, "trace-by-id v1 is not JSON") }
@@ -355,20 +356,21 @@ public struct PipelineProber: ReferencesTargets {
     /// `GET /v1/health/service/<name>?passing`: instances whose every check passes.
     func passingInstances(_ service: String, consul: (name: String, prober: ConsulProber), deadline: Deadline,
                           context: ComponentContext) async throws -> [Instance] {
-        let response = try await consul.prober.endpoint.call("GET", "/v1/health/service/\(urlEncode(service))?passing",
-                                                             deadline: deadline, context: context)
+        let response = try await consul.prober.consulCall("GET", "/v1/health/service/\(urlEncode(service))?passing",
+                                                          deadline: deadline, context: context)
         guard let entries = JSONValue.parse(response.body)?.array else {
             throw ProbeFailure(.unexpectedResponse, "/v1/health/service/\(service) is not a JSON array")
         }
+        if entries.isEmpty { try ConsulProber.rejectACLFiltered(response, what: "the instances of \(service)") }
         return try entries.map { entry in
             // An empty Service.Address means the node's address (Consul's own rule).
             let serviceAddress = entry["Service"]?["Address"]?.string ?? ""
             let address = serviceAddress.isEmpty ? (entry["Node"]?["Address"]?.string ?? "") : serviceAddress
-            guard !address.isEmpty, let port = entry["Service"]?["Port"]?.double, port > 0, port < 65536 else {
+            guard !address.isEmpty, let port = entry["Service"]?["Port"]?.int, (1...65535).contains(port) else {
                 throw ProbeFailure(.unexpectedResponse, "an instance of \(service) has no address or port")
             }
             let tags = entry["Service"]?["Tags"]?.array?.compactMap(\.string) ?? []
-            return Instance(address: address, port: Int(port), redis: redisServices.contains(service) || tags.contains("redis"))
+            return Instance(address: address, port: port, redis: redisServices.contains(service) || tags.contains("redis"))
         }
     }
 

@@ -4,6 +4,11 @@ import Foundation
 /// trace id, that trace fetched by id (API v2, falling back to v1) and found by a tag search,
 /// and Tempo's own metrics. Tempo has no delete API: the single span is tagged
 /// `service.name=infraprobe` + `infraprobe.nonce` and ages out with block retention.
+///
+/// Search only sees traces that have been cut into a block (5–20 s after the push), so
+/// `trace_search` looks for the newest trace an *earlier* probe pushed at least `search_lag`
+/// ago. Until one exists (the first `search_lag` after the exporter starts) it searches for the
+/// trace just pushed once and passes as pending if Tempo cannot show it yet (docs/probers.md).
 public struct TempoProber: Prober {
     public static let descriptor = ProberDescriptor(
         kind: "tempo",
@@ -16,6 +21,10 @@ public struct TempoProber: Prober {
 
     public let api: HTTPEndpoint
     public let otlp: HTTPEndpoint
+    /// How long after its push a trace is surely searchable (2.x worst case: 10 s idle + 10 s flush check).
+    public let searchLag: Duration
+    public let memory = TempoSearchMemory()
+    static let defaultSearchLag: Duration = .seconds(20)
 
     public init(section: ConfigSection, environment: ProberEnvironment) throws {
         let url = try HTTPEndpoint.url(section, "url")
@@ -26,6 +35,7 @@ public struct TempoProber: Prober {
         api = HTTPEndpoint(client: environment.http, baseURL: url, auth: auth, tls: tls, headers: headers)
         otlp = HTTPEndpoint(client: environment.http, baseURL: try HTTPEndpoint.url(section, "otlp_url", default: Self.otlpDefault(url)),
                             auth: auth, tls: tls, headers: headers)
+        searchLag = try section.duration("search_lag") ?? Self.defaultSearchLag
     }
 
     /// Same host as the API, port 4318.
@@ -66,6 +76,7 @@ public struct TempoProber: Prober {
         try await OTLP.push(otlp, "/v1/traces", body: OTLP.traces([span], context: context), rejectedField: "rejectedSpans", context: context)
         context.shared.set(Self.traceKey, traceID)
         context.shared.set(Self.startKey, start)
+        memory.remember(.init(id: traceID, nonce: context.nonce, pushedUnix: start, pushed: .now))
     }
 
     func pushedTrace(_ context: ComponentContext) throws -> (id: String, start: Int) {
@@ -77,11 +88,13 @@ public struct TempoProber: Prober {
 
     /// Polls trace-by-id until the pushed span is there: v2 first, v1 when v2 does not exist.
     func traceQuery(_ context: ComponentContext) async throws {
-        let (traceID, _) = try pushedTrace(context)
+        let (traceID, start) = try pushedTrace(context)
+        // A time range keeps the query-frontend from fanning each poll out over every block.
+        let range = "?start=\(start - 60)&end=\(start + 3600)"
         var useV1 = false
         try await poll(context, what: "trace \(traceID) by id") {
             if !useV1 {
-                let response = try await api.call("GET", "/api/v2/traces/\(traceID)", expect: [200, 404], context: context)
+                let response = try await api.call("GET", "/api/v2/traces/\(traceID)" + range, expect: [200, 404], context: context)
                 if response.status == 404 {
                     useV1 = true
                 } else {
@@ -91,8 +104,11 @@ public struct TempoProber: Prober {
                     return try Self.containsTrace(answer["trace"]?["resourceSpans"], traceID)
                 }
             }
-            let response = try await api.call("GET", "/api/traces/\(traceID)", expect: [200, 404], context: context)
-            guard response.status == 200 else { return false }
+            let response = try await api.call("GET", "/api/traces/\(traceID)" + range, expect: [200, 404], context: context)
+            guard response.status == 200 else {
+                try Self.checkTraceNotFound(response)
+                return false
+            }
             guard let answer = JSONValue.parse(response.body) else {
                 throw ProbeFailure(.unexpectedResponse, "trace-by-id v1 is not JSON")
             }
@@ -117,18 +133,54 @@ public struct TempoProber: Prober {
         return false
     }
 
-    func traceSearch(_ context: ComponentContext) async throws {
-        let (traceID, start) = try pushedTrace(context)
-        let wanted = Self.stripLeadingZeros(traceID)
-        let tags = urlEncode("infraprobe.nonce=\(context.nonce)")
-        try await poll(context, what: "trace \(traceID) in search results") {
-            let end = Int(Date().timeIntervalSince1970) + 60
-            let (_, answer) = try await api.json("GET", "/api/search?tags=\(tags)&limit=20&start=\(start - 60)&end=\(end)", context: context)
-            guard answer.object != nil else { throw ProbeFailure(.unexpectedResponse, "search answer is not a JSON object") }
-            // An empty result omits `traces` altogether.
-            let traces = answer["traces"]?.array ?? []
-            return traces.contains { Self.stripLeadingZeros($0["traceID"]?.string?.lowercased() ?? "") == wanted }
+    /// v1 "not found" is 404 with an empty body (≥ 2.5) or `trace not found` (≤ 2.4); Go's
+    /// `404 page not found` means there is no query API at this URL (wrong port, path or
+    /// `http_api_prefix`), which polling would only turn into a misleading timeout.
+    static func checkTraceNotFound(_ response: HTTPClientResponse) throws {
+        let body = response.text.trimmingCharacters(in: .whitespacesAndNewlines)
+        if body == "404 page not found" {
+            throw ProbeFailure(.httpStatus, "GET /api/traces answered 404 page not found: no Tempo query API at this url (check the port and http_api_prefix)")
         }
+    }
+
+    func traceSearch(_ context: ComponentContext) async throws {
+        let (currentID, currentStart) = try pushedTrace(context)
+        guard let old = memory.newest(olderThan: searchLag) else {
+            // Warm-up: nothing pushed long enough ago. One look for the trace just pushed.
+            if try await search(currentID, nonce: context.nonce, pushedUnix: currentStart, context: context) {
+                context.fact("infraprobe_tempo_search_verified", help: "1 when trace_search found a probe trace this probe, 0 while it waits for one old enough (warm-up).", value: 1)
+                return
+            }
+            let since = memory.oldest.map { ContinuousClock.now - $0.pushed } ?? .zero
+            context.step("search pending: the first probe trace was pushed \(since.components.seconds) s ago; Tempo makes traces searchable "
+                         + "5-20 s after the push, so the check starts once one is \(searchLag.components.seconds) s old (search_lag)")
+            context.fact("infraprobe_tempo_search_verified", help: "1 when trace_search found a probe trace this probe, 0 while it waits for one old enough (warm-up).", value: 0)
+            return
+        }
+        let age = (ContinuousClock.now - old.pushed).components.seconds
+        try await poll(context, what: "trace \(old.id) (pushed \(age) s ago by an earlier probe) in search results") {
+            try await search(old.id, nonce: old.nonce, pushedUnix: old.pushedUnix, context: context)
+        }
+        context.fact("infraprobe_tempo_search_verified", help: "1 when trace_search found a probe trace this probe, 0 while it waits for one old enough (warm-up).", value: 1)
+    }
+
+    /// One tag search for a probe trace; true when it is among the hits.
+    func search(_ traceID: String, nonce: String, pushedUnix: Int, context: ComponentContext) async throws -> Bool {
+        let wanted = Self.stripLeadingZeros(traceID)
+        let tags = urlEncode("infraprobe.nonce=\(nonce)")
+        let end = Int(Date().timeIntervalSince1970) + 60
+        let (_, answer) = try await api.json("GET", "/api/search?tags=\(tags)&limit=20&start=\(pushedUnix - 60)&end=\(end)", context: context)
+        return try Self.searchTraceIDs(answer).contains(wanted)
+    }
+
+    /// The hex trace ids of a search answer, leading zeros stripped (Tempo trims them too).
+    static func searchTraceIDs(_ answer: JSONValue) throws -> [String] {
+        guard answer.object != nil else { throw ProbeFailure(.unexpectedResponse, "search answer is not a JSON object") }
+        // An empty result omits `traces` altogether.
+        guard let traces = answer["traces"]?.array ?? (answer["traces"] == nil ? [] : nil) else {
+            throw ProbeFailure(.unexpectedResponse, "search answer's traces is not an array")
+        }
+        return traces.compactMap { $0["traceID"]?.string.map { stripLeadingZeros($0.lowercased()) } }
     }
 
     static func stripLeadingZeros(_ hex: String) -> String {

@@ -62,7 +62,8 @@ public final class ProberEnvironment: Sendable {
 
     public static func makeInstanceID() -> String {
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
-        let safeHost = String(host.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "-" }.prefix(32))
+        // ASCII only: Consul 1.21.5 rejects KV keys with other characters.
+        let safeHost = String(host.map { $0.isASCII && ($0.isLetter || $0.isNumber) || $0 == "-" ? $0 : "-" }.prefix(32))
         return "\(safeHost)-\(getpid())"
     }
 

@@ -25,19 +25,17 @@ public struct WebConfig: Sendable {
     static let versionOrder = ["TLS10", "TLS11", "TLS12", "TLS13"]
 
     public static func load(file: String) throws -> WebConfig {
-        guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
-            throw ConfigError(file: file, line: nil, key: "", message: "cannot read the web config file")
+        let text: String
+        do {
+            text = try RegularFileReader.readText(file, limit: RegularFileReader.configLimit)
+        } catch {
+            throw ConfigError(file: file, line: nil, key: "", message: "cannot read the web config file: \(error)")
         }
         return try parse(yaml: text, file: file, baseDirectory: URL(fileURLWithPath: file).deletingLastPathComponent())
     }
 
     public static func parse(yaml: String, file: String, baseDirectory: URL) throws -> WebConfig {
-        let root: Node
-        do {
-            root = try Yams.compose(yaml: yaml) ?? Node.mapping(Node.Mapping([(Node, Node)]()))
-        } catch let error as YamlError {
-            throw ConfigError(file: file, line: ConfigLoader.line(of: error), key: "", message: "invalid YAML: \(ConfigLoader.summary(of: error))")
-        }
+        let root = try ConfigLoader.compose(yaml: yaml, file: file)
         let top = try ConfigSection(file: file, path: "", node: root, baseDirectory: baseDirectory)
         var config = WebConfig()
         if let tls = try top.section("tls_server_config") {
@@ -51,6 +49,13 @@ public struct WebConfig: Sendable {
                     throw ConfigError(file: file, line: key.mark?.line, key: "basic_auth_users", message: "expected user: bcrypt-hash")
                 }
                 let hash = scalar.string
+                // The cost is checked before anything hashes with it: each step doubles the time of
+                // every login (and of this check), so `$2y$31$` would hang the load for days.
+                if hash.utf8.count > 7, ["$2a$", "$2b$", "$2y$"].contains(where: hash.hasPrefix), hash.utf8.dropFirst(6).first == UInt8(ascii: "$"),
+                   let cost = Int(hash.dropFirst(4).prefix(2)), !BasicAuth.acceptedCosts.contains(cost) {
+                    throw ConfigError(file: file, line: value.mark?.line, key: "basic_auth_users.\(user)",
+                                      message: "bcrypt cost \(cost) is outside \(BasicAuth.acceptedCosts.lowerBound)…\(BasicAuth.acceptedCosts.upperBound)")
+                }
                 guard ["$2a$", "$2b$", "$2y$"].contains(where: hash.hasPrefix), BasicAuth.crypt("probe", setting: hash) != nil else {
                     throw ConfigError(file: file, line: value.mark?.line, key: "basic_auth_users.\(user)",
                                       message: "not a bcrypt hash (expected $2y$/$2b$/$2a$…, e.g. from htpasswd -nBC 10)")
@@ -99,8 +104,11 @@ public struct WebConfig: Sendable {
     }
 
     private static func readPEM(_ path: String, _ section: ConfigSection, _ key: String) throws -> String {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw section.error(key, "cannot read \(path)")
+        let text: String
+        do {
+            text = try RegularFileReader.readText(path, limit: RegularFileReader.certificateLimit)
+        } catch {
+            throw section.error(key, "cannot read \(path): \(error)")
         }
         guard text.contains("-----BEGIN ") else { throw section.error(key, "\(path) is not PEM") }
         return text
@@ -136,6 +144,9 @@ public final class BasicAuth: Sendable {
     private let cache = Locked<[String]>([])
     private let cacheLimit = 100
     private let executor: BlockingExecutor
+    /// bcrypt costs a web config may use: 16 already takes seconds per uncached login.
+    public static let acceptedCosts = 4...16
+
     /// A bcrypt setting (cost 10) for unknown users: crypt accepts a bare setting.
     static let dummyHash = "$2b$10$abcdefghijklmnopqrstuu"
 

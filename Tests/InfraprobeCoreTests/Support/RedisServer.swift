@@ -1,11 +1,12 @@
 import Foundation
 @testable import InfraprobeCore
 
-/// A real `redis-server` on a free loopback port, started for one test and stopped by pid.
+/// A real `redis-server` on a free loopback port, started for one test as a direct child
+/// (`--daemonize no`) that dies with the test process, and stopped by pid.
 final class RedisServer: @unchecked Sendable {
-    let port: Int
+    private(set) var port: Int
     let directory: URL
-    private(set) var pid: pid_t = 0
+    private var process: ChildProcess?
     private let extraArguments: [String]
 
     init(_ extraArguments: [String] = []) throws {
@@ -13,28 +14,34 @@ final class RedisServer: @unchecked Sendable {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("infraprobe-redis-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         self.extraArguments = extraArguments
+        // A port picked free can be taken (by a client's ephemeral port, in a parallel run)
+        // before redis-server binds it: then take another.
+        for _ in 0..<4 {
+            do { try start(); return } catch let failure as TestFailure where failure.description.contains("Address already in use") {
+                port = try FreePort.pick()
+            }
+        }
         try start()
     }
 
     var address: String { "127.0.0.1:\(port)" }
+    var pid: pid_t { process?.pid ?? 0 }
 
     func start(_ moreArguments: [String] = []) throws {
-        let pidFile = directory.appendingPathComponent("redis.pid").path
-        try? FileManager.default.removeItem(atPath: pidFile)
         let arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                         "--daemonize", "yes", "--pidfile", pidFile, "--dir", directory.path,
+                         "--daemonize", "no", "--dir", directory.path,
                          "--logfile", directory.appendingPathComponent("redis.log").path] + extraArguments + moreArguments
-        let status = try Shell.run("/usr/bin/redis-server", arguments)
-        guard status == 0 else { throw TestFailure("redis-server exited with \(status)") }
-        for _ in 0..<200 {
-            if let text = try? String(contentsOfFile: pidFile, encoding: .utf8), let value = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
-                pid = value
-                if canConnect() { return }
-            }
-            usleep(10_000)
+        let child = try ChildProcess.spawn("/usr/bin/redis-server", arguments)
+        process = child
+        for _ in 0..<500 {
+            if canConnect() { return }
+            if let status = child.status { throw TestFailure("redis-server exited with \(status): \(log)") }
+            usleep(2_000)
         }
         throw TestFailure("redis-server did not come up on port \(port)")
     }
+
+    private var log: String { (try? String(contentsOf: directory.appendingPathComponent("redis.log"), encoding: .utf8)) ?? "" }
 
     private func canConnect() -> Bool {
         (try? RedisConnection.connect(to: .tcp(host: "127.0.0.1", port: port), timeout: .milliseconds(200))) != nil
@@ -49,13 +56,12 @@ final class RedisServer: @unchecked Sendable {
         return try connection.command(arguments, timeout: .seconds(5))
     }
 
+    /// SIGKILL (after SIGCONT, in case a test stopped it) and reap: its port is closed on return.
     func stop() {
-        guard pid > 0 else { return }
-        kill(pid, SIGCONT)
-        kill(pid, SIGKILL)
-        // The daemon is not our child, so it may linger as a zombie: wait for its port to close instead.
-        for _ in 0..<200 where canConnect() { usleep(10_000) }
-        pid = 0
+        guard let process else { return }
+        process.signal(SIGCONT)
+        process.killAndWait()
+        self.process = nil
     }
 
     deinit {
@@ -119,25 +125,6 @@ struct TestFailure: Error, CustomStringConvertible {
 }
 
 enum Shell {
-    /// Runs a program to completion (posix_spawn + waitpid: Foundation's Process can miss the exit
-    /// of a child that daemonizes); returns its exit status.
-    @discardableResult
-    static func run(_ path: String, _ arguments: [String]) throws -> Int32 {
-        var pid: pid_t = 0
-        let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        // Keep the child from inheriting fds beyond stdio: redis-server daemonizes and would
-        // otherwise hold the write ends of pipes that concurrent Shell.capture calls read to EOF
-        // (which hung the suite). closefrom for posix_spawn is not importable here, so mark
-        // every open fd close-on-exec just before spawning.
-        for fd in Int32(3)..<Int32(4096) where fcntl(fd, F_GETFD) >= 0 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        let spawned = posix_spawn(&pid, path, nil, nil, argv, environ)
-        guard spawned == 0 else { throw TestFailure("cannot start \(path): errno \(spawned)") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        return (status >> 8) & 0xff
-    }
-
     /// Runs a program and returns (status, stdout, stderr).
     static func capture(_ path: String, _ arguments: [String], input: String? = nil) throws -> (Int32, String, String) {
         let process = Process()

@@ -2,7 +2,7 @@ import Foundation
 @testable import InfraprobeCore
 
 /// The built `infraprobe` binary (.build/debug/infraprobe) run as a child process, for what
-/// only a real process shows: its log output, signals, the CLI.
+/// only a real process shows: its log output, signals, the CLI. It dies with the test process.
 final class SpawnedExporter: @unchecked Sendable {
     static let binary: String = {
         let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -10,41 +10,46 @@ final class SpawnedExporter: @unchecked Sendable {
         return repo.appendingPathComponent(".build/debug/infraprobe").path
     }()
 
-    let process = Process()
-    let port: Int
-    let logFile: URL
+    private(set) var process: ChildProcess
+    private(set) var port: Int
+    private(set) var logFile: URL
 
     init(configFile: String, arguments: [String] = [], directory: URL) throws {
-        port = try FreePort.pick()
-        logFile = directory.appendingPathComponent("infraprobe-\(port).log")
-        _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
-        let log = try FileHandle(forWritingTo: logFile)
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["--config.file", configFile, "--web.listen-address", "127.0.0.1:\(port)"] + arguments
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
-        for _ in 0..<300 {
-            if (try? HTTPFetch.get("http://127.0.0.1:\(port)/-/healthy", maxTime: 1))?.status == 200 { return }
-            guard process.isRunning else { break }
-            usleep(20_000)
+        // A port picked free can be taken before the exporter binds it (by a client's ephemeral
+        // port, in a parallel run): then the exporter exits at once, and another port is tried.
+        var attempt = 0
+        while true {
+            attempt += 1
+            port = try FreePort.pick()
+            logFile = directory.appendingPathComponent("infraprobe-\(port).log")
+            _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
+            let log = try FileHandle(forWritingTo: logFile)
+            process = try ChildProcess.spawn(Self.binary, ["--config.file", configFile, "--web.listen-address", "127.0.0.1:\(port)"] + arguments,
+                                             output: log)
+            try? log.close()
+            for _ in 0..<300 {
+                if (try? HTTPFetch.get("http://127.0.0.1:\(port)/-/healthy", maxTime: 1))?.status == 200 { return }
+                guard process.isRunning else { break }
+                usleep(20_000)
+            }
+            guard attempt < 4, !process.isRunning, self.log.contains("cannot listen on") else { break }
         }
-        throw TestFailure("infraprobe did not start: \(log)")
+        throw TestFailure("infraprobe did not start: \(self.log)")
     }
 
     var base: String { "http://127.0.0.1:\(port)" }
     var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
 
-    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+    func signal(_ number: Int32) { process.signal(number) }
 
     /// SIGTERM, then wait (bounded) for exit; returns the exit status.
     @discardableResult
     func stop() -> Int32 {
-        guard process.isRunning else { return process.terminationStatus }
+        if let status = process.status { return status }
         signal(SIGTERM)
         for _ in 0..<250 where process.isRunning { usleep(20_000) }
-        if process.isRunning { signal(SIGKILL); process.waitUntilExit() }
-        return process.terminationStatus
+        if process.isRunning { process.killAndWait() }
+        return process.wait()
     }
 
     /// Runs the binary once (e.g. `check`) and returns (status, stdout + stderr).
