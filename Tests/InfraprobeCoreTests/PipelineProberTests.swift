@@ -236,6 +236,24 @@ struct PipelineProberTests {
         }
     }
 
+    @Test("Consul lists 60 instances that accept and never answer: at most 16 are checked at once, and the probe still answers by its deadline")
+    func test_pipeline_instanceChecks_boundedConcurrency_whenManyInstancesHang() async throws {
+        try await withChain { chain in
+            let hung = try HostileRedisServer(.silent)
+            defer { hung.stop() }
+            for index in 0..<60 { chain.consul.seedService("redis-hung", id: "redis-hung-\(index)", port: hung.port, tags: ["redis"]) }
+            let (result, elapsed) = try await chain.probe(deadline: .seconds(1), pipeline: [
+                "consul: consul", "consul_services: [redis-hung]", "components: [service_discovery]",
+            ])
+            expect(result, "service_discovery", .timeout, hop: "instance_connect")
+            #expect(fact(result, "infraprobe_pipeline_service_instances", ["consul_service": "redis-hung", "state": "registered"]) == 60)
+            #expect(hung.peakConnections <= PipelineProber.maxConcurrentInstanceChecks, "\(hung.peakConnections) instance checks at once")
+            #expect(hung.peakConnections > 0)
+            #expect(elapsed < .milliseconds(1300), "answered after the deadline: \(elapsed)")
+            #expect(await hung.waitUntilAllClosed(within: .milliseconds(300)), "\(hung.openConnections) instance connections left open")
+        }
+    }
+
     @Test("a Consul-registered instance is dead: service_discovery fails at instance_connect, registered 2 vs reachable 1")
     func test_pipeline_instanceConnect_whenInstanceDead() async throws {
         try await withChain { chain in

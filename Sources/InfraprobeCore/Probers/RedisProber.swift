@@ -52,7 +52,7 @@ public struct RedisProber: Prober {
     /// Runs a blocking component body on its own thread with a leased connection.
     private func check(_ name: String, _ body: @escaping @Sendable (RedisProber, RedisSession, ComponentContext) throws -> Void) -> ComponentCheck {
         ComponentCheck(name) { context in
-            let outcome: Result<Void, Error> = await executor.run { [self] in
+            let outcome: Result<Void, Error> = try await executor.run(before: context.deadline) { [self] in
                 Result { try RedisSession.with(pool: pool, context: context) { try body(self, $0, context) } }
             }
             try outcome.get()

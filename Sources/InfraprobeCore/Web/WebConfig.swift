@@ -139,8 +139,15 @@ public struct WebConfig: Sendable {
 
 /// bcrypt verification through libcrypt. Unknown users are checked against a dummy hash so the
 /// timing does not tell which part was wrong; successful checks are cached (bcrypt costs ~70 ms
-/// at cost 10) and run off the cooperative pool.
+/// at cost 10). Verifications run on a few threads of their own, off the cooperative pool and
+/// apart from the probes' blocking threads, with a short queue: a flood of wrong passwords
+/// costs at most `maxConcurrentVerifications` cores, and logins beyond the queue, or that wait
+/// longer than `maxWait`, are refused (401) instead of piling up.
 public final class BasicAuth: Sendable {
+    public static let maxConcurrentVerifications = 2
+    public static let maxQueuedVerifications = 32
+    public static let maxWait: Duration = .seconds(2)
+
     private let cache = Locked<[String]>([])
     private let cacheLimit = 100
     private let executor: BlockingExecutor
@@ -150,14 +157,22 @@ public final class BasicAuth: Sendable {
     /// A bcrypt setting (cost 10) for unknown users: crypt accepts a bare setting.
     static let dummyHash = "$2b$10$abcdefghijklmnopqrstuu"
 
-    public init(executor: BlockingExecutor = .shared) { self.executor = executor }
+    public init(executor: BlockingExecutor = BlockingExecutor(maxThreads: maxConcurrentVerifications,
+                                                               maxQueued: maxQueuedVerifications)) {
+        self.executor = executor
+    }
 
     public func verify(user: String, password: String, users: [String: String]) async -> Bool {
         let stored = users[user]
         let key = "\(user)\u{0}\(stored ?? "")\u{0}\(password)"
         if stored != nil, cache.withLock({ $0.contains(key) }) { return true }
         let setting = stored ?? Self.dummyHash
-        let computed = await executor.run { BasicAuth.crypt(password, setting: setting) }
+        let computed: String?
+        do {
+            computed = try await executor.run(before: .after(Self.maxWait)) { BasicAuth.crypt(password, setting: setting) }
+        } catch {
+            return false  // too many verifications in flight
+        }
         guard let stored, let computed, Self.constantTimeEqual(computed, stored) else { return false }
         cache.withLock { entries in
             entries.append(key)

@@ -1,21 +1,24 @@
 import InfraprobeCore
 
-/// Raw bytes as a Redis server's answer: hiredis' reader, the conversion RedisConnection uses,
-/// and the accessors the Redis prober reads replies with.
+/// Raw bytes as a Redis server's answer: RedisReplyReader (hiredis' reader with the reply limits
+/// and conversion RedisConnection uses), then the accessors the Redis prober reads replies with.
 enum RESPHarness {
     static let harness = Harness(name: "resp") { bytes in
         let reader = RedisReplyReader()
         // Split in two feeds so replies that straddle reads are exercised too.
         let cut = bytes.isEmpty ? 0 : Int(bytes[0]) % (bytes.count + 1)
-        reader.feed(Array(bytes[..<cut]))
-        drain(reader)
-        reader.feed(Array(bytes[cut...]))
-        drain(reader)
+        guard (try? reader.feed(Array(bytes[..<cut]))) != nil, drain(reader) else { return }
+        guard (try? reader.feed(Array(bytes[cut...]))) != nil else { return }
+        _ = drain(reader)
     }
 
-    static func drain(_ reader: RedisReplyReader) {
-        while let value = try? reader.next() {
-            visit(value)
+    /// Reads every complete reply; false once the reader refused the bytes.
+    static func drain(_ reader: RedisReplyReader) -> Bool {
+        do {
+            while let value = try reader.next() { visit(value) }
+            return true
+        } catch {
+            return false
         }
     }
 
