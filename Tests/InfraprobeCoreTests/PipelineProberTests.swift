@@ -100,8 +100,10 @@ struct PipelineProberTests {
             #expect(result.prober == "pipeline")
             #expect(result.components.map(\.component) == ["trace_via_collector", "trace_via_grafana", "service_discovery"])
             let visible = try #require(fact(result, "infraprobe_pipeline_hop_duration_seconds", ["component": "trace_via_collector", "hop": "visible"]))
-            #expect(visible >= 0.1, "the collector's 100 ms batching delay is part of the visible hop")
-            #expect(fact(result, "infraprobe_pipeline_hop_duration_seconds", ["component": "trace_via_collector", "hop": "ingest"]) != nil)
+            let ingest = try #require(fact(result, "infraprobe_pipeline_hop_duration_seconds", ["component": "trace_via_collector", "hop": "ingest"]))
+            // The collector's 100 ms batching starts when it receives the span, before its answer reaches us:
+            // the delay is split between the ingest and the visible hop, never lost.
+            #expect(ingest + visible >= 0.1, "the collector's 100 ms batching delay is part of the ingest and visible hops")
             let endToEnd = try #require(fact(result, "infraprobe_pipeline_end_to_end_seconds", ["component": "trace_via_collector"]))
             #expect(endToEnd >= visible)
             #expect(fact(result, "infraprobe_pipeline_end_to_end_seconds", ["component": "trace_via_grafana"]) != nil)

@@ -168,25 +168,3 @@ final class HostileRedisServer: @unchecked Sendable {
         return sent == 0 || errno == EAGAIN || errno == EINTR
     }
 }
-
-/// The process's own resource levels, from /proc/self.
-struct ProcessResources: CustomStringConvertible {
-    let residentBytes: Int
-    let threads: Int
-    let openFiles: Int
-
-    static func now() -> ProcessResources {
-        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
-        func field(_ name: String) -> Int {
-            for line in status.split(separator: "\n") where line.hasPrefix(name + ":") {
-                let number = line.dropFirst(name.count + 1).split(separator: " ").first.flatMap { Int($0) }
-                return number ?? -1
-            }
-            return -1
-        }
-        let files = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
-        return ProcessResources(residentBytes: field("VmRSS") * 1024, threads: field("Threads"), openFiles: files)
-    }
-
-    var description: String { "RSS \(residentBytes >> 20) MiB, \(threads) threads, \(openFiles) fds" }
-}

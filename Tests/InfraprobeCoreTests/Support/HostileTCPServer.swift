@@ -118,22 +118,3 @@ final class HostileTCPServer: @unchecked Sendable {
 
     deinit { if !stopped.current { stop() } }
 }
-
-/// This process's threads, open file descriptors and resident memory, from /proc/self.
-struct ProcessResources: CustomStringConvertible {
-    let threads: Int
-    let fds: Int
-    let rssKiB: Int
-
-    static func now() -> ProcessResources {
-        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
-        func field(_ name: String) -> Int {
-            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return -1 }
-            return Int(line.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "") ?? -1
-        }
-        let fds = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).count
-        return ProcessResources(threads: field("Threads"), fds: fds, rssKiB: field("VmRSS"))
-    }
-
-    var description: String { "threads=\(threads) fds=\(fds) rss=\(rssKiB) KiB" }
-}
