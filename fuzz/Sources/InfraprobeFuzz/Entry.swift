@@ -41,10 +41,6 @@ struct FuzzMain {
             FileHandle.standardError.write(Data("set INFRAPROBE_FUZZ_HARNESS to one of: \(harnesses.map(\.name).joined(separator: " "))\n".utf8))
             exit(2)
         }
-        if CommandLine.arguments.contains("-list") {
-            print(harnesses.map(\.name).joined(separator: "\n"))
-            exit(0)
-        }
         selected = harness
         var argc = CommandLine.argc
         var argv = CommandLine.unsafeArgv
