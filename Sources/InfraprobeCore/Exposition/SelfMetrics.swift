@@ -20,6 +20,10 @@ public final class SelfMetrics: Sendable {
         var requests: [String: [String: Double]] = [:]  // handler → code → count
         var reloadSuccessful = 1.0
         var reloadTimestamp = Date().timeIntervalSince1970
+        /// nil while probe traces are off: then the trace counters are not exposed at all.
+        var tracesExported: Double?
+        var tracesDropped: [String: Double] = [:]
+        var traceQueueLength = 0
     }
 
     private let state = Locked(State())
@@ -55,6 +59,26 @@ public final class SelfMetrics: Sendable {
         }
     }
 
+    /// Exposes the trace counters (at zero, every drop reason) from now on.
+    public func enableTraceCounters(reasons: [String]) {
+        state.withLock { state in
+            state.tracesExported = state.tracesExported ?? 0
+            for reason in reasons { state.tracesDropped[reason] = state.tracesDropped[reason] ?? 0 }
+        }
+    }
+
+    public func recordTracesExported(count: Int) {
+        state.withLock { $0.tracesExported = ($0.tracesExported ?? 0) + Double(count) }
+    }
+
+    public func recordTraceQueueLength(_ length: Int) {
+        state.withLock { $0.traceQueueLength = length }
+    }
+
+    public func recordTracesDropped(reason: String, count: Int) {
+        state.withLock { $0.tracesDropped[reason, default: 0] += Double(count) }
+    }
+
     public func families() -> [MetricFamily] {
         let snapshot = state.current
         var probes = MetricFamily(name: "infraprobe_probes", help: "Probes run, by prober and result.", kind: .counter)
@@ -81,6 +105,12 @@ public final class SelfMetrics: Sendable {
             .gauge("infraprobe_config_last_reload_success_timestamp_seconds", "When the configuration was last loaded successfully.",
                    unit: "seconds", [([], snapshot.reloadTimestamp)]),
         ]
+        if let exported = snapshot.tracesExported {
+            families.append(.counter("infraprobe_traces_exported", "Probe traces the OTLP endpoint accepted.", [([], exported)]))
+            families.append(.counter("infraprobe_traces_dropped", "Probe traces not delivered, by reason (queue_full, send_failed, rejected).",
+                                     snapshot.tracesDropped.map { ([("reason", $0.key)], $0.value) }))
+            families.append(.gauge("infraprobe_trace_queue_length", "Probe traces waiting for export.", [([], Double(snapshot.traceQueueLength))]))
+        }
         families += ProcessMetrics.families()
         return families
     }
