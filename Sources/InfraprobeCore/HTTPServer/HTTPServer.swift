@@ -51,6 +51,11 @@ public struct ConnectionFacts: Sendable {
     public let basicAuth: (user: String, password: String)?
     /// nil without TLS; else whether the client sent a certificate, and whether it verified.
     public let clientCertificate: (present: Bool, verified: Bool)?
+
+    public init(basicAuth: (user: String, password: String)?, clientCertificate: (present: Bool, verified: Bool)?) {
+        self.basicAuth = basicAuth
+        self.clientCertificate = clientCertificate
+    }
 }
 
 /// An HTTP server on libmicrohttpd. Each request is answered by an async handler: the
