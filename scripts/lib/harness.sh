@@ -41,9 +41,13 @@ require_tools() {
   done
 }
 
-# redis-server in the foreground of a background job (so REDIS_PID is its pid), on REDIS_PORT.
+# redis-server in the foreground of a background job (so REDIS_PID is its pid), on REDIS_PORT,
+# listening on REDIS_BIND (default 127.0.0.1; several loopback addresses give one server several
+# addresses, e.g. "127.0.0.1 127.0.0.2").
 start_redis() {
-  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --maxmemory 64mb \
+  local bind
+  read -r -a bind <<<"${REDIS_BIND:-127.0.0.1}"
+  redis-server --port "$REDIS_PORT" --bind "${bind[@]}" --save '' --appendonly no --maxmemory 64mb \
     --dir "$WORK" --daemonize no >>"$WORK/redis.log" 2>&1 &
   REDIS_PID=$!
   local deadline=$(( SECONDS + 10 ))
