@@ -280,6 +280,12 @@ def check(prom, ports, results, names, port):
     r.record(ok, f"every target: up 1, one probe_success series, probe_success 1 ({len(everything)} targets)" + (f"; not yet: {bad}" if bad else ""))
     exporters = by_instance(prom, f'up{{job="{EXPORTER_JOB}"}}')
     r.record(all(exporters.get(f"127.0.0.1:{p}") == 1.0 for p in ports), f"both exporters up ({exporters})")
+    # The exporters' side: the probe history on each one's landing page holds its shard's targets only.
+    for s, p in enumerate(ports):
+        page = urllib.request.urlopen(f"http://127.0.0.1:{p}/", timeout=5).read().decode()
+        probed = set(re.findall(r'<tr class="probe"><td><a href="/logs\?id=\d+">#\d+</a></td><td>[^<]*</td><td>([^<]*)</td>', page))
+        mine = {i for i in everything if hashmod(i, SHARDS) == s}
+        r.record(probed == mine, f"exporter {s} probed exactly its shard's {len(mine)} targets (history: {sorted(probed)})")
 
 
 def check_stopped(prom, ports, results, names, port, stopped_at):
