@@ -243,7 +243,7 @@ def check(prom, ports, results, names, port):
     def all_discovered():
         seen, _ = pools(prom, ports)
         return all(sorted(seen.get(j, {})) == expected[j] for j in expected), {j: sorted(seen.get(j, {})) for j in expected}
-    ok, detail = until(30, all_discovered)
+    ok, detail = until(15, all_discovered)
     r.record(ok, f"Prometheus has every target: {sum(map(len, expected.values()))} ({detail if not ok else 'named and from Consul'})")
 
     seen, active = pools(prom, ports)
@@ -276,7 +276,7 @@ def check(prom, ports, results, names, port):
         bad = {i: (success.get(i), series.get(i), up.get(i)) for i in everything
                if (success.get(i), series.get(i), up.get(i)) != (1.0, 1.0, 1.0)}
         return not bad, bad
-    ok, bad = until(20, all_passing)
+    ok, bad = until(15, all_passing)
     r.record(ok, f"every target: up 1, one probe_success series, probe_success 1 ({len(everything)} targets)" + (f"; not yet: {bad}" if bad else ""))
     exporters = by_instance(prom, f'up{{job="{EXPORTER_JOB}"}}')
     r.record(all(exporters.get(f"127.0.0.1:{p}") == 1.0 for p in ports), f"both exporters up ({exporters})")
@@ -305,7 +305,7 @@ def check_stopped(prom, ports, results, names, port, stopped_at):
         stale = [i for i in everything if i not in last or last[i][0] < stopped_at + 1]
         wrong = {i: last[i][1] for i in everything if i not in stale and last[i][1] != ("up" if shard[i] == 0 else "down")}
         return not stale and not wrong, {"stale": stale, "wrong": wrong}
-    ok, detail = until(20, settled)
+    ok, detail = until(15, settled)
     r.record(ok, f"after exporter 1 stopped: shard 1's targets down, shard 0's up, all scraped since ({detail if not ok else 'settled'})")
 
     window = int(time.time() - stopped_at) + 3   # from before the stop to now
