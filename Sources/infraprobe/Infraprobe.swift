@@ -53,7 +53,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("web.telemetry-path"), help: "Path under which to expose the exporter's own metrics.")
     var telemetryPath = "/metrics"
 
-    @Option(name: .customLong("web.config.file"), help: "exporter-toolkit web config (TLS, basic auth).")
+    @Option(name: .customLong("web.config.file"), help: "exporter-toolkit web config (TLS, basic auth, headers, rate limit); re-read when it or a file it names changes.")
     var webConfigFile: String?
 
     @Option(name: .customLong("web.connection-timeout"), help: "Seconds after which idle or half-sent requests are closed.")
@@ -96,6 +96,7 @@ struct Serve: AsyncParsableCommand {
         if let webConfigFile {
             do {
                 settings.webConfig = try WebConfig.load(file: webConfigFile)
+                settings.webConfigFile = webConfigFile
             } catch {
                 FileHandle.standardError.write(Data("invalid --web.config.file: \(error)\n".utf8))
                 throw ExitCode(1)

@@ -20,6 +20,8 @@ public final class SelfMetrics: Sendable {
         var requests: [String: [String: Double]] = [:]  // handler → code → count
         var reloadSuccessful = 1.0
         var reloadTimestamp = Date().timeIntervalSince1970
+        var webConfigReloads: [String: Double] = ["success": 0, "failure": 0]
+        var webConfigReloadSuccessful = 1.0
     }
 
     private let state = Locked(State())
@@ -55,6 +57,14 @@ public final class SelfMetrics: Sendable {
         }
     }
 
+    /// A changed `--web.config.file` (or a file it names) was re-read: applied, or refused and the old one kept.
+    public func recordWebConfigReload(success: Bool) {
+        state.withLock { state in
+            state.webConfigReloads[success ? "success" : "failure", default: 0] += 1
+            state.webConfigReloadSuccessful = success ? 1 : 0
+        }
+    }
+
     public func families() -> [MetricFamily] {
         let snapshot = state.current
         var probes = MetricFamily(name: "infraprobe_probes", help: "Probes run, by prober and result.", kind: .counter)
@@ -72,6 +82,8 @@ public final class SelfMetrics: Sendable {
         for (handler, codes) in snapshot.requests {
             for (code, count) in codes { requests.add([("handler", handler), ("code", code)], count, suffix: "_total") }
         }
+        var webReloads = MetricFamily(name: "infraprobe_web_config_reloads", help: "Re-reads of a changed --web.config.file, by result.", kind: .counter)
+        for result in ["success", "failure"] { webReloads.add([("result", result)], snapshot.webConfigReloads[result] ?? 0, suffix: "_total") }
         var families = [
             MetricFamily.gauge("infraprobe_build_info", "Build of the running infraprobe.",
                                [([("version", version), ("revision", revision), ("swift_version", BuildInfo.swiftVersion)], 1)]),
@@ -80,6 +92,9 @@ public final class SelfMetrics: Sendable {
             .gauge("infraprobe_config_last_reload_successful", "1 if the last configuration load succeeded.", [([], snapshot.reloadSuccessful)]),
             .gauge("infraprobe_config_last_reload_success_timestamp_seconds", "When the configuration was last loaded successfully.",
                    unit: "seconds", [([], snapshot.reloadTimestamp)]),
+            webReloads,
+            .gauge("infraprobe_web_config_last_reload_successful", "1 if the last re-read of the web config succeeded (else the previous one is in force).",
+                   [([], snapshot.webConfigReloadSuccessful)]),
         ]
         families += ProcessMetrics.families()
         return families

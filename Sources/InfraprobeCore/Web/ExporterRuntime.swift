@@ -19,6 +19,10 @@ public final class ExporterRuntime: Sendable {
             }
         }
 
+        /// The file `webConfig` came from: watched, and re-read when it or a file it names changes.
+        public var webConfigFile: String?
+        public var webConfigPollInterval: Duration = .seconds(3)
+
         public init(configFile: String, listen: ListenAddress) {
             self.configFile = configFile
             self.listen = listen
@@ -31,6 +35,7 @@ public final class ExporterRuntime: Sendable {
     private let configFile: String
     private let logger: Logger
     private let reloadLock = NSLock()
+    private let webConfigWatcher: WebConfigWatcher?
 
     public init(settings: Settings, registry: ProberRegistry = .standard, logger: Logger = Logger(label: "infraprobe")) throws {
         let environment = ProberEnvironment()
@@ -49,24 +54,41 @@ public final class ExporterRuntime: Sendable {
             }
         }
         let app = WebApp(service: service, options: settings.web, reloader: reloader, logger: logger)
-        server = HTTPServer(listen: settings.listen, options: settings.server) { request, facts in
+        let server = HTTPServer(listen: settings.listen, options: settings.server) { request, facts in
             await app.handle(request, facts)
+        }
+        self.server = server
+        if let file = settings.webConfigFile, let current = settings.webConfig {
+            webConfigWatcher = WebConfigWatcher(file: file, current: current, interval: settings.webConfigPollInterval,
+                                                metrics: metrics, logger: logger) { config in
+                if config.tls != app.currentSecurity.tls { try server.replaceTLS(config.tls) }
+                app.replaceSecurity(config)
+            }
+        } else {
+            webConfigWatcher = nil
         }
     }
 
+    /// Re-reads the web config now if it changed (the poll does the same every few seconds).
+    @discardableResult
+    public func reloadWebConfig() -> Result<Void, ConfigError>? { webConfigWatcher?.check() }
+
     public func start() throws {
         try server.start()
+        webConfigWatcher?.start()
         logger.info("listening", metadata: ["port": "\(server.port)", "targets": "\(service.config.targets.count)"])
     }
 
     public func stop() {
         logger.info("shutting down; waiting for in-flight requests", metadata: ["in_flight": "\(server.inFlightCount)"])
+        webConfigWatcher?.stop()
         server.stop()
     }
 
     @discardableResult
     public func reload() -> Result<Void, ConfigError> {
-        Self.reload(loader: loader, file: configFile, service: service, logger: logger, lock: reloadLock)
+        reloadWebConfig()
+        return Self.reload(loader: loader, file: configFile, service: service, logger: logger, lock: reloadLock)
     }
 
     private static func reload(loader: ConfigLoader, file: String, service: ProbeService, logger: Logger, lock: NSLock) -> Result<Void, ConfigError> {
