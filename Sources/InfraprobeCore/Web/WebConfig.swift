@@ -75,7 +75,7 @@ public struct WebConfig: Sendable {
                     throw ConfigError(file: file, line: key.mark?.line, key: "basic_auth_users", message: "expected user: bcrypt-hash")
                 }
                 let hash = scalar.string
-                guard ["$2a$", "$2b$", "$2y$"].contains(where: hash.hasPrefix), BasicAuth.crypt("probe", setting: hash) != nil else {
+                guard isBcryptHash(hash) else {
                     throw ConfigError(file: file, line: value.mark?.line, key: "basic_auth_users.\(user)",
                                       message: "not a bcrypt hash (expected $2y$/$2b$/$2a$…, e.g. from htpasswd -nBC 10)")
                 }
@@ -101,6 +101,16 @@ public struct WebConfig: Sendable {
             config.rateLimit = try parseRateLimit(limit)
         }
         return config
+    }
+
+    /// `$2a$`/`$2b$`/`$2y$`, a cost of 04–31, then 53 characters of bcrypt's base64 — checked by
+    /// shape, as Go's `bcrypt.Cost` does: hashing to check would cost seconds for a high cost.
+    static func isBcryptHash(_ hash: String) -> Bool {
+        let bytes = Array(hash.utf8)
+        guard bytes.count == 60, ["$2a$", "$2b$", "$2y$"].contains(where: hash.hasPrefix), bytes[6] == UInt8(ascii: "$"),
+              let cost = Int(String(decoding: bytes[4..<6], as: UTF8.self)), (4...31).contains(cost) else { return false }
+        let alphabet = Set("./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789".utf8)
+        return bytes[7...].allSatisfy(alphabet.contains)
     }
 
     /// A nested mapping; an empty (null) value counts as absent, as in Go.

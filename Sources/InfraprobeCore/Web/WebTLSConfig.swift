@@ -47,6 +47,11 @@ enum WebTLSConfig {
         guard let auth else {
             throw section.error("client_auth_type", "invalid ClientAuth \"\(authText)\"; one of \(WebConfig.ClientAuth.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        // As in Go, a missing CA file is reported before a CA without a policy (which is checked
+        // before the file is parsed: the toolkit's own example of it names /dev/null).
+        if let caFile, !FileManager.default.fileExists(atPath: section.resolvePath(caFile)) {
+            _ = try readPEM(section.resolvePath(caFile), section, "client_ca_file")
+        }
         if (caFile != nil || caInline != nil) && auth == .noClientCert {
             throw section.error(caFile != nil ? "client_ca_file" : "client_ca", "client CA's have been configured without a Client Auth Policy (set client_auth_type)")
         }
