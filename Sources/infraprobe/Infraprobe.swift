@@ -44,7 +44,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("config.file"), help: "Configuration file.")
     var configFile = "infraprobe.yml"
 
-    @Flag(name: .customLong("config.check"), help: "Validate the configuration file and exit (0 valid, 1 invalid).")
+    @Flag(name: .customLong("config.check"), help: "Validate the configuration file (and --web.config.file, if given) and exit (0 valid, 1 invalid).")
     var configCheck = false
 
     @Option(name: .customLong("web.listen-address"), help: "Address to listen on, e.g. :10025 or 127.0.0.1:10025.")
@@ -86,6 +86,10 @@ struct Serve: AsyncParsableCommand {
             do {
                 let config = try ConfigLoader(environment: ProberEnvironment()).load(file: configFile)
                 print("\(configFile): OK, \(config.targets.count) target(s)")
+                if let webConfigFile {
+                    let web = try WebConfig.load(file: webConfigFile)
+                    print("\(webConfigFile): OK, \(web.tls == nil ? "plain HTTP" : "TLS"), \(web.basicAuthUsers.count) user(s)")
+                }
                 return
             } catch {
                 FileHandle.standardError.write(Data("\(error)\n".utf8))

@@ -138,6 +138,14 @@ struct WebConfigConformanceTests {
             #expect(item.expected.hasPrefix("accept"))
             if case .failure(let error) = result { Issue.record("refused: \(error)") }
         }
+        // The binary's `--config.check` refuses and accepts the same files.
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("infraprobe-confcheck-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let configFile = directory.appendingPathComponent("infraprobe.yml").path
+        try "targets: {}\n".write(toFile: configFile, atomically: true, encoding: .utf8)
+        let (status, output) = try SpawnedExporter.run(["--config.file", configFile, "--web.config.file", Self.fixture(item.fixture ?? ""), "--config.check"])
+        #expect(status == (item.expected.hasPrefix("refuse") ? 1 : 0), "\(output)")
     }
 
     /// A started exporter serving the fixture, in process.

@@ -135,6 +135,40 @@ struct WebConfigReloadTests {
         #expect(try await exporter.metric("infraprobe_web_config_reloads_total{result=\"success\"}", ca: ca, credentials: credentials) == 1)
     }
 
+    /// exporter-toolkit's TestConfigReloading: web_config_noAuth.good.yml swapped for
+    /// web_config_noAuth.good.blocking.yml (RequireAndVerifyClientCert) while serving.
+    @Test func test_webConfigReload_upstreamBlockingSwap_refusesNewClientsWithoutCertificate() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("infraprobe-webswap-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // The fixtures name server.crt/server.key relative to their folder: link them next to the copy under test.
+        for name in ["server.crt", "server.key"] {
+            try FileManager.default.createSymbolicLink(atPath: directory.appendingPathComponent(name).path,
+                                                       withDestinationPath: WebConfigConformanceTests.fixture(name))
+        }
+        func fixtureText(_ name: String) throws -> String {
+            let path = WebConfigConformanceTests.fixture(name)
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw Conformance.MissingMaterial(path: path) }
+            return text
+        }
+        let webFile = directory.appendingPathComponent("web.yml")
+        try fixtureText("web_config_noAuth.good.yml").write(to: webFile, atomically: true, encoding: .utf8)
+        let configFile = directory.appendingPathComponent("infraprobe.yml")
+        try "targets: {}\n".write(to: configFile, atomically: true, encoding: .utf8)
+        var settings = ExporterRuntime.Settings(configFile: configFile.path, listen: ListenAddress("127.0.0.1:0")!)
+        settings.webConfig = try WebConfig.load(file: webFile.path)
+        settings.webConfigFile = webFile.path
+        settings.webConfigPollInterval = .milliseconds(100)
+        let runtime = try ExporterRuntime(settings: settings)
+        try runtime.start()
+        defer { runtime.stop() }
+        let request = ["--cacert", WebConfigConformanceTests.fixture("server.crt"), "https://127.0.0.1:\(runtime.server.port)/metrics"]
+        #expect(try await Curl.run(request).status == 200)
+        try fixtureText("web_config_noAuth.good.blocking.yml").write(to: webFile, atomically: true, encoding: .utf8)
+        let blocked = try await Self.eventually { try await Curl.run(request).status == 403 }
+        #expect(blocked, "a client without a certificate must be refused after the swap")
+    }
+
     @Test func test_webConfigReload_mismatchedKey_isRefused_andTheOldCertificateServed() async throws {
         let first = try await TLSFixtures.make(), second = try await TLSFixtures.make()
         defer { first.remove(); second.remove() }
