@@ -19,7 +19,7 @@ let package = Package(
         // No pkgConfig: hiredis.pc carries -D_FILE_OFFSET_BITS=64, which SwiftPM rejects with a warning.
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
-        .target(name: "CShims", dependencies: ["CMicroHTTPD", "CCurl"], linkerSettings: [.linkedLibrary("crypt"), .linkedLibrary("gnutls")]),
+        .target(name: "CShims", dependencies: ["CMicroHTTPD", "CCurl", "CHiredis"], linkerSettings: [.linkedLibrary("crypt"), .linkedLibrary("gnutls")]),
         .target(
             name: "InfraprobeCore",
             dependencies: [

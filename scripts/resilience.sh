@@ -4,7 +4,8 @@
 #   redis-server + infraprobe-fakes (Consul, ArangoDB, Tempo, Grafana, OTel collector, linked like
 #   a real deployment, with a control endpoint)  <-  infraprobe  <-  Prometheus
 #   (examples/prometheus.yml with every target of the fakes' config, 1 s scrape and evaluation
-#   intervals, alerts/infraprobe.rules.yml).
+#   intervals, alerts/infraprobe.rules.yml)  ->  Alertmanager (examples/alertmanager.yml, whose
+#   inhibit rules decide which firing alerts would notify; its webhooks lead nowhere).
 # Faults, one at a time: redis-server stopped and restarted; each fake's ports closed and reopened
 # (POST /<fake>/down|up on the control endpoint); the collector dropping spans (a broken pipeline
 # link while both ends are up). Per fault the script records the time from the fault until
@@ -12,9 +13,10 @@
 # /api/v1/alerts, and from the repair until that alert is gone (resolved) and nothing is pending
 # or firing any more (InfraprobeComponentFlapping aside: its 10-minute window is not scaled, so
 # a component that several faults touch keeps it firing for the rest of the run; it is listed
-# under "other alerts"). It prints the table and fails if a fault is not detected or an alert does
-# not resolve within RES_WAIT seconds (default 60), or if InfraprobePipelineLinkBroken fires while
-# an end of the link is down.
+# under "other alerts"; consequences that Alertmanager inhibits, such as the ComponentDown alerts
+# of a target that is down, are not listed). It prints the table and fails if a fault is not
+# detected or an alert does not resolve within RES_WAIT seconds (default 60), or if an
+# InfraprobePipelineLinkBroken would notify (is not inhibited) while an end of the link is down.
 #
 # `for:` durations: divided by RES_FOR_DIVISOR (default 30, as scripts/e2e.sh does: TargetDown
 # 2m -> 4s, PipelineLinkBroken 5m -> 10s); expressions, labels and annotations are the shipped
@@ -37,12 +39,14 @@ FAKES=.build/debug/infraprobe-fakes
 HARNESS_NAME=resilience
 KEEP_DIR=${KEEP_RES_DIR:-0}
 source scripts/lib/harness.sh
-require_tools redis-server redis-cli prometheus promtool python3 curl
+require_tools redis-server redis-cli prometheus prometheus-alertmanager amtool promtool python3 curl
 
 REDIS_PORT=$(free_port); IP_PORT=$(free_port); PROM_PORT=$(free_port); CTL_PORT=$(free_port)
+AM_PORT=$(free_port); NOWHERE_PORT=$(free_port)
 PROM=http://127.0.0.1:$PROM_PORT
+AM=http://127.0.0.1:$AM_PORT
 CTL=http://127.0.0.1:$CTL_PORT
-log "ports: redis $REDIS_PORT, infraprobe $IP_PORT, prometheus $PROM_PORT, fakes control $CTL_PORT; dir $WORK"
+log "ports: redis $REDIS_PORT, infraprobe $IP_PORT, prometheus $PROM_PORT, alertmanager $AM_PORT, fakes control $CTL_PORT; dir $WORK"
 
 
 start_redis
@@ -60,11 +64,18 @@ log "targets: $TARGETS"
 PIDS+=($!)
 wait_http "http://127.0.0.1:$IP_PORT/-/healthy" 20
 
-# The shipped Prometheus config and rules: this run's ports and targets, 1 s timings, no
-# Alertmanager (alerts are read from Prometheus' /api/v1/alerts), for: divided by DIVISOR.
-render_prometheus "$DIVISOR" "$IP_PORT" "$TARGETS"
+# The shipped Prometheus and Alertmanager configs and rules: this run's ports and targets, 1 s
+# timings, for: divided by DIVISOR. Alerts are read from Prometheus' /api/v1/alerts; whether one
+# would notify, from Alertmanager's /api/v2/alerts (inhibited or not). Nothing listens on the
+# webhook port: notifications fail, which does not matter here.
+render_prometheus "$DIVISOR" "$IP_PORT" "$TARGETS" "$AM_PORT"
+render_alertmanager "$NOWHERE_PORT"
 
-mkdir -p "$WORK/prom-data"
+mkdir -p "$WORK/prom-data" "$WORK/am-data"
+prometheus-alertmanager --config.file "$WORK/alertmanager.yml" --storage.path "$WORK/am-data" \
+  --web.listen-address "127.0.0.1:$AM_PORT" --cluster.listen-address= >"$WORK/alertmanager.log" 2>&1 &
+PIDS+=($!)
+wait_http "$AM/-/ready" 30
 prometheus --config.file "$WORK/prometheus.yml" --storage.tsdb.path "$WORK/prom-data" \
   --web.listen-address "127.0.0.1:$PROM_PORT" >"$WORK/prometheus.log" 2>&1 &
 PIDS+=($!)
@@ -79,6 +90,9 @@ def q(base, expr):
     return json.load(urllib.request.urlopen(url, timeout=5))["data"]["result"]
 def alerts(base):
     return json.load(urllib.request.urlopen(f"{base}/api/v1/alerts", timeout=5))["data"]["alerts"]
+def notifying(am):  # alerts Alertmanager would notify: active, neither inhibited nor silenced
+    url = f"{am}/api/v2/alerts?active=true&inhibited=false&silenced=false&unprocessed=false"
+    return json.load(urllib.request.urlopen(url, timeout=5))
 def matches(a, name, labels):
     return a["labels"].get("alertname") == name and all(a["labels"].get(k) == v for k, v in labels.items())
 def until(what, fn, start):
@@ -102,24 +116,24 @@ if cmd == "healthy":  # every target scraped, every component up, no alert pendi
         return seen >= set(targets) and all(s["value"][1] == "1" for s in up) and not alerts(base)
     t = until("all targets healthy with no alerts", ok, start)  # before any fault: nothing may flap
     print(f"all {len(targets)} targets healthy, no alerts ({t}s)")
-elif cmd == "fault":  # fault BASE T_FAULT TARGET COMPONENT ALERT label=value... [--forbid ALERT]
-    t_fault, target, component, alert = float(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
-    rest = sys.argv[7:]
+elif cmd == "fault":  # fault BASE AM T_FAULT TARGET COMPONENT ALERT label=value... [--forbid ALERT]
+    am = sys.argv[3]
+    t_fault, target, component, alert = float(sys.argv[4]), sys.argv[5], sys.argv[6], sys.argv[7]
+    rest = sys.argv[8:]
     forbid = rest[rest.index("--forbid") + 1:] if "--forbid" in rest else []
     labels = dict(kv.split("=", 1) for kv in (rest[:rest.index("--forbid")] if "--forbid" in rest else rest))
     sel = f'infraprobe_component_up{{target="{target}",component="{component}"}} == 0'
     down = until(f"{target}/{component} up == 0", lambda: q(base, sel), t_fault)
-    seen_forbidden = []
     def firing():
-        active = alerts(base)
-        seen_forbidden.extend(a["labels"] for a in active if a["labels"]["alertname"] in forbid and a["state"] == "firing")
-        return any(matches(a, alert, labels) and a["state"] == "firing" for a in active)
+        return any(matches(a, alert, labels) and a["state"] == "firing" for a in alerts(base))
     fired = until(f"{alert} {labels} firing", firing, t_fault)
+    until(f"{alert} {labels} at Alertmanager", lambda: any(matches(a, alert, labels) for a in notifying(am)), t_fault)
     # Let an alert that must stay silent have its full for: to show up, then look once more.
     time.sleep(float(os.environ.get("RES_FORBID_GRACE", "0")))
-    firing()
+    loud = notifying(am)
+    seen_forbidden = [a["labels"] for a in loud if a["labels"]["alertname"] in forbid]
     others = sorted({a["labels"]["alertname"] + ("/" + a["labels"]["target"] + "/" + a["labels"]["component"] if "component" in a["labels"] else "")
-                     for a in alerts(base) if a["state"] == "firing" and not matches(a, alert, labels)})
+                     for a in loud if not matches(a, alert, labels)})
     print(json.dumps({"down": down, "fired": fired, "others": others, "forbidden": seen_forbidden}))
 elif cmd == "recover":  # recover BASE T_REPAIR ALERT label=value...: the alert gone, then nothing active
     t_repair, alert = float(sys.argv[3]), sys.argv[4]
@@ -151,7 +165,7 @@ scenario() {
   local t_fault t_repair fault recover
   t_fault=$EPOCHREALTIME
   $break_cmd
-  fault=$(measure fault "$PROM" "$t_fault" "$target" "$component" "$alert" "${labels[@]}" "${forbid[@]}")
+  fault=$(measure fault "$PROM" "$AM" "$t_fault" "$target" "$component" "$alert" "${labels[@]}" "${forbid[@]}")
   t_repair=$EPOCHREALTIME
   $repair_cmd
   recover=$(measure recover "$PROM" "$t_repair" "$alert" "${labels[@]}")
@@ -193,7 +207,7 @@ for r in rows:
     print(f"| {r['service']} | {r['fault']} | {r['alert']} | {r['down']} | {r['fired']} | {r['resolved']} | {r['quiet']} | {', '.join(r['others']) or '-'} |")
 bad = [r for r in rows if r["forbidden"]]
 if bad:
-    sys.exit("resilience: InfraprobePipelineLinkBroken fired while an end of the link was down: "
+    sys.exit("resilience: InfraprobePipelineLinkBroken would notify while an end of the link was down: "
              + "; ".join(f"{r['service']}: {r['forbidden']}" for r in bad))
 PYTABLE
 log "resilience passed: ${#PIDS[@]} processes + redis-server, total $(elapsed "$T0")s"

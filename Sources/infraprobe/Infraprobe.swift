@@ -75,7 +75,7 @@ struct Serve: AsyncParsableCommand {
         guard telemetryPath.hasPrefix("/") else { throw ValidationError("--web.telemetry-path must start with /") }
         guard (1...3600).contains(connectionTimeout) else { throw ValidationError("--web.connection-timeout must be between 1 and 3600 seconds") }
         guard maxRequests > 0 else { throw ValidationError("--web.max-requests must be positive") }
-        guard timeoutOffset >= 0 && timeoutOffset.isFinite else { throw ValidationError("--probe.timeout-offset must be >= 0") }
+        guard timeoutOffset >= 0 && timeoutOffset <= 3600 else { throw ValidationError("--probe.timeout-offset must be between 0 and 3600 seconds") }
         guard historyLimit >= 0 else { throw ValidationError("--history.limit must be >= 0") }
     }
 
@@ -88,6 +88,7 @@ struct Serve: AsyncParsableCommand {
                 print("\(configFile): OK, \(config.targets.count) target(s)")
                 if let webConfigFile {
                     let web = try WebConfig.load(file: webConfigFile)
+                    web.warnings.forEach { FileHandle.standardError.write(Data("warning: \($0)\n".utf8)) }
                     print("\(webConfigFile): OK, \(web.tls == nil ? "plain HTTP" : "TLS"), \(web.basicAuthUsers.count) user(s)")
                 }
                 return

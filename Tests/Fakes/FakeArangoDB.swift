@@ -20,7 +20,13 @@ final class FakeArangoDB: FakeService, @unchecked Sendable {
         case indexNotListed
         case aggregateWrong
         case metricsDisabled
+        /// A hostile server: every cursor answers `hasMore: true` with an empty batch, forever.
+        case endlessCursor
     }
+
+    /// `POST /_api/cursor/<id>` follow-ups and `DELETE /_api/cursor/<id>` frees served.
+    let cursorFollowUps = Locked(0)
+    let cursorDeletes = Locked(0)
 
     struct Collection: Equatable {
         var type: Int
@@ -121,8 +127,11 @@ final class FakeArangoDB: FakeService, @unchecked Sendable {
         case (_, "_api", "index"): return index(method, db: db, request: request)
         case (_, "_api", "gharial"): return gharial(method, parts, db: db, request: request)
         case ("POST", "_api", "cursor") where parts.count == 2: return cursor(db: db, request: request)
-        case ("POST", "_api", "cursor"), ("PUT", "_api", "cursor"): return nextBatch(parts[2])
+        case ("POST", "_api", "cursor"), ("PUT", "_api", "cursor"):
+            if breakage.current == .endlessCursor { return endlessFollowUp(method, id: parts[2]) }
+            return nextBatch(parts[2])
         case ("DELETE", "_api", "cursor") where parts.count == 3:
+            if breakage.current == .endlessCursor { return endlessFollowUp(method, id: parts[2]) }
             guard cursors.withLock({ $0.removeValue(forKey: parts[2]) }) != nil else { return Self.error(404, 1600, "cursor not found") }
             return .json(202, ["id": .string(parts[2]), "error": false, "code": 202])
         case ("GET", "_admin", "metrics"):
@@ -411,6 +420,17 @@ final class FakeArangoDB: FakeService, @unchecked Sendable {
         return Self.error(405, 405, "method not supported")
     }
 
+    /// The endless cursor (a hostile server): every follow-up says `hasMore` again; other ids are unknown (1600).
+    private func endlessFollowUp(_ method: String, id: String) -> HTTPResponse {
+        guard id == "endless" else { return Self.error(404, 1600, "cursor not found") }
+        if method == "DELETE" {
+            cursorDeletes.withLock { $0 += 1 }
+            return .json(202, ["id": .string(id), "error": false, "code": 202])
+        }
+        cursorFollowUps.withLock { $0 += 1 }
+        return .json(200, ["result": [], "hasMore": true, "id": .string(id), "count": 1_000_000, "cached": false, "error": false, "code": 200])
+    }
+
     /// The AQL the probe sends (a one-step graph traversal, an indexed equality lookup, a COLLECT
     /// AGGREGATE) and `FOR x IN <collection> [LIMIT n] RETURN x`, in batches of `batchSize`.
     private func cursor(db: String, request: HTTPRequest) -> HTTPResponse {
@@ -446,6 +466,9 @@ final class FakeArangoDB: FakeService, @unchecked Sendable {
             if let limit = words.firstIndex(of: "LIMIT").flatMap({ Int(words[$0 + 1]) }) { result = Array(result.prefix(limit)) }
         } else {
             return Self.error(400, 1501, "AQL: syntax error, unexpected identifier near '\(query.prefix(20))'")
+        }
+        if breakage.current == .endlessCursor {
+            return .json(201, ["result": [], "hasMore": true, "id": "endless", "count": 1_000_000, "cached": false, "error": false, "code": 201])
         }
         let batchSize = max(1, body["batchSize"]?.int ?? 1000)
         let count = body["count"]?.bool == true ? result.count : nil

@@ -83,6 +83,8 @@ class FakeService: @unchecked Sendable {
     let requestLog = Locked<[String]>([])
     /// Added to every answer, as network and service time would be (not a fault).
     let latency = Locked<Duration>(.zero)
+    /// When set, every answer's numbers are made hostile (see `HostileAnswer`).
+    let hostile = Locked<HostileAnswer?>(nil)
 
     init(roles: [String]) {
         self.roles = roles
@@ -162,7 +164,8 @@ class FakeService: @unchecked Sendable {
         default:
             break
         }
-        return await routeAsync(role: role, request: request)
+        let response = await routeAsync(role: role, request: request)
+        return hostile.current.map { $0.rewrite(response) } ?? response
     }
 
     /// Service behaviour that has to wait (e.g. Grafana's proxy calling its datasource); by default `route`.

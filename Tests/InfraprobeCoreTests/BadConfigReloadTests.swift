@@ -67,7 +67,7 @@ struct BadConfigReloadTests {
         BadConfig(name: "timeout of two hours", yaml: { _, address in target(address, "timeout: 2h") },
                   location: "5: targets.flaky.timeout: must be between 1ms and 3600s"),
         BadConfig(name: "timeout past Int64 milliseconds", yaml: { _, address in target(address, "timeout: 99999999999999999999999h") },
-                  location: "5: targets.flaky.timeout: expected a duration"),
+                  location: "5: targets.flaky.timeout: must be between 1ms and 3600s"),
         BadConfig(name: "negative default timeout", yaml: { _, address in "timeout: -1s\n" + target(address) },
                   location: "1: timeout: expected a duration"),
         BadConfig(name: "consul peers zero", yaml: { _, _ in "targets:\n  c:\n    prober: consul\n    url: http://127.0.0.1:1\n    expected_peers: 0\n" },

@@ -127,18 +127,18 @@ struct ConfigTests {
 
 @Suite("Probe deadline")
 struct DeadlineTests {
-    @Test func test_deadline_usesScrapeTimeoutMinusOffset_cappedByTargetTimeout() {
+    @Test func test_deadline_usesScrapeTimeoutMinusOffset_cappedByTargetTimeout() throws {
         let offset = Duration.milliseconds(500)
-        #expect(Deadline.probeTimeout(targetTimeout: .seconds(10), scrapeTimeoutHeader: "5", offset: offset) == .milliseconds(4500))
-        #expect(Deadline.probeTimeout(targetTimeout: .seconds(2), scrapeTimeoutHeader: "5", offset: offset) == .seconds(2))
-        #expect(Deadline.probeTimeout(targetTimeout: .seconds(10), scrapeTimeoutHeader: nil, offset: offset) == .seconds(10))
-        #expect(Deadline.probeTimeout(targetTimeout: .seconds(10), scrapeTimeoutHeader: "1.5", offset: offset) == .seconds(1))
+        #expect(try Deadline.probeTimeout(targetTimeout: .seconds(10), scrapeTimeoutHeader: "5", offset: offset) == .milliseconds(4500))
+        #expect(try Deadline.probeTimeout(targetTimeout: .seconds(2), scrapeTimeoutHeader: "5", offset: offset) == .seconds(2))
+        #expect(try Deadline.probeTimeout(targetTimeout: .seconds(10), scrapeTimeoutHeader: nil, offset: offset) == .seconds(10))
+        #expect(try Deadline.probeTimeout(targetTimeout: .seconds(10), scrapeTimeoutHeader: "1.5", offset: offset) == .seconds(1))
     }
 
-    @Test func test_deadline_halvesHeader_whenAtOrBelowOffset() {
+    @Test func test_deadline_halvesHeader_whenAtOrBelowOffset() throws {
         let offset = Duration.milliseconds(500)
-        #expect(Deadline.probeTimeout(targetTimeout: .seconds(10), scrapeTimeoutHeader: "0.5", offset: offset) == .milliseconds(250))
-        #expect(Deadline.probeTimeout(targetTimeout: .seconds(10), scrapeTimeoutHeader: "0.4", offset: offset) == .milliseconds(200))
+        #expect(try Deadline.probeTimeout(targetTimeout: .seconds(10), scrapeTimeoutHeader: "0.5", offset: offset) == .milliseconds(250))
+        #expect(try Deadline.probeTimeout(targetTimeout: .seconds(10), scrapeTimeoutHeader: "0.4", offset: offset) == .milliseconds(200))
     }
 
     @Test func test_stepTimes_formatAsMicrosecondSeconds() {
@@ -157,8 +157,36 @@ struct DeadlineTests {
         #expect(fired.current == ["early", "late"])
     }
 
-    @Test func test_deadline_ignoresGarbageHeader() {
-        #expect(Deadline.probeTimeout(targetTimeout: .seconds(3), scrapeTimeoutHeader: "soon", offset: .zero) == .seconds(3))
-        #expect(Deadline.probeTimeout(targetTimeout: .seconds(3), scrapeTimeoutHeader: "-1", offset: .zero) == .seconds(3))
+    @Test("a scrape-timeout header that is present but no usable number is a bad request, never a trap",
+          arguments: ["1e21", "1e400", "soon", "-1", "0", "-0", "NaN", "nan", "inf", "+Inf", "", "   ",
+                      "31536001", String(repeating: "9", count: 400), "0x10", "5\u{1B}[2J"])
+    func test_scrapeTimeoutHeader_rejectsOutOfRangeOrGarbage(_ header: String) {
+        #expect(throws: ScrapeTimeout.Invalid.self) { try ScrapeTimeout.parse(header: header) }
+        #expect(throws: ScrapeTimeout.Invalid.self) {
+            try Deadline.probeTimeout(targetTimeout: .seconds(3), scrapeTimeoutHeader: header, offset: .zero)
+        }
+    }
+
+    @Test func test_scrapeTimeoutHeader_acceptsLargestAllowedValue_andAbsentHeader() throws {
+        #expect(try ScrapeTimeout.parse(header: nil) == nil)
+        #expect(try ScrapeTimeout.parse(header: " 31536000 ") == .seconds(31_536_000))
+        #expect(try Deadline.probeTimeout(targetTimeout: .seconds(3), scrapeTimeoutHeader: "31536000", offset: .milliseconds(500)) == .seconds(3))
+    }
+
+    @Test func test_scrapeTimeoutInvalid_describesValueWithControlCharactersEscaped() {
+        let message = ScrapeTimeout.Invalid(value: "5\u{1B}[2J\n").description
+        #expect(message.contains("5\\e[2J\\n"), "\(message)")
+        #expect(!message.unicodeScalars.contains { $0.value < 0x20 })
+    }
+
+    @Test func test_durationMilliseconds_saturatesInsteadOfTrapping() {
+        #expect(Duration.seconds(Int64.max).milliseconds == .max)
+        #expect((Duration.zero - .seconds(Int64.max)).milliseconds == .min)
+        #expect(Duration.seconds(2).milliseconds == 2000)
+        #expect(Duration.seconds(Int64.max).microseconds == .max)
+        #expect(Duration.microseconds(1_234_567).microseconds == 1_234_567)
+        #expect(ComponentRunner.formatSeconds(.seconds(Int64.max)).hasSuffix("s"))
+        #expect(HTTPEndpoint.ms(.seconds(Int64.max)).hasSuffix(" ms"))
+        #expect(HTTPEndpoint.ms(.microseconds(12_345)) == "12.3 ms")
     }
 }

@@ -61,3 +61,22 @@ render_prometheus() {
   promtool check config "$WORK/prometheus.yml" >/dev/null
   log "rules rendered with for: divided by $1: $(grep -E '^\s+for:' "$WORK/infraprobe.rules.yml" | awk '{print $2}' | sort | uniq -c | tr -s ' ' | tr '\n' ' ')"
 }
+
+# The shipped Alertmanager config for this run: 1 s grouping, webhooks at 127.0.0.1:HOOK_PORT
+# (the example's /pager, /tickets paths kept). Writes WORK/alertmanager.yml.
+#   render_alertmanager HOOK_PORT
+render_alertmanager() {
+  python3 - "$(pwd)" "$WORK" "$1" <<'EOF'
+import sys
+repo, work, hook_port = sys.argv[1:]
+def sub(text, old, new):
+    assert old in text, f"render: {old!r} not found"
+    return text.replace(old, new)
+a = open(f"{repo}/examples/alertmanager.yml").read()
+a = sub(a, "group_wait: 30s", "group_wait: 1s")
+a = sub(a, "group_interval: 5m", "group_interval: 1s")
+a = sub(a, "http://127.0.0.1:5001/", f"http://127.0.0.1:{hook_port}/")
+open(f"{work}/alertmanager.yml", "w").write(a)
+EOF
+  amtool check-config "$WORK/alertmanager.yml" >/dev/null 2>&1 || { amtool check-config "$WORK/alertmanager.yml"; return 1; }
+}

@@ -36,14 +36,17 @@ public struct HTTPClientRequest: Sendable {
     public var tls: HTTPTLSOptions
     /// The request must be over by then; curl's TIMEOUT_MS/CONNECTTIMEOUT_MS come from it.
     public var deadline: Deadline
-    /// Bodies longer than this abort the transfer.
+    /// Bodies longer than this, counted after content decoding (so a gzip bomb is caught
+    /// too), abort the transfer.
     public var maxBodyBytes: Int
+    /// Response headers (status line included) longer than this in total abort the transfer.
+    public var maxHeaderBytes: Int
     /// Response headers to hand back (by name, case-insensitive); others are not kept.
     public var responseHeaders: [String] = []
 
     public init(method: String = "GET", url: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
                 auth: HTTPAuth = .none, tls: HTTPTLSOptions = HTTPTLSOptions(), deadline: Deadline,
-                maxBodyBytes: Int = 4 * 1024 * 1024) {
+                maxBodyBytes: Int = 4 * 1024 * 1024, maxHeaderBytes: Int = 64 * 1024) {
         self.method = method
         self.url = url
         self.headers = headers
@@ -52,6 +55,7 @@ public struct HTTPClientRequest: Sendable {
         self.tls = tls
         self.deadline = deadline
         self.maxBodyBytes = maxBodyBytes
+        self.maxHeaderBytes = maxHeaderBytes
     }
 }
 
@@ -175,6 +179,11 @@ public final class HTTPClient: @unchecked Sendable {
         _ = cshim_easy_setopt_pointer(easy, CURLOPT_PRIVATE, me)
         _ = cshim_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, me)
         _ = cshim_easy_setopt_write_callback(easy, CURLOPT_WRITEFUNCTION, curlWriteCallback)
+        _ = cshim_easy_setopt_pointer(easy, CURLOPT_HEADERDATA, me)
+        _ = cshim_easy_setopt_write_callback(easy, CURLOPT_HEADERFUNCTION, curlHeaderCallback)
+        // A redirect is an answer like any other (the prober checks its status): never followed,
+        // so credentials never go to a host the configuration did not name.
+        _ = cshim_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 0)
         _ = cshim_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, transfer.errorBuffer)
         _ = cshim_easy_setopt_string(easy, CURLOPT_ACCEPT_ENCODING, "")
         _ = cshim_easy_setopt_string(easy, CURLOPT_USERAGENT, "infraprobe")
@@ -225,11 +234,17 @@ public final class HTTPClient: @unchecked Sendable {
         guard code == CURLE_OK else {
             let detail = String(cString: transfer.errorBuffer)
             let text = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+            // What no real service sends is the service's fault: unexpected_response, like a body that does not parse.
             if transfer.overflow {
                 return .failure(HTTPTransportError(curlCode: Int(code.rawValue), reason: .unexpectedResponse,
-                                                   message: "response body larger than \(transfer.request.maxBodyBytes) bytes"))
+                                                   message: "response body larger than \(transfer.request.maxBodyBytes) bytes (after decoding)"))
             }
-            return .failure(HTTPTransportError(curlCode: Int(code.rawValue), reason: Self.reason(forCurlCode: Int(code.rawValue)), message: text))
+            if transfer.headerOverflow {
+                return .failure(HTTPTransportError(curlCode: Int(code.rawValue), reason: .unexpectedResponse,
+                                                   message: "response headers larger than \(transfer.request.maxHeaderBytes) bytes"))
+            }
+            return .failure(HTTPTransportError(curlCode: Int(code.rawValue), reason: Self.reason(forCurlCode: Int(code.rawValue)),
+                                               message: text.escapingControlCharacters))
         }
         var status = 0
         _ = cshim_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
@@ -243,7 +258,7 @@ public final class HTTPClient: @unchecked Sendable {
         var redirectPointer: UnsafeMutableRawPointer?
         _ = cshim_easy_getinfo_pointer(easy, CURLINFO_REDIRECT_URL, &redirectPointer)
         var response = HTTPClientResponse(status: status, contentType: contentType, body: transfer.body,
-                                          totalTime: .milliseconds(Int64(total * 1000)), newConnections: connects,
+                                          totalTime: total.isFinite && total >= 0 && total < 1e9 ? .seconds(total) : .zero, newConnections: connects,
                                           redirectURL: redirectPointer.map { String(cString: $0.assumingMemoryBound(to: CChar.self)) })
         for name in transfer.request.responseHeaders {
             var header: UnsafeMutablePointer<curl_header>?
@@ -283,6 +298,8 @@ private final class Transfer: @unchecked Sendable {
     let errorBuffer: UnsafeMutablePointer<CChar>
     var body: [UInt8] = []
     var overflow = false
+    var headerBytes = 0
+    var headerOverflow = false
     var bodyBuffer: UnsafeMutableRawPointer?
     var headerList: UnsafeMutablePointer<curl_slist>?
 
@@ -311,6 +328,18 @@ private let curlWriteCallback: curl_write_callback = { data, size, count, userda
     }
     if let data, length > 0 {
         transfer.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length))
+    }
+    return length
+}
+
+private let curlHeaderCallback: curl_write_callback = { data, size, count, userdata in
+    guard let userdata else { return 0 }
+    let transfer = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
+    let length = size * count
+    transfer.headerBytes += length
+    if transfer.headerBytes > transfer.request.maxHeaderBytes {
+        transfer.headerOverflow = true
+        return 0
     }
     return length
 }

@@ -37,10 +37,11 @@ public enum JSONValue: Sendable, Equatable {
         return nil
     }
 
+    /// Finite numbers only: `1e999`, or `"NaN"`/`"inf"` in a string, read as no number at all.
     public var double: Double? {
         switch self {
-        case .number(let number): return number
-        case .string(let string): return Double(string)
+        case .number(let number): return number.isFinite ? number : nil
+        case .string(let string): return Double(string).flatMap { $0.isFinite ? $0 : nil }
         case .bool(let bool): return bool ? 1 : 0
         default: return nil
         }

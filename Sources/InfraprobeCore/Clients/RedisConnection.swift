@@ -1,18 +1,29 @@
 import CHiredis
 import Foundation
 
-/// One blocking hiredis connection. Not thread-safe: it is used by one thread at a time
-/// (a pool lease), and every call takes its timeout from the caller's deadline.
+/// One Redis connection: hiredis connects (name resolution, TCP or unix socket), then this
+/// drives the socket itself under one deadline per exchange and parses replies with a
+/// `RedisReplyReader`, so neither a slow nor a hostile server can hold a thread past the
+/// deadline or make it allocate past the reader's limits. Not thread-safe: it is used by one
+/// thread at a time (a pool lease).
 public final class RedisConnection: @unchecked Sendable {
     private var context: UnsafeMutablePointer<redisContext>?
+    private let socket: DeadlineSocket
+    private let reader: RedisReplyReader
 
-    private init(context: UnsafeMutablePointer<redisContext>) {
+    private init(context: UnsafeMutablePointer<redisContext>, limits: RedisReplyReader.Limits) {
         self.context = context
+        self.socket = DeadlineSocket(fd: context.pointee.fd)
+        self.reader = RedisReplyReader(limits: limits)
     }
 
     deinit { close() }
 
     public static func connect(to address: RedisAddress, timeout: Duration) throws -> RedisConnection {
+        try connect(to: address, timeout: timeout, limits: .standard)
+    }
+
+    static func connect(to address: RedisAddress, timeout: Duration, limits: RedisReplyReader.Limits) throws -> RedisConnection {
         guard timeout > .zero else { throw RedisClientError(.timeout, "no time left to connect") }
         let raw: UnsafeMutablePointer<redisContext>?
         switch address {
@@ -28,7 +39,7 @@ public final class RedisConnection: @unchecked Sendable {
             throw error
         }
         if case .tcp = address { _ = redisEnableKeepAlive(raw) }
-        return RedisConnection(context: raw)
+        return RedisConnection(context: raw, limits: limits)
     }
 
     /// Sends one command (binary-safe argv, no format string) and reads its reply.
@@ -36,46 +47,33 @@ public final class RedisConnection: @unchecked Sendable {
         try pipeline([arguments], timeout: timeout)[0]
     }
 
-    /// Sends several commands in one write and reads all replies: one round trip.
+    /// Sends several commands in one write and reads all replies: one round trip, bounded as a
+    /// whole by `timeout`. Any failure closes the connection (its state is unknown after it).
     public func pipeline(_ commands: [[String]], timeout: Duration) throws -> [RedisValue] {
-        guard let context else { throw RedisClientError(.closed, "connection already closed") }
+        guard context != nil else { throw RedisClientError(.closed, "connection already closed") }
         guard timeout > .zero else { throw RedisClientError(.timeout, "no time left before the deadline") }
-        _ = redisSetTimeout(context, timeout.timeval)
-        for arguments in commands {
-            Self.withArgv(arguments) { count, argv, lengths in
-                _ = redisAppendCommandArgv(context, count, argv, lengths)
-            }
+        let deadline = ContinuousClock.now + timeout
+        do {
+            // Bytes nobody asked for would be taken as the answers to these commands.
+            if reader.pendingBytes > 0 { throw RedisClientError(.protocol, "server sent \(reader.pendingBytes) bytes nobody asked for") }
+            try socket.send(RESPCommand.encode(commands), before: deadline)
+            return try readReplies(commands.count, before: deadline)
+        } catch {
+            close()
+            throw error
         }
-        var replies: [RedisValue] = []
-        replies.reserveCapacity(commands.count)
-        for _ in commands {
-            var raw: UnsafeMutableRawPointer?
-            guard redisGetReply(context, &raw) == REDIS_OK, let raw else {
-                let error = Self.classify(context)
-                close()
-                throw error
-            }
-            replies.append(Self.convert(raw.assumingMemoryBound(to: redisReply.self)))
-            freeReplyObject(raw)
-        }
-        return replies
     }
 
-    private static func withArgv(_ arguments: [String],
-                                 _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> Void) {
-        let buffers: [UnsafeMutableRawBufferPointer] = arguments.map { argument in
-            let bytes = Array(argument.utf8)
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 1)
-            buffer.copyBytes(from: bytes)
-            return buffer
-        }
-        defer { buffers.forEach { $0.deallocate() } }
-        var argv: [UnsafePointer<CChar>?] = buffers.map { UnsafePointer($0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
-        let lengths = arguments.map { $0.utf8.count }
-        argv.withUnsafeMutableBufferPointer { argvBuffer in
-            lengths.withUnsafeBufferPointer { lengthBuffer in
-                body(Int32(arguments.count), argvBuffer.baseAddress!, lengthBuffer.baseAddress!)
-            }
+    private func readReplies(_ count: Int, before deadline: ContinuousClock.Instant) throws(RedisClientError) -> [RedisValue] {
+        var replies: [RedisValue] = []
+        replies.reserveCapacity(count)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 1)
+        defer { buffer.deallocate() }
+        while true {
+            while replies.count < count, let reply = try reader.next() { replies.append(reply) }
+            if replies.count == count { return replies }
+            let received = try socket.receive(into: buffer, before: deadline)
+            try reader.feed(UnsafeRawBufferPointer(rebasing: buffer[..<received]))
         }
     }
 
@@ -84,33 +82,6 @@ public final class RedisConnection: @unchecked Sendable {
     public func close() {
         if let context { redisFree(context) }
         context = nil
-    }
-
-    private static func convert(_ reply: UnsafeMutablePointer<redisReply>) -> RedisValue {
-        let r = reply.pointee
-        switch r.type {
-        case REDIS_REPLY_STATUS: return .status(text(r))
-        case REDIS_REPLY_ERROR: return .error(text(r))
-        case REDIS_REPLY_INTEGER: return .integer(Int64(r.integer))
-        case REDIS_REPLY_NIL: return .null
-        case REDIS_REPLY_STRING:
-            guard let str = r.str else { return .bulk([]) }
-            return .bulk(Array(UnsafeRawBufferPointer(start: str, count: Int(r.len))))
-        case REDIS_REPLY_ARRAY:
-            var values: [RedisValue] = []
-            values.reserveCapacity(Int(r.elements))
-            for index in 0..<Int(r.elements) {
-                if let element = r.element[index] { values.append(convert(element)) } else { values.append(.null) }
-            }
-            return .array(values)
-        default:
-            return .error("unsupported reply type \(r.type)")
-        }
-    }
-
-    private static func text(_ reply: redisReply) -> String {
-        guard let str = reply.str else { return "" }
-        return String(decoding: UnsafeRawBufferPointer(start: str, count: Int(reply.len)), as: UTF8.self)
     }
 
     private static func classify(_ context: UnsafeMutablePointer<redisContext>) -> RedisClientError {

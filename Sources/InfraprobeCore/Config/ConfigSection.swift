@@ -157,12 +157,16 @@ public final class ConfigSection {
 
     public func duration(_ key: String, range: ClosedRange<Duration> = ConfigSection.durationRange) throws -> Duration? {
         guard let text = try scalar(key) else { return nil }
-        guard let value = DurationParser.parse(text), value > .zero else {
+        let value: Duration
+        let outOfRange = error(key, "must be between \(DurationParser.format(range.lowerBound)) and \(DurationParser.format(range.upperBound)), got \"\(String(text.prefix(60)))\"")
+        switch DurationParser.parseChecked(text) {
+        case .success(let parsed) where parsed > .zero: value = parsed
+        // Too large to convert at all: the same range error as any other value above the range.
+        case .failure(.outOfRange): throw outOfRange
+        default:
             throw error(key, "expected a duration such as 10s or 500ms, got \"\(text)\"")
         }
-        guard range.contains(value) else {
-            throw error(key, "must be between \(DurationParser.format(range.lowerBound)) and \(DurationParser.format(range.upperBound)), got \"\(text)\"")
-        }
+        guard range.contains(value) else { throw outOfRange }
         record(key, text)
         return value
     }

@@ -235,13 +235,23 @@ public struct ArangoDBProber: Prober {
         }
     }
 
+    /// Follow-up batches one query may take (batchSize 100): our queries return a few rows, so
+    /// a cursor still saying `hasMore` after this many is not a real one.
+    static let maxCursorFollowUps = 20
+
     /// One AQL query; every batch is read (and the cursor freed) before returning.
     func query(_ text: String, _ bindVars: [String: JSONValue], context: ComponentContext) async throws -> [JSONValue] {
         var (_, answer) = try await endpoint.json("POST", api("/_api/cursor"), body: ["query": .string(text), "bindVars": .object(bindVars), "batchSize": 100],
                                                   expect: [201], context: context)
         var rows = answer["result"]?.array ?? []
         guard answer["result"]?.array != nil else { throw Self.failure("cursor answer has no result", answer) }
+        var followUps = 0
         while answer["hasMore"]?.bool == true, let id = answer["id"]?.string {
+            guard followUps < Self.maxCursorFollowUps else {
+                await endpoint.cleanup("DELETE", api("/_api/cursor/\(urlEncode(id))"), context: context)
+                throw ProbeFailure(.unexpectedResponse, "cursor \(String(id.prefix(40))) still has more after \(followUps) follow-up batches")
+            }
+            followUps += 1
             (_, answer) = try await endpoint.json("POST", api("/_api/cursor/\(urlEncode(id))"), expect: [200], context: context)
             rows += answer["result"]?.array ?? []
         }

@@ -10,6 +10,9 @@ public struct GrafanaProber: Prober {
         addressKey: "url",
         make: { section, environment in try GrafanaProber(section: section, environment: environment) })
 
+    /// Datasource health checks run this many at a time; each one makes Grafana query a backend.
+    static let maxConcurrentHealthChecks = 8
+
     public let endpoint: HTTPEndpoint
     /// The same Grafana without credentials: a signed-in request never gets the login page
     /// (LoginView redirects it to the app root), so the UI is checked as a browser first sees it.
@@ -107,24 +110,17 @@ public struct GrafanaProber: Prober {
             }
         }
         let endpoint = self.endpoint
-        var outcomes = try await withThrowingTaskGroup(of: (uid: String, name: String, state: HealthState).self) { group in
-            for datasource in datasources {
-                group.addTask {
-                    // Grafana waits up to its dataproxy timeout (30 s) for a datasource: stop sooner, so
-                    // the component can still name the one that hangs.
-                    let deadline = Deadline(context.deadline.instant - max(.milliseconds(100), context.deadline.remaining / 5))
-                    do {
-                        let response = try await Self.get(endpoint, "/api/datasources/uid/\(urlEncode(datasource.uid))/health",
-                                                          expect: [200, 400, 404, 500, 501, 503], deadline: deadline, context: context)
-                        return (datasource.uid, datasource.name, Self.healthState(status: response.status, body: response.body))
-                    } catch let failure as ProbeFailure where failure.reason == .timeout && !context.deadline.hasPassed {
-                        return (datasource.uid, datasource.name, .failing)
-                    }
-                }
+        var outcomes = try await datasources.concurrentMap(maxConcurrent: Self.maxConcurrentHealthChecks) { datasource in
+            // Grafana waits up to its dataproxy timeout (30 s) for a datasource: stop sooner, so
+            // the component can still name the one that hangs.
+            let deadline = Deadline(context.deadline.instant - max(.milliseconds(100), context.deadline.remaining / 5))
+            do {
+                let response = try await Self.get(endpoint, "/api/datasources/uid/\(urlEncode(datasource.uid))/health",
+                                                  expect: [200, 400, 404, 500, 501, 503], deadline: deadline, context: context)
+                return (uid: datasource.uid, name: datasource.name, state: Self.healthState(status: response.status, body: response.body))
+            } catch let failure as ProbeFailure where failure.reason == .timeout && !context.deadline.hasPassed {
+                return (uid: datasource.uid, name: datasource.name, state: HealthState.failing)
             }
-            var outcomes: [(uid: String, name: String, state: HealthState)] = []
-            for try await outcome in group { outcomes.append(outcome) }
-            return outcomes
         }
         if outcomes.contains(where: { $0.state == .pluginUnavailable }) {
             let frontendOnly = await frontendOnlyDatasources(context)

@@ -156,12 +156,14 @@ public struct HTTPEndpoint: Sendable {
 
     /// `12.3 ms`, without String(format:), which is slow on the probe path.
     static func ms(_ duration: Duration) -> String {
-        let tenths = max(0, duration.milliseconds * 10 + (duration.components.attoseconds / 100_000_000_000_000) % 10)
+        let tenths = max(0, duration.microseconds / 100)
         return "\(tenths / 10).\(tenths % 10) ms"
     }
 
+    /// The start of a body for a step or reason: newlines as spaces, other control characters escaped.
     static func snippet(_ body: [UInt8], limit: Int = 200) -> String {
         let text = String(decoding: body.prefix(limit).map { $0 == UInt8(ascii: "\n") ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
+            .escapingControlCharacters
         return body.count > limit ? text + "…" : text
     }
 

@@ -193,10 +193,15 @@ enum OTLP {
             throw ProbeFailure(.unexpectedResponse, "POST \(path) answered 200 with a body that is not an OTLP JSON response")
         }
         let partial = answer["partialSuccess"]
-        let rejected = partial?[rejectedField].flatMap { $0.double ?? $0.string.flatMap(Double.init) } ?? 0
+        guard let field = partial?[rejectedField] else { return }
+        // int64 in jsonpb: a number or a decimal string; anything else (1e300, -1, "NaN") is no count.
+        guard let rejected = field.int, rejected >= 0 else {
+            throw ProbeFailure(.unexpectedResponse, "POST \(path): \(rejectedField) is not a count: "
+                               + HTTPEndpoint.snippet(field.serialized, limit: 40))
+        }
         guard rejected == 0 else {
             let message = partial?["errorMessage"]?.string ?? ""
-            throw ProbeFailure(.unexpectedResponse, "POST \(path): \(rejectedField)=\(Int64(exactly: rejected).map(String.init) ?? String(rejected)) \(message)")
+            throw ProbeFailure(.unexpectedResponse, "POST \(path): \(rejectedField)=\(rejected) \(HTTPEndpoint.snippet(Array(message.utf8), limit: 200))")
         }
     }
 

@@ -28,6 +28,8 @@ public struct PipelineProber: ReferencesTargets {
     /// Answer this long before the probe deadline (at most a tenth of the time left), so a missing
     /// span is reported with its hop rather than as the runner's generic timeout.
     static let reportMargin: Duration = .milliseconds(150)
+    /// Instances Consul lists are checked this many at a time (each holds a blocking thread).
+    static let maxConcurrentInstanceChecks = 16
 
     struct References: Sendable, Equatable {
         var collector: TargetReference?
@@ -327,13 +329,8 @@ public struct PipelineProber: ReferencesTargets {
             }
             catalogTime += ContinuousClock.now - started
             let connectStarted = ContinuousClock.now
-            let outcomes = await withTaskGroup(of: ProbeFailure?.self) { group in
-                for instance in instances {
-                    group.addTask { await self.answers(instance, service: service, deadline: report, context: context) }
-                }
-                var outcomes: [ProbeFailure?] = []
-                for await outcome in group { outcomes.append(outcome) }
-                return outcomes
+            let outcomes = await instances.concurrentMap(maxConcurrent: Self.maxConcurrentInstanceChecks) { instance in
+                await self.answers(instance, service: service, deadline: report, context: context)
             }
             connectTime = max(connectTime, ContinuousClock.now - connectStarted)
             let reachable = outcomes.filter { $0 == nil }.count
@@ -366,11 +363,11 @@ public struct PipelineProber: ReferencesTargets {
             // An empty Service.Address means the node's address (Consul's own rule).
             let serviceAddress = entry["Service"]?["Address"]?.string ?? ""
             let address = serviceAddress.isEmpty ? (entry["Node"]?["Address"]?.string ?? "") : serviceAddress
-            guard !address.isEmpty, let port = entry["Service"]?["Port"]?.double, port > 0, port < 65536 else {
+            guard !address.isEmpty, let port = entry["Service"]?["Port"]?.int, (1...65535).contains(port) else {
                 throw ProbeFailure(.unexpectedResponse, "an instance of \(service) has no address or port")
             }
             let tags = entry["Service"]?["Tags"]?.array?.compactMap(\.string) ?? []
-            return Instance(address: address, port: Int(port), redis: redisServices.contains(service) || tags.contains("redis"))
+            return Instance(address: address, port: port, redis: redisServices.contains(service) || tags.contains("redis"))
         }
     }
 
@@ -378,23 +375,28 @@ public struct PipelineProber: ReferencesTargets {
     func answers(_ instance: Instance, service: String, deadline: Deadline, context: ComponentContext) async -> ProbeFailure? {
         let address = RedisAddress.tcp(host: instance.address, port: instance.port)
         let started = ContinuousClock.now
-        let failure: ProbeFailure? = await executor.run {
-            do {
-                let connection = try RedisConnection.connect(to: address, timeout: deadline.remaining)
-                defer { connection.close() }
-                guard instance.redis else { return nil }
-                let reply = try connection.command(["PING"], timeout: deadline.remaining)
-                switch reply {
-                case .status("PONG"): return nil
-                // A password-protected Redis answering NOAUTH is still a Redis answering.
-                case .error(let message) where message.hasPrefix("NOAUTH") || message.hasPrefix("WRONGPASS"): return nil
-                default: return ProbeFailure(.unexpectedResponse, "\(address): PING answered \(reply)")
+        let failure: ProbeFailure?
+        do {
+            failure = try await executor.run(before: deadline) {
+                do {
+                    let connection = try RedisConnection.connect(to: address, timeout: deadline.remaining)
+                    defer { connection.close() }
+                    guard instance.redis else { return nil }
+                    let reply = try connection.command(["PING"], timeout: deadline.remaining)
+                    switch reply {
+                    case .status("PONG"): return nil
+                    // A password-protected Redis answering NOAUTH is still a Redis answering.
+                    case .error(let message) where message.hasPrefix("NOAUTH") || message.hasPrefix("WRONGPASS"): return nil
+                    default: return ProbeFailure(.unexpectedResponse, "\(address): PING answered \(reply)")
+                    }
+                } catch let error as RedisClientError {
+                    return RedisSession.failure(for: error, address: address)
+                } catch {
+                    return ProbeFailure(.protocol, "\(address): \(error)")
                 }
-            } catch let error as RedisClientError {
-                return RedisSession.failure(for: error, address: address)
-            } catch {
-                return ProbeFailure(.protocol, "\(address): \(error)")
             }
+        } catch {
+            failure = error as? ProbeFailure ?? ProbeFailure(.resourceExhausted, "\(address): \(error)")
         }
         let took = ComponentRunner.formatSeconds(ContinuousClock.now - started)
         context.step("\(service) instance \(address)\(instance.redis ? " (PING)" : "") → \(failure.map { "\($0)" } ?? "answers") in \(took)")

@@ -52,7 +52,7 @@ public struct RedisProber: Prober {
     /// Runs a blocking component body on its own thread with a leased connection.
     private func check(_ name: String, _ body: @escaping @Sendable (RedisProber, RedisSession, ComponentContext) throws -> Void) -> ComponentCheck {
         ComponentCheck(name) { context in
-            let outcome: Result<Void, Error> = await executor.run { [self] in
+            let outcome: Result<Void, Error> = try await executor.run(before: context.deadline) { [self] in
                 Result { try RedisSession.with(pool: pool, context: context) { try body(self, $0, context) } }
             }
             try outcome.get()
@@ -76,8 +76,8 @@ public struct RedisProber: Prober {
         guard replies[0].string == "PONG" else { throw ProbeFailure(.unexpectedResponse, "PING answered \(replies[0]), expected PONG") }
         let info = RedisInfo(replies[1].string ?? "")
         if let version = info["redis_version"] { context.reportVersion(version) }
-        if let uptime = info["uptime_in_seconds"].flatMap(Double.init) {
-            context.fact("infraprobe_redis_uptime_seconds", help: "Seconds since the Redis server started.", value: uptime)
+        if let uptime = try info.count("uptime_in_seconds") {
+            context.fact("infraprobe_redis_uptime_seconds", help: "Seconds since the Redis server started.", value: Double(uptime))
         }
     }
 
@@ -181,14 +181,15 @@ public struct RedisProber: Prober {
 
     private static func memoryUsage(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) throws {
         let info = RedisInfo(try redis.call(["INFO", "memory"]).string ?? "")
-        guard let used = info["used_memory"].flatMap(Double.init) else {
+        guard let usedBytes = try info.count("used_memory") else {
             throw ProbeFailure(.unexpectedResponse, "INFO memory has no used_memory field")
         }
-        let max = info["maxmemory"].flatMap(Double.init) ?? 0
+        let used = Double(usedBytes)
+        let max = Double(try info.count("maxmemory") ?? 0)
         context.fact("infraprobe_redis_memory_used_bytes", help: "Memory used by Redis (INFO used_memory).", value: used)
         context.fact("infraprobe_redis_memory_max_bytes", help: "Redis maxmemory limit; 0 means no limit.", value: max)
-        if let rss = info["used_memory_rss"].flatMap(Double.init) {
-            context.fact("infraprobe_redis_memory_rss_bytes", help: "Resident memory of the Redis process (INFO used_memory_rss).", value: rss)
+        if let rss = try info.count("used_memory_rss") {
+            context.fact("infraprobe_redis_memory_rss_bytes", help: "Resident memory of the Redis process (INFO used_memory_rss).", value: Double(rss))
         }
         guard max > 0 else {
             context.step("maxmemory is 0 (no limit): nothing to compare against")
@@ -205,32 +206,4 @@ public struct RedisProber: Prober {
     private static func expect(_ reply: RedisValue, _ expected: RedisValue, _ what: String) throws {
         guard reply == expected else { throw ProbeFailure(.unexpectedResponse, "\(what) answered \(reply), expected \(expected)") }
     }
-}
-
-/// `INFO` output: `field:value` lines under `# Section` headers. Parsed byte-wise: walking
-/// Characters (grapheme clusters) made this a tenth of the probe's CPU time.
-struct RedisInfo {
-    private var fields: [String: String] = [:]
-
-    init(_ text: String) {
-        let bytes = Array(text.utf8)
-        var lineStart = 0
-        while lineStart < bytes.count {
-            var lineEnd = lineStart
-            var colon: Int?
-            while lineEnd < bytes.count && bytes[lineEnd] != UInt8(ascii: "\n") {
-                if colon == nil && bytes[lineEnd] == UInt8(ascii: ":") { colon = lineEnd }
-                lineEnd += 1
-            }
-            var valueEnd = lineEnd
-            if valueEnd > lineStart && bytes[valueEnd - 1] == UInt8(ascii: "\r") { valueEnd -= 1 }
-            if let colon, bytes[lineStart] != UInt8(ascii: "#") {
-                fields[String(decoding: bytes[lineStart..<colon], as: UTF8.self)] =
-                    String(decoding: bytes[(colon + 1)..<max(colon + 1, valueEnd)], as: UTF8.self)
-            }
-            lineStart = lineEnd + 1
-        }
-    }
-
-    subscript(_ field: String) -> String? { fields[field] }
 }

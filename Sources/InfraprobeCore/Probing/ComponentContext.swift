@@ -17,10 +17,11 @@ public final class ComponentContext: Sendable {
         self.probe = probe
     }
 
-    /// Records one step (a command and its answer). Callers pass already-redacted text.
+    /// Records one step (a command and its answer). Callers pass already-redacted text;
+    /// control characters a service sent are escaped here.
     public func step(_ text: String) {
         let offset = ContinuousClock.now - started
-        log.withLock { $0.append(ProbeStep(offset: offset, text: String(text.prefix(512)))) }
+        log.withLock { $0.append(ProbeStep(offset: offset, text: text.prefix(512).escapingControlCharacters)) }
     }
 
     public var steps: [ProbeStep] { log.current }
@@ -29,8 +30,10 @@ public final class ComponentContext: Sendable {
         probe.facts.withLock { $0.append(ServiceFact(name: name, help: help, labels: labels, value: value)) }
     }
 
+    /// The version string a service reported, escaped and cut to a label-sized length.
     public func reportVersion(_ version: String) {
-        probe.version.withLock { $0 = version }
+        let shown = version.prefix(100).escapingControlCharacters
+        probe.version.withLock { $0 = shown }
     }
 
     /// Values a check hands to the checks that depend on it (e.g. an ingested trace id).

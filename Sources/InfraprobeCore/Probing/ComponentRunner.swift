@@ -110,7 +110,7 @@ public enum ComponentRunner {
 
     /// `0.001234s`; hand-rolled because String(format:) is slow on the probe's hot path.
     static func formatSeconds(_ duration: Duration) -> String {
-        let micros = max(0, duration.milliseconds * 1000 + (duration.components.attoseconds / 1_000_000_000_000) % 1000)
+        let micros = max(0, duration.microseconds)
         let fraction = String(micros % 1_000_000)
         return "\(micros / 1_000_000).\(String(repeating: "0", count: 6 - fraction.count))\(fraction)s"
     }

@@ -20,13 +20,15 @@ public struct Deadline: Sendable, Comparable {
     public static func < (lhs: Deadline, rhs: Deadline) -> Bool { lhs.instant < rhs.instant }
 
     /// DESIGN §4: min(target timeout, scrape timeout − offset); at or below the offset, half the scrape timeout.
-    public static func probeTimeout(targetTimeout: Duration, scrapeTimeoutHeader: String?, offset: Duration) -> Duration {
-        guard let header = scrapeTimeoutHeader?.trimmingCharacters(in: .whitespaces),
-              let seconds = Double(header), seconds.isFinite, seconds > 0
-        else { return targetTimeout }
-        let scrape = Duration.seconds(seconds)
+    public static func probeTimeout(targetTimeout: Duration, scrapeTimeout: Duration?, offset: Duration) -> Duration {
+        guard let scrape = scrapeTimeout, scrape > .zero else { return targetTimeout }
         let budget = scrape > offset ? scrape - offset : scrape / 2
         return min(targetTimeout, budget)
+    }
+
+    /// The same from the raw header; a header that is present but unusable throws.
+    public static func probeTimeout(targetTimeout: Duration, scrapeTimeoutHeader: String?, offset: Duration) throws(ScrapeTimeout.Invalid) -> Duration {
+        probeTimeout(targetTimeout: targetTimeout, scrapeTimeout: try ScrapeTimeout.parse(header: scrapeTimeoutHeader), offset: offset)
     }
 }
 
@@ -36,9 +38,22 @@ extension Duration {
         return Double(s) + Double(atto) / 1e18
     }
 
+    /// Whole milliseconds, saturating at the Int64 range instead of trapping.
     public var milliseconds: Int64 {
         let (s, atto) = components
-        return s * 1000 + atto / 1_000_000_000_000_000
+        let (ms, overflow) = s.multipliedReportingOverflow(by: 1000)
+        guard !overflow else { return s < 0 ? .min : .max }
+        let (total, overflowAdding) = ms.addingReportingOverflow(atto / 1_000_000_000_000_000)
+        return overflowAdding ? (s < 0 ? .min : .max) : total
+    }
+
+    /// Whole microseconds, saturating at the Int64 range instead of trapping.
+    public var microseconds: Int64 {
+        let (s, atto) = components
+        let (us, overflow) = s.multipliedReportingOverflow(by: 1_000_000)
+        guard !overflow else { return s < 0 ? .min : .max }
+        let (total, overflowAdding) = us.addingReportingOverflow(atto / 1_000_000_000_000)
+        return overflowAdding ? (s < 0 ? .min : .max) : total
     }
 
     public var timeval: timeval {

@@ -27,7 +27,8 @@ public struct ProbeFailure: Error, Sendable, Equatable, CustomStringConvertible 
 
     public init(_ reason: FailureReason, _ message: String, hop: String? = nil) {
         self.reason = reason
-        self.message = message
+        // Messages quote what services sent; they reach logs, metrics labels and pages.
+        self.message = message.escapingControlCharacters
         self.hop = hop
     }
 

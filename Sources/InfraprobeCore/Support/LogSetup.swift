@@ -36,21 +36,38 @@ public struct ExporterLogHandler: LogHandler {
         let line: String
         switch format {
         case .json:
-            line = "{" + fields.map { "\(jsonString($0.0)):\(jsonString($0.1))" }.joined(separator: ",") + "}"
+            line = "{" + fields.map { "\(Self.jsonString($0.0)):\(Self.jsonString($0.1))" }.joined(separator: ",") + "}"
         case .logfmt:
-            line = fields.map { "\($0.0)=\(logfmtValue($0.1))" }.joined(separator: " ")
+            line = fields.map { "\($0.0)=\(Self.logfmtValue($0.1))" }.joined(separator: " ")
         }
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 
-    private func jsonString(_ text: String) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: [text], options: [])) ?? Data("[\"\"]".utf8)
-        return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast())
+    /// A JSON string literal; every C0/C1 control character and DEL as `\u00XX`, so no byte a
+    /// service sent can break the line or reach a terminal raw.
+    static func jsonString(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.isControlCharacter:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
     }
 
-    private func logfmtValue(_ text: String) -> String {
-        guard text.isEmpty || text.contains(where: { $0 == " " || $0 == "=" || $0 == "\"" || $0 == "\n" }) else { return text }
+    /// A logfmt value, quoted when needed; control characters escaped (`\n`, `\e`, `\u{85}`).
+    static func logfmtValue(_ text: String) -> String {
+        guard text.isEmpty || text.unicodeScalars.contains(where: { $0 == " " || $0 == "=" || $0 == "\"" || $0.isControlCharacter })
+        else { return text }
         return "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-            .replacingOccurrences(of: "\n", with: "\\n") + "\""
+            .escapingControlCharacters + "\""
     }
 }

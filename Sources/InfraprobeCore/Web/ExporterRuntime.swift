@@ -36,6 +36,10 @@ public final class ExporterRuntime: Sendable {
     private let logger: Logger
     private let reloadLock = NSLock()
     private let webConfigWatcher: WebConfigWatcher?
+    /// Reloads run one at a time anyway (the lock): one thread of their own and a short queue,
+    /// so a burst of `POST /-/reload` neither waits on the probes' blocking threads nor holds them.
+    private static let reloadExecutor = BlockingExecutor(maxThreads: 1, maxQueued: 4)
+    static let reloadWait: Duration = .seconds(30)
 
     public init(settings: Settings, registry: ProberRegistry = .standard, logger: Logger = Logger(label: "infraprobe")) throws {
         let environment = ProberEnvironment()
@@ -49,8 +53,12 @@ public final class ExporterRuntime: Sendable {
         // Reading and parsing a large file takes a while (0.8 s for 9,000 targets in a debug
         // build): off the cooperative pool, so probes and scrapes go on meanwhile.
         let reloader: WebApp.Reloader = { [loader, configFile, service, logger, reloadLock] in
-            await BlockingExecutor.shared.run {
-                Self.reload(loader: loader, file: configFile, service: service, logger: logger, lock: reloadLock)
+            do {
+                return try await Self.reloadExecutor.run(before: .after(Self.reloadWait)) {
+                    Self.reload(loader: loader, file: configFile, service: service, logger: logger, lock: reloadLock)
+                }
+            } catch {
+                return .failure(ConfigError(file: configFile, line: nil, key: "", message: "reload not started: \(error)"))
             }
         }
         let app = WebApp(service: service, options: settings.web, reloader: reloader, logger: logger)
@@ -58,6 +66,7 @@ public final class ExporterRuntime: Sendable {
             await app.handle(request, facts)
         }
         self.server = server
+        for warning in settings.webConfig?.warnings ?? [] { logger.warning("web config", metadata: ["warning": "\(warning)"]) }
         if let file = settings.webConfigFile, let current = settings.webConfig {
             webConfigWatcher = WebConfigWatcher(file: file, current: current, interval: settings.webConfigPollInterval,
                                                 metrics: metrics, logger: logger) { config in

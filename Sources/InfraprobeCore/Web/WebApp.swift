@@ -114,14 +114,19 @@ public final class WebApp: Sendable {
 
     private func probe(_ request: HTTPRequest) async -> HTTPResponse {
         let config = service.config
-        let scrapeTimeout = request.header("x-prometheus-scrape-timeout-seconds")
         // A typo such as `targt=` must not silently turn into "probe every target".
         if let unknown = request.query.keys.sorted().first(where: { !["target", "module", "debug"].contains($0) }) {
             return .text(400, "unknown parameter \"\(String(unknown.prefix(100)))\"; /probe takes target, module and debug")
         }
+        let scrapeTimeout: Duration?
+        do {
+            scrapeTimeout = try ScrapeTimeout.parse(header: request.header("x-prometheus-scrape-timeout-seconds"))
+        } catch {
+            return .text(400, error.description)
+        }
         let debug = ["true", "1", "yes"].contains(request.query["debug"]?.lowercased() ?? "")
         func timeout(for target: TargetSpec) -> Duration {
-            Deadline.probeTimeout(targetTimeout: target.timeout, scrapeTimeoutHeader: scrapeTimeout, offset: options.timeoutOffset)
+            Deadline.probeTimeout(targetTimeout: target.timeout, scrapeTimeout: scrapeTimeout, offset: options.timeoutOffset)
         }
         do {
             if let moduleName = request.query["module"] {

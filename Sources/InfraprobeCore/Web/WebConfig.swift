@@ -25,6 +25,8 @@ public struct WebConfig: Sendable {
     public var rateLimit: RateLimit?
     /// The web config file and the certificate, key and CA files it names: a change to any is a reload.
     public var files: [String] = []
+    /// Accepted, but worth a log line at load.
+    public var warnings: [ConfigError] = []
 
     public struct RateLimit: Sendable, Equatable {
         public var interval: Duration
@@ -75,9 +77,16 @@ public struct WebConfig: Sendable {
                     throw ConfigError(file: file, line: key.mark?.line, key: "basic_auth_users", message: "expected user: bcrypt-hash")
                 }
                 let hash = scalar.string
+                // Checked by shape, never by hashing with it: each cost step doubles the time.
                 guard isBcryptHash(hash) else {
                     throw ConfigError(file: file, line: value.mark?.line, key: "basic_auth_users.\(user)",
                                       message: "not a bcrypt hash (expected $2y$/$2b$/$2a$…, e.g. from htpasswd -nBC 10)")
+                }
+                if let cost = BasicAuth.cost(of: hash), !BasicAuth.acceptedCosts.contains(cost) {
+                    // Valid for exporter-toolkit (its own test users include cost 18), so not refused; but
+                    // every login would take seconds of CPU, so this user's logins are refused unhashed.
+                    config.warnings.append(ConfigError(file: file, line: value.mark?.line, key: "basic_auth_users.\(user)",
+                                                       message: "bcrypt cost \(cost) is outside \(BasicAuth.acceptedCosts.lowerBound)…\(BasicAuth.acceptedCosts.upperBound): this user's logins are refused"))
                 }
                 config.basicAuthUsers[user] = hash
             }
@@ -183,28 +192,53 @@ public struct WebConfig: Sendable {
 
 /// bcrypt verification through libcrypt. Unknown users are checked against a dummy hash so the
 /// timing does not tell which part was wrong; successful checks are cached (bcrypt costs ~70 ms
-/// at cost 10) and run off the cooperative pool.
+/// at cost 10). Verifications run on a few threads of their own, off the cooperative pool and
+/// apart from the probes' blocking threads, with a short queue: a flood of wrong passwords
+/// costs at most `maxConcurrentVerifications` cores, and logins beyond the queue, or that wait
+/// longer than `maxWait`, are refused (401) instead of piling up.
 public final class BasicAuth: Sendable {
+    public static let maxConcurrentVerifications = 2
+    public static let maxQueuedVerifications = 32
+    public static let maxWait: Duration = .seconds(2)
+
     private let cache = Locked<[String]>([])
     private let cacheLimit = 100
     private let executor: BlockingExecutor
+    /// bcrypt costs a web config may use: 16 already takes seconds per uncached login.
+    public static let acceptedCosts = 4...16
+
     /// A bcrypt setting (cost 10) for unknown users: crypt accepts a bare setting.
     static let dummyHash = "$2b$10$abcdefghijklmnopqrstuu"
 
-    public init(executor: BlockingExecutor = .shared) { self.executor = executor }
+    public init(executor: BlockingExecutor = BlockingExecutor(maxThreads: maxConcurrentVerifications,
+                                                               maxQueued: maxQueuedVerifications)) {
+        self.executor = executor
+    }
 
     public func verify(user: String, password: String, users: [String: String]) async -> Bool {
         let stored = users[user]
         let key = "\(user)\u{0}\(stored ?? "")\u{0}\(password)"
         if stored != nil, cache.withLock({ $0.contains(key) }) { return true }
+        if let stored, let cost = Self.cost(of: stored), !Self.acceptedCosts.contains(cost) { return false }
         let setting = stored ?? Self.dummyHash
-        let computed = await executor.run { BasicAuth.crypt(password, setting: setting) }
+        let computed: String?
+        do {
+            computed = try await executor.run(before: .after(Self.maxWait)) { BasicAuth.crypt(password, setting: setting) }
+        } catch {
+            return false  // too many verifications in flight
+        }
         guard let stored, let computed, Self.constantTimeEqual(computed, stored) else { return false }
         cache.withLock { entries in
             entries.append(key)
             if entries.count > cacheLimit { entries.removeFirst(entries.count - cacheLimit) }
         }
         return true
+    }
+
+    /// The cost field of a `$2?$NN$…` hash.
+    static func cost(of hash: String) -> Int? {
+        guard hash.utf8.count > 7, hash.utf8.dropFirst(6).first == UInt8(ascii: "$") else { return nil }
+        return Int(hash.dropFirst(4).prefix(2))
     }
 
     static func crypt(_ phrase: String, setting: String) -> String? {

@@ -60,6 +60,7 @@ public final class WebConfigWatcher: Sendable {
             state.withLock { $0.files = config.files; $0.fingerprint = Self.fingerprint(config.files) }
             metrics.recordWebConfigReload(success: true)
             logger.info("web config reloaded", metadata: ["file": "\(file)", "tls": "\(config.tls != nil)"])
+            for warning in config.warnings { logger.warning("web config", metadata: ["warning": "\(warning)"]) }
             return .success(())
         } catch {
             // Remember the broken content: it is reported once, not on every poll.
