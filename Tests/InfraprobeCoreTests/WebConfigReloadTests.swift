@@ -34,7 +34,7 @@ struct WebConfigReloadTests {
         var webFile: URL { directory.appendingPathComponent("web.yml") }
 
         /// `server.pem`/`server.key` from `pki`, copied next to web.yml, which names them relative.
-        init(pki: TLSFixtures, extra: String = "") throws {
+        init(pki: TLSFixtures, extra: String = "", pollInterval: Duration = .milliseconds(100)) throws {
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("infraprobe-webreload-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let configFile = directory.appendingPathComponent("infraprobe.yml")
@@ -44,7 +44,7 @@ struct WebConfigReloadTests {
             var settings = ExporterRuntime.Settings(configFile: configFile.path, listen: ListenAddress("127.0.0.1:0")!)
             settings.webConfig = try WebConfig.load(file: directory.appendingPathComponent("web.yml").path)
             settings.webConfigFile = directory.appendingPathComponent("web.yml").path
-            settings.webConfigPollInterval = .milliseconds(100)
+            settings.webConfigPollInterval = pollInterval
             let log = self.log
             runtime = try ExporterRuntime(settings: settings, logger: Logger(label: "test") { _ in CapturingHandler(log: log) })
             try runtime.start()
@@ -133,6 +133,19 @@ struct WebConfigReloadTests {
         let credentials = ["--user", "prometheus:pw"]
         #expect(try await exporter.metric("infraprobe_web_config_last_reload_successful", ca: ca, credentials: credentials) == 1)
         #expect(try await exporter.metric("infraprobe_web_config_reloads_total{result=\"success\"}", ca: ca, credentials: credentials) == 1)
+    }
+
+    @Test func test_webConfigReload_onReloadEndpoint_appliesAtOnce_withoutWaitingForThePoll() async throws {
+        let pki = try await TLSFixtures.make()
+        defer { pki.remove() }
+        let exporter = try Exporter(pki: pki, pollInterval: .seconds(3600))
+        let ca = ["--cacert", pki.path("ca.pem")]
+        try Exporter.tlsConfig("basic_auth_users:\n  prometheus: '\(Curl.bcrypt("pw"))'\n").write(to: exporter.webFile, atomically: true, encoding: .utf8)
+        #expect(try await Curl.run(ca + [exporter.url + "/metrics"]).status == 200, "not applied before the reload")
+        // Authorized under the config in force when it arrived (no users yet); it applies the new one.
+        #expect(try await Curl.run(ca + ["-X", "POST", exporter.url + "/-/reload"]).status == 200)
+        #expect(try await Curl.run(ca + [exporter.url + "/metrics"]).status == 401, "the reload applied the new users")
+        #expect(try await Curl.run(ca + ["--user", "prometheus:pw", exporter.url + "/metrics"]).status == 200)
     }
 
     /// exporter-toolkit's TestConfigReloading: web_config_noAuth.good.yml swapped for

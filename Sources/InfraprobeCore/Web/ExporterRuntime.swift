@@ -52,10 +52,13 @@ public final class ExporterRuntime: Sendable {
                                maxConcurrentProbes: settings.maxRequests, historyLimit: settings.historyLimit, logger: logger)
         // Reading and parsing a large file takes a while (0.8 s for 9,000 targets in a debug
         // build): off the cooperative pool, so probes and scrapes go on meanwhile.
+        // Set once the watcher exists (it needs the app, which needs this closure).
+        let watcher = Locked<WebConfigWatcher?>(nil)
         let reloader: WebApp.Reloader = { [loader, configFile, service, logger, reloadLock] in
             do {
                 return try await Self.reloadExecutor.run(before: .after(Self.reloadWait)) {
-                    Self.reload(loader: loader, file: configFile, service: service, logger: logger, lock: reloadLock)
+                    watcher.current?.check()
+                    return Self.reload(loader: loader, file: configFile, service: service, logger: logger, lock: reloadLock)
                 }
             } catch {
                 return .failure(ConfigError(file: configFile, line: nil, key: "", message: "reload not started: \(error)"))
@@ -76,6 +79,7 @@ public final class ExporterRuntime: Sendable {
         } else {
             webConfigWatcher = nil
         }
+        watcher.withLock { $0 = webConfigWatcher }
     }
 
     /// Re-reads the web config now if it changed (the poll does the same every few seconds).
