@@ -68,9 +68,29 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("history.limit"), help: "Number of recent probes kept for / and /logs.")
     var historyLimit = 100
 
+    @Option(name: .customLong("tracing.otlp-endpoint"),
+            help: "OTLP/HTTP base URL (e.g. http://127.0.0.1:4318) to export every probe to as a trace; off when unset.")
+    var tracingEndpoint: String?
+
+    @Option(name: .customLong("tracing.queue-size"), help: "Probe traces held for export; when full, new ones are dropped and counted.")
+    var tracingQueueSize = 1000
+
+    @Option(name: .customLong("tracing.export-timeout"), help: "Seconds one OTLP export may take.")
+    var tracingExportTimeout = 5.0
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
+        if let tracingEndpoint {
+            guard let url = URL(string: tracingEndpoint), ["http", "https"].contains(url.scheme ?? ""), url.host != nil,
+                  url.query == nil, url.user == nil else {
+                throw ValidationError("--tracing.otlp-endpoint must be an http(s) URL without credentials or query, e.g. http://127.0.0.1:4318")
+            }
+        }
+        guard (1...1_000_000).contains(tracingQueueSize) else { throw ValidationError("--tracing.queue-size must be between 1 and 1000000") }
+        guard tracingExportTimeout.isFinite, tracingExportTimeout > 0, tracingExportTimeout <= 300 else {
+            throw ValidationError("--tracing.export-timeout must be between 0 and 300 seconds")
+        }
         guard ListenAddress(listenAddress) != nil else { throw ValidationError("--web.listen-address must look like :10025 or 127.0.0.1:10025") }
         guard telemetryPath.hasPrefix("/") else { throw ValidationError("--web.telemetry-path must start with /") }
         guard (1...3600).contains(connectionTimeout) else { throw ValidationError("--web.connection-timeout must be between 1 and 3600 seconds") }
@@ -112,6 +132,12 @@ struct Serve: AsyncParsableCommand {
         settings.web.timeoutOffset = .milliseconds(Int64(timeoutOffset * 1000))
         settings.maxRequests = maxRequests
         settings.historyLimit = historyLimit
+        if let tracingEndpoint {
+            var tracing = TraceExporter.Options(endpoint: tracingEndpoint)
+            tracing.queueCapacity = tracingQueueSize
+            tracing.exportTimeout = .milliseconds(Int64(tracingExportTimeout * 1000))
+            settings.tracing = tracing
+        }
         let runtime: ExporterRuntime
         do {
             runtime = try ExporterRuntime(settings: settings, logger: logger)

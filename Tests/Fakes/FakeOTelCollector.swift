@@ -48,6 +48,9 @@ final class FakeOTelCollector: FakeService, @unchecked Sendable {
     }
 
     let breakage = Locked(Break.none)
+    /// Every accepted span (the JSON form; protobuf is decoded to it), for tests to inspect; bounded.
+    let receivedSpans = Locked<[JSONValue]>([])
+    static let receivedSpansLimit = 10_000
     let counters = Locked(Counters())
     let version: FakeVersion
     /// `service.telemetry.metrics.readers` configured explicitly: v0.119–v0.151 then add
@@ -213,6 +216,8 @@ final class FakeOTelCollector: FakeService, @unchecked Sendable {
         }
         if signal == "traces" {
             counters.withLock { $0.acceptedSpans += items }
+            let spans = (body["resourceSpans"]?.array ?? []).flatMap { ($0["scopeSpans"]?.array ?? []).flatMap { $0["spans"]?.array ?? [] } }
+            receivedSpans.withLock { $0 = Array(($0 + spans).suffix(Self.receivedSpansLimit)) }
             export(body, spans: items)
         } else {
             counters.withLock { $0.acceptedPoints += items }

@@ -189,7 +189,9 @@ struct ExporterHTTPTests {
         let harness = try Harness()
         let url = harness.base + "/probe?target=redis-hung"
         async let scrape = HTTPFetch.getOffPool(url)
-        try await Task.sleep(for: .milliseconds(200))
+        // Stop only once the scrape really is in flight (curl may start late on a busy machine).
+        for _ in 0..<300 where harness.runtime.server.inFlightCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(harness.runtime.server.inFlightCount == 1)
         let runtime = harness.runtime
         await BlockingExecutor.shared.run { runtime.stop() }
         let response = try await scrape

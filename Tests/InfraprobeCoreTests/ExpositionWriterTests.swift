@@ -66,9 +66,12 @@ struct ExpositionWriterTests {
     }
 
     @Test func test_probeMetrics_passPromtoolAndPythonParser_inBothFormats() async throws {
-        let results = [Self.sampleResult(target: "ok", failure: nil), Self.sampleResult(target: "we\"ird\\name", failure: ProbeFailure(.timeout, "slow"))]
-        let families = ProbeMetrics.families(for: results, includeOverall: true)
-            + SelfMetrics(version: "1", revision: "r").families()
+        var traced = Self.sampleResult(target: "ok", failure: nil)
+        traced.traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+        let results = [traced, Self.sampleResult(target: "we\"ird\\name", failure: ProbeFailure(.timeout, "slow"))]
+        let selfMetrics = SelfMetrics(version: "1", revision: "r")
+        selfMetrics.enableTraceCounters(reasons: TraceExporter.DropReason.allCases.map(\.rawValue))
+        let families = ProbeMetrics.families(for: results, includeOverall: true) + selfMetrics.families()
         let text = ExpositionWriter.write(families, format: .text004)
         let open = ExpositionWriter.write(families, format: .openMetrics100)
         try await ExpositionCheck.promtool(text)
@@ -76,6 +79,32 @@ struct ExpositionWriterTests {
         try await ExpositionCheck.pythonParser(open, openMetrics: true)
         #expect(text.contains("infraprobe_component_failure_info{target=\"we\\\"ird\\\\name\",prober=\"redis\",component=\"service_running\",reason=\"timeout\"} 1"))
         #expect(text.contains("infraprobe_overall_health_ratio 0.5"))
+        #expect(open.contains("# {trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\"} 0.003 "), "the python OpenMetrics parser read an exemplar")
+    }
+
+    @Test func test_writer_putsExemplarOnTheBucketTheValueFellInto_onlyInOpenMetrics() {
+        var family = MetricFamily(name: "x_duration_seconds", help: "d", kind: .histogram, unit: "seconds")
+        let exemplar = MetricFamily.Exemplar(labels: [.init("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736")], value: 0.03, timestamp: 1700000000.1234)
+        family.addHistogram([("c", "a")], bounds: [0.01, 0.05, 0.1], cumulativeCounts: [0, 1, 1], sum: 0.03, count: 1, exemplar: exemplar)
+        let open = ExpositionWriter.write([family], format: .openMetrics100).split(separator: "\n").filter { !$0.hasPrefix("#") }
+        #expect(open == [
+            "x_duration_seconds_bucket{c=\"a\",le=\"0.01\"} 0",
+            "x_duration_seconds_bucket{c=\"a\",le=\"0.05\"} 1 # {trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\"} 0.03 1700000000.123",
+            "x_duration_seconds_bucket{c=\"a\",le=\"0.1\"} 1",
+            "x_duration_seconds_bucket{c=\"a\",le=\"+Inf\"} 1",
+            "x_duration_seconds_count{c=\"a\"} 1",
+            "x_duration_seconds_sum{c=\"a\"} 0.03",
+        ])
+        #expect(!ExpositionWriter.write([family], format: .text004).contains("#  {"))
+        #expect(!ExpositionWriter.write([family], format: .text004).contains("trace_id"))
+    }
+
+    @Test func test_writer_putsExemplarAboveEveryBound_onInfBucket() {
+        var family = MetricFamily(name: "x_duration_seconds", help: "d", kind: .histogram)
+        let exemplar = MetricFamily.Exemplar(labels: [.init("trace_id", "ab")], value: 7, timestamp: 1)
+        family.addHistogram([], bounds: [1, 5], cumulativeCounts: [0, 0], sum: 7, count: 1, exemplar: exemplar)
+        let lines = ExpositionWriter.write([family], format: .openMetrics100).split(separator: "\n").filter { $0.contains("trace_id") }
+        #expect(lines == ["x_duration_seconds_bucket{le=\"+Inf\"} 1 # {trace_id=\"ab\"} 7 1.000"])
     }
 
     static func sampleResult(target: String, failure: ProbeFailure?) -> TargetProbeResult {

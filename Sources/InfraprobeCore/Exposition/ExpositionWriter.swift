@@ -32,7 +32,7 @@ public enum ExpositionWriter {
         var order: [String] = []
         for family in families {
             if var existing = merged[family.name] {
-                for sample in family.samples { existing.add(sample.labels.map { ($0.name, $0.value) }, sample.value, suffix: sample.suffix) }
+                for sample in family.samples { existing.append(sample) }
                 merged[family.name] = existing
             } else {
                 merged[family.name] = family
@@ -76,8 +76,35 @@ public enum ExpositionWriter {
             }
             out += " "
             out += formatValue(sample.value)
+            if format == .openMetrics100, let exemplar = sample.exemplar { writeExemplar(exemplar, into: &out) }
             out += "\n"
         }
+    }
+
+    /// ` # {trace_id="…"} 0.0123 1700000000.123`; OpenMetrics caps the label set at 128 characters.
+    private static func writeExemplar(_ exemplar: MetricFamily.Exemplar, into out: inout String) {
+        let length = exemplar.labels.reduce(0) { $0 + $1.name.count + $1.value.count }
+        guard length <= 128, !hasDuplicateLabelNames(exemplar.labels) else { return }
+        out += " # {"
+        for (index, label) in exemplar.labels.enumerated() {
+            if index > 0 { out += "," }
+            out += label.name
+            out += "=\""
+            out += escapeLabelValue(label.value)
+            out += "\""
+        }
+        out += "} "
+        out += formatValue(exemplar.value)
+        out += " "
+        out += formatTimestamp(exemplar.timestamp)
+    }
+
+    /// Seconds with millisecond precision, as client_golang writes exemplar timestamps.
+    static func formatTimestamp(_ seconds: Double) -> String {
+        guard seconds.isFinite, seconds >= 0, seconds < 1e12 else { return "0" }
+        let millis = Int64((seconds * 1000).rounded())
+        let fraction = String(millis % 1000)
+        return "\(millis / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
     }
 
     private static func hasDuplicateLabelNames(_ labels: [MetricFamily.Label]) -> Bool {

@@ -1,8 +1,15 @@
 /// Turns probe results into the `/probe` metric families of DESIGN §5.
 public enum ProbeMetrics {
+    public static let componentBuckets = SelfMetrics.durationBuckets
+
     public static func families(for results: [TargetProbeResult], includeOverall: Bool) -> [MetricFamily] {
         var up = MetricFamily(name: "infraprobe_component_up", help: "1 if the component check passed, 0 if it failed.", kind: .gauge)
         var duration = MetricFamily(name: "infraprobe_component_duration_seconds", help: "Wall time of the component check.", kind: .gauge, unit: "seconds")
+        // This scrape's one observation per component, so that its exemplar (the probe's trace)
+        // links a slow or failing component to its trace; aggregate with rate() across scrapes.
+        var histogram = MetricFamily(name: "infraprobe_component_latency_seconds",
+                                     help: "Wall time of the component check, as a histogram whose exemplar carries the probe's trace id.",
+                                     kind: .histogram, unit: "seconds")
         var failure = MetricFamily(name: "infraprobe_component_failure_info", help: "1 for each failed component, labelled with why it failed.", kind: .gauge)
         var ratio = MetricFamily(name: "infraprobe_target_health_ratio", help: "Passed components / configured components of the target.", kind: .gauge, unit: "ratio")
         var total = MetricFamily(name: "infraprobe_target_components", help: "Number of components probed on the target.", kind: .gauge)
@@ -18,6 +25,13 @@ public enum ProbeMetrics {
                 let labels = base + [("component", component.component)]
                 up.add(labels, component.ok ? 1 : 0)
                 duration.add(labels, component.duration.seconds)
+                let seconds = component.duration.seconds
+                let exemplar = result.traceID.map {
+                    MetricFamily.Exemplar(labels: [.init("trace_id", $0)], value: seconds,
+                                          timestamp: result.startedAt + (component.startOffset + component.duration).seconds)
+                }
+                histogram.addHistogram(labels, bounds: componentBuckets, cumulativeCounts: componentBuckets.map { seconds <= $0 ? 1 : 0 },
+                                       sum: seconds, count: 1, exemplar: exemplar)
                 if let reason = component.failure {
                     var failureLabels = labels + [("reason", reason.reason.rawValue)]
                     if let hop = reason.hop { failureLabels.append(("hop", hop)) }
@@ -36,7 +50,7 @@ public enum ProbeMetrics {
                 facts[fact.name] = family
             }
         }
-        var families = [up, duration, failure, ratio, total, passed, success, probeDuration, info] + facts.values
+        var families = [up, duration, histogram, failure, ratio, total, passed, success, probeDuration, info] + facts.values
         if includeOverall {
             let components = results.reduce(0) { $0 + $1.components.count }
             let healthy = results.reduce(0) { $0 + $1.passed }

@@ -22,6 +22,10 @@ public final class SelfMetrics: Sendable {
         var reloadTimestamp = Date().timeIntervalSince1970
         var webConfigReloads: [String: Double] = ["success": 0, "failure": 0]
         var webConfigReloadSuccessful = 1.0
+        /// nil while probe traces are off: then the trace counters are not exposed at all.
+        var tracesExported: Double?
+        var tracesDropped: [String: Double] = [:]
+        var traceQueueLength = 0
     }
 
     private let state = Locked(State())
@@ -65,6 +69,26 @@ public final class SelfMetrics: Sendable {
         }
     }
 
+    /// Exposes the trace counters (at zero, every drop reason) from now on.
+    public func enableTraceCounters(reasons: [String]) {
+        state.withLock { state in
+            state.tracesExported = state.tracesExported ?? 0
+            for reason in reasons { state.tracesDropped[reason] = state.tracesDropped[reason] ?? 0 }
+        }
+    }
+
+    public func recordTracesExported(count: Int) {
+        state.withLock { $0.tracesExported = ($0.tracesExported ?? 0) + Double(count) }
+    }
+
+    public func recordTraceQueueLength(_ length: Int) {
+        state.withLock { $0.traceQueueLength = length }
+    }
+
+    public func recordTracesDropped(reason: String, count: Int) {
+        state.withLock { $0.tracesDropped[reason, default: 0] += Double(count) }
+    }
+
     public func families() -> [MetricFamily] {
         let snapshot = state.current
         var probes = MetricFamily(name: "infraprobe_probes", help: "Probes run, by prober and result.", kind: .counter)
@@ -96,6 +120,12 @@ public final class SelfMetrics: Sendable {
             .gauge("infraprobe_web_config_last_reload_successful", "1 if the last re-read of the web config succeeded (else the previous one is in force).",
                    [([], snapshot.webConfigReloadSuccessful)]),
         ]
+        if let exported = snapshot.tracesExported {
+            families.append(.counter("infraprobe_traces_exported", "Probe traces the OTLP endpoint accepted.", [([], exported)]))
+            families.append(.counter("infraprobe_traces_dropped", "Probe traces not delivered, by reason (queue_full, send_failed, rejected).",
+                                     snapshot.tracesDropped.map { ([("reason", $0.key)], $0.value) }))
+            families.append(.gauge("infraprobe_trace_queue_length", "Probe traces waiting for export.", [([], Double(snapshot.traceQueueLength))]))
+        }
         families += ProcessMetrics.families()
         return families
     }

@@ -4,6 +4,8 @@ public struct ComponentResult: Sendable, Equatable {
     public let duration: Duration
     public let failure: ProbeFailure?
     public let steps: [ProbeStep]
+    /// When the check began, from the start of the probe (checks wait for the ones they depend on).
+    public var startOffset: Duration = .zero
 
     public var ok: Bool { failure == nil }
 
@@ -50,6 +52,8 @@ public struct TargetProbeResult: Sendable {
     public let version: String?
     public let duration: Duration
     public let startedAt: Double  // seconds since the Unix epoch
+    /// The probe's trace id (32 lowercase hex digits) when probes are exported as traces.
+    public var traceID: String? = nil
 
     public init(target: String, prober: String, components: [ComponentResult], facts: [ServiceFact],
                 version: String?, duration: Duration, startedAt: Double) {

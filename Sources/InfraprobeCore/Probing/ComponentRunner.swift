@@ -21,17 +21,9 @@ public enum ComponentRunner {
             let dependencies = check.dependencies.compactMap { dependency in tasks[dependency].map { (dependency, $0) } }
             let context = ComponentContext(component: name, deadline: deadline, target: target.name, probe: scratch)
             tasks[name] = Task {
-                if let gate, let failure = await gate.value.failure, failure.reason.meansServiceUnreachable {
-                    return ComponentResult(component: name, duration: .zero, failure: ProbeFailure(
-                        .dependencyFailed, "not attempted: \(gateComponent) failed (\(failure.reason.rawValue))"))
-                }
-                for (dependency, task) in dependencies {
-                    if let failure = await task.value.failure {
-                        return ComponentResult(component: name, duration: .zero, failure: ProbeFailure(
-                            .dependencyFailed, "not attempted: \(dependency) failed (\(failure.reason.rawValue))", hop: failure.hop))
-                    }
-                }
-                return await runBeforeDeadline(check, context: context)
+                var result = await runAfterDependencies(check, gate: gate, dependencies: dependencies, context: context)
+                result.startOffset = ContinuousClock.now - start - result.duration
+                return result
             }
         }
 
@@ -63,6 +55,23 @@ public enum ComponentRunner {
         if checks[gateComponent] != nil { visit(gateComponent) }
         enabled.forEach(visit)
         return order
+    }
+
+    /// A check whose gate or dependency failed is not attempted; otherwise it runs.
+    static func runAfterDependencies(_ check: ComponentCheck, gate: Task<ComponentResult, Never>?,
+                                     dependencies: [(String, Task<ComponentResult, Never>)], context: ComponentContext) async -> ComponentResult {
+        let name = check.name
+        if let gate, let failure = await gate.value.failure, failure.reason.meansServiceUnreachable {
+            return ComponentResult(component: name, duration: .zero, failure: ProbeFailure(
+                .dependencyFailed, "not attempted: \(gateComponent) failed (\(failure.reason.rawValue))"))
+        }
+        for (dependency, task) in dependencies {
+            if let failure = await task.value.failure {
+                return ComponentResult(component: name, duration: .zero, failure: ProbeFailure(
+                    .dependencyFailed, "not attempted: \(dependency) failed (\(failure.reason.rawValue))", hop: failure.hop))
+            }
+        }
+        return await runBeforeDeadline(check, context: context)
     }
 
     static func runBeforeDeadline(_ check: ComponentCheck, context: ComponentContext) async -> ComponentResult {

@@ -34,12 +34,16 @@ public final class ProbeService: Sendable {
     public let metrics: SelfMetrics
     public let maxConcurrentProbes: Int
     public let historyLimit: Int
+    /// Exports each probe as a trace when `--tracing.otlp-endpoint` is set.
+    public let tracer: TraceExporter?
     private let logger: Logger
     private let state: Locked<State>
 
     public init(config: InfraprobeConfig, environment: ProberEnvironment, metrics: SelfMetrics,
-                maxConcurrentProbes: Int = 40, historyLimit: Int = 100, logger: Logger = Logger(label: "infraprobe")) {
+                maxConcurrentProbes: Int = 40, historyLimit: Int = 100, tracer: TraceExporter? = nil,
+                logger: Logger = Logger(label: "infraprobe")) {
         self.environment = environment
+        self.tracer = tracer
         self.metrics = metrics
         self.maxConcurrentProbes = maxConcurrentProbes
         self.historyLimit = historyLimit
@@ -93,7 +97,11 @@ public final class ProbeService: Sendable {
         let environment = self.environment
         let work: @Sendable () async -> ProbeRecord = { [self] in
             metrics.probeStarted()
-            let result = await ComponentRunner.run(target: target, deadline: deadline, environment: environment)
+            var result = await ComponentRunner.run(target: target, deadline: deadline, environment: environment)
+            if let tracer {
+                result.traceID = ProbeTrace.newTraceID()
+                tracer.submit(ProbeTrace(result: result))
+            }
             metrics.probeFinished()
             metrics.recordProbe(prober: target.kind, success: result.success, duration: result.duration)
             logOutcome(result)

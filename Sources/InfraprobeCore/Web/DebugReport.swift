@@ -10,6 +10,7 @@ public enum DebugReport {
         out += ")\n"
         out += "Started at \(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: result.startedAt))), "
         out += String(format: "took %.3fs, %d/%d components passed\n", result.duration.seconds, result.passed, result.components.count)
+        if let traceID = result.traceID { out += "Trace \(traceID)\n" }
         for component in result.components {
             let status = component.ok ? "PASS" : "FAIL"
             out += "\n== \(component.component): \(status) in \(String(format: "%.3fs", component.duration.seconds))"
