@@ -62,6 +62,12 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("web.max-requests"), help: "Maximum concurrent probe requests; more get 503.")
     var maxRequests = 40
 
+    @Option(name: .customLong("web.max-connections"), help: "Maximum open HTTP connections; more wait in the listen backlog.")
+    var maxConnections = 1024
+
+    @Option(name: .customLong("web.max-connections-per-ip"), help: "Maximum open HTTP connections per client IP (0: no limit).")
+    var maxConnectionsPerIP = 0
+
     @Option(name: .customLong("probe.timeout-offset"), help: "Seconds subtracted from Prometheus' scrape timeout.")
     var timeoutOffset = 0.5
 
@@ -95,6 +101,8 @@ struct Serve: AsyncParsableCommand {
         guard telemetryPath.hasPrefix("/") else { throw ValidationError("--web.telemetry-path must start with /") }
         guard (1...3600).contains(connectionTimeout) else { throw ValidationError("--web.connection-timeout must be between 1 and 3600 seconds") }
         guard maxRequests > 0 else { throw ValidationError("--web.max-requests must be positive") }
+        guard (1...1_000_000).contains(maxConnections) else { throw ValidationError("--web.max-connections must be between 1 and 1000000") }
+        guard (0...1_000_000).contains(maxConnectionsPerIP) else { throw ValidationError("--web.max-connections-per-ip must be between 0 and 1000000") }
         guard timeoutOffset >= 0 && timeoutOffset <= 3600 else { throw ValidationError("--probe.timeout-offset must be between 0 and 3600 seconds") }
         guard historyLimit >= 0 else { throw ValidationError("--history.limit must be >= 0") }
     }
@@ -128,6 +136,9 @@ struct Serve: AsyncParsableCommand {
             }
         }
         settings.server.connectionTimeoutSeconds = UInt32(connectionTimeout)
+        settings.server.connectionLimit = UInt32(maxConnections)
+        settings.server.perIPConnectionLimit = UInt32(maxConnectionsPerIP)
+        OpenFileLimit.raiseSoftToHard()
         settings.web.telemetryPath = telemetryPath
         settings.web.timeoutOffset = .milliseconds(Int64(timeoutOffset * 1000))
         settings.maxRequests = maxRequests
@@ -146,8 +157,9 @@ struct Serve: AsyncParsableCommand {
             logger.error("cannot start", metadata: ["error": "\(error)"])
             throw ExitCode(1)
         }
-        await SignalWaiter.run(onReload: { runtime.reload() })
-        runtime.stop()
+        await SignalWaiter.run(onReload: { runtime.reload() },
+                               onRepeat: { logger.info("already shutting down; waiting for in-flight requests") })
+        await runtime.stopOffPool()
     }
 }
 
@@ -204,7 +216,8 @@ struct Check: AsyncParsableCommand {
 
 /// Waits for SIGTERM/SIGINT (returns) and handles SIGHUP (reload) meanwhile.
 enum SignalWaiter {
-    static func run(onReload: @escaping @Sendable () -> Void) async {
+    /// A second SIGTERM/SIGINT does not cut the grace short: it only calls `onRepeat`.
+    static func run(onReload: @escaping @Sendable () -> Void, onRepeat: @escaping @Sendable () -> Void) async {
         for signalNumber in [SIGTERM, SIGINT, SIGHUP] { signal(signalNumber, SIG_IGN) }
         let queue = DispatchQueue(label: "infraprobe.signals")
         let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: queue)
@@ -219,7 +232,7 @@ enum SignalWaiter {
                         defer { done = true }
                         return !done
                     }
-                    if first { continuation.resume() }
+                    if first { continuation.resume() } else { onRepeat() }
                 }
                 source.resume()
             }

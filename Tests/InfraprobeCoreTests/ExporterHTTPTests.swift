@@ -134,7 +134,8 @@ struct ExporterHTTPTests {
         let harness = try Harness(maxRequests: 1)
         let url = harness.base + "/probe?target=redis-hung"
         async let slow = HTTPFetch.getOffPool(url)
-        try await Task.sleep(for: .milliseconds(150))
+        // Only once the slow probe really runs (curl may start late on a busy machine).
+        for _ in 0..<300 where harness.runtime.server.inFlightCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
         let rejected = try await harness.get("/probe?target=redis-main")
         #expect(rejected.status == 503)
         #expect(try await slow.status == 200)

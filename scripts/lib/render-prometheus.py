@@ -4,7 +4,7 @@ usage: render-prometheus.py REPO WORK DIVISOR INFRAPROBE_PORT "TARGET ..." [ALER
 
 Writes WORK/prometheus.yml (1 s intervals, this run's ports, the given /probe targets; the
 alerting block pointed at ALERTMANAGER_PORT, or removed without one) and WORK/infraprobe.rules.yml
-(every `for:` divided by DIVISOR, at least 1 s). Used by scripts/e2e.sh and scripts/resilience.sh.
+(every `for:` and `keep_firing_for:` divided by DIVISOR, at least 1 s). Used by scripts/e2e.sh and scripts/resilience.sh.
 """
 import re
 import sys
@@ -41,5 +41,5 @@ def scale(m):
 
 
 r = open(f"{repo}/alerts/infraprobe.rules.yml").read()
-r = re.sub(r"^(\s+for: )(\S+)$", scale, r, flags=re.M)
+r = re.sub(r"^(\s+(?:keep_firing_)?for: )(\S+)$", scale, r, flags=re.M)
 open(f"{work}/infraprobe.rules.yml", "w").write(r)

@@ -71,6 +71,17 @@ public struct HTTPClientResponse: Sendable {
     /// The request's `responseHeaders` that were present, keyed by the requested name.
     public var headers: [String: String] = [:]
 
+    public init(status: Int, contentType: String?, body: [UInt8], totalTime: Duration = .zero, newConnections: Int = 0,
+                redirectURL: String? = nil, headers: [String: String] = [:]) {
+        self.status = status
+        self.contentType = contentType
+        self.body = body
+        self.totalTime = totalTime
+        self.newConnections = newConnections
+        self.redirectURL = redirectURL
+        self.headers = headers
+    }
+
     public var text: String { String(decoding: body, as: UTF8.self) }
 }
 
@@ -79,6 +90,12 @@ public struct HTTPTransportError: Error, Sendable, CustomStringConvertible {
     public let curlCode: Int
     public let reason: FailureReason
     public let message: String
+
+    public init(curlCode: Int, reason: FailureReason, message: String) {
+        self.curlCode = curlCode
+        self.reason = reason
+        self.message = message
+    }
 
     public var description: String { "\(message) (curl \(curlCode))" }
 }
@@ -110,18 +127,31 @@ public final class HTTPClient: @unchecked Sendable {
     private let cancelled = Locked<[UInt64]>([])
     private let nextID = Locked<UInt64>(0)
     private var active: [UInt64: (easy: UnsafeMutableRawPointer, transfer: Transfer)] = [:]  // loop thread only
+    private let responder: Responder?
 
     public init() {
         _ = Self.globalInit
         multi = curl_multi_init()
+        responder = nil
         _ = cshim_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, 256)
         let thread = Thread { [self] in self.loop() }
         thread.name = "curl-multi"
         thread.start()
     }
 
+    /// Answers every request in-process, without curl or a network: the fuzz harnesses (fuzz/)
+    /// feed the probers' answer handling through it thousands of times a second.
+    @_spi(Fuzzing) public typealias Responder = @Sendable (HTTPClientRequest) async -> HTTPClientResult
+
+    @_spi(Fuzzing) public init(responder: @escaping Responder) {
+        _ = Self.globalInit
+        multi = curl_multi_init()
+        self.responder = responder
+    }
+
     /// Sends a request and waits for its answer, a transport failure, or its deadline.
     public func send(_ request: HTTPClientRequest) async -> HTTPClientResult {
+        if let responder { return await responder(request) }
         let id = nextID.withLock { value -> UInt64 in value += 1; return value }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<HTTPClientResult, Never>) in

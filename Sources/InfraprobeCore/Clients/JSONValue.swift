@@ -10,15 +10,22 @@ public enum JSONValue: Sendable, Equatable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    /// Parses a JSON document. Our own parser: going through JSONSerialization and bridging
-    /// NSDictionary/NSNumber back to Swift cost a fifth of the exporter's CPU per probe.
+    /// Parses a JSON document; nil for anything `decode` refuses.
     public static func parse(_ bytes: [UInt8]) -> JSONValue? {
+        try? decode(bytes)
+    }
+
+    /// Parses a JSON document (RFC 8259) or says why not. Our own parser: going through
+    /// JSONSerialization and bridging NSDictionary/NSNumber back to Swift cost a fifth of the
+    /// exporter's CPU per probe. Refused: nesting deeper than `JSONParser.maxDepth`, invalid
+    /// UTF-8, lone surrogate escapes, trailing text. Numbers beyond Double's range (`1e999`)
+    /// parse, and read as no number through `double`/`int`. A repeated object key keeps its
+    /// last value, as Go's and Python's decoders do.
+    public static func decode(_ bytes: [UInt8]) throws(JSONError) -> JSONValue {
         var parser = JSONParser(bytes: bytes)
-        guard let value = parser.parseValue(depth: 0) else { return nil }
+        let value = try parser.parseValue(depth: 0)
         parser.skipWhitespace()
-        // Not `atEnd ? value : nil`: the literal would become JSONValue.null (ExpressibleByNilLiteral),
-        // so a valid prefix with trailing garbage parsed as `null`.
-        guard parser.atEnd else { return nil }
+        guard parser.atEnd else { throw parser.error("unexpected text after the JSON value") }
         return value
     }
 
@@ -37,17 +44,26 @@ public enum JSONValue: Sendable, Equatable {
         return nil
     }
 
-    /// Finite numbers only: `1e999`, or `"NaN"`/`"inf"` in a string, read as no number at all.
+    /// A finite number (also from a numeric string or a boolean); nil otherwise, so callers
+    /// never see NaN or infinity from a service.
     public var double: Double? {
+        let value: Double?
         switch self {
-        case .number(let number): return number.isFinite ? number : nil
-        case .string(let string): return Double(string).flatMap { $0.isFinite ? $0 : nil }
-        case .bool(let bool): return bool ? 1 : 0
-        default: return nil
+        case .number(let number): value = number
+        case .string(let string): value = Double(string)
+        case .bool(let bool): value = bool ? 1 : 0
+        default: value = nil
         }
+        return value.flatMap { $0.isFinite ? $0 : nil }
     }
 
-    public var int: Int? { double.flatMap { $0.isFinite ? Int(exactly: $0.rounded()) : nil } }
+    /// An integer that is exactly representable as Int: nil for fractions, for anything out of
+    /// Int's range (`1e300`) and for non-numbers, so converting a service's number never traps.
+    /// Numeric strings (int64 in OTLP/jsonpb) are read exactly.
+    public var int: Int? {
+        if case .string(let string) = self, let exact = Int(string) { return exact }
+        return double.flatMap { Int(exactly: $0) }
+    }
 
     public var bool: Bool? {
         switch self {
@@ -80,6 +96,8 @@ public enum JSONValue: Sendable, Equatable {
         switch self {
         case .null: out += "null"
         case .bool(let bool): out += bool ? "true" : "false"
+        case .number(let number) where !number.isFinite:
+            out += "null"  // JSON has no spelling for infinity; only a parsed 1e999 gets here
         case .number(let number):
             if number.rounded() == number && abs(number) < 1e15 { out += String(Int64(number)) } else { out += String(number) }
         case .string(let string): Self.writeString(string, to: &out)
@@ -132,166 +150,97 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
     public init(nilLiteral: ()) { self = .null }
 }
 
-/// Prometheus text exposition, parsed just far enough to read sample values.
-public struct PrometheusSample: Sendable, Equatable {
-    public let name: String
-    public let labels: [String: String]
-    public let value: Double
-}
+/// Why a body is not JSON, with the byte offset where the parser gave up.
+public struct JSONError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let message: String
+    public let offset: Int
 
-public enum PrometheusText {
-    /// Parses every sample line; nil when a non-comment line is not a valid sample.
-    public static func parse(_ text: String) -> [PrometheusSample]? {
-        var samples: [PrometheusSample] = []
-        for rawLine in text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
-            let line = rawLine.trimmingCharacters(in: .whitespaces)
-            if line.isEmpty || line.hasPrefix("#") { continue }
-            guard let sample = parseLine(line) else { return nil }
-            samples.append(sample)
-        }
-        return samples
-    }
-
-    static func parseLine(_ line: String) -> PrometheusSample? {
-        let chars = Array(line.unicodeScalars)
-        var index = 0
-        var name = ""
-        while index < chars.count, isNameChar(chars[index], first: name.isEmpty) {
-            name.unicodeScalars.append(chars[index]); index += 1
-        }
-        guard !name.isEmpty else { return nil }
-        var labels: [String: String] = [:]
-        if index < chars.count, chars[index] == "{" {
-            index += 1
-            while index < chars.count, chars[index] != "}" {
-                var key = ""
-                while index < chars.count, isNameChar(chars[index], first: key.isEmpty), chars[index] != ":" {
-                    key.unicodeScalars.append(chars[index]); index += 1
-                }
-                guard !key.isEmpty, index + 1 < chars.count, chars[index] == "=", chars[index + 1] == "\"" else { return nil }
-                index += 2
-                var value = ""
-                while index < chars.count, chars[index] != "\"" {
-                    if chars[index] == "\\", index + 1 < chars.count {
-                        index += 1
-                        value.unicodeScalars.append(chars[index] == "n" ? "\n" : chars[index])
-                    } else {
-                        value.unicodeScalars.append(chars[index])
-                    }
-                    index += 1
-                }
-                guard index < chars.count else { return nil }
-                index += 1
-                labels[key] = value
-                if index < chars.count, chars[index] == "," { index += 1 }
-            }
-            guard index < chars.count else { return nil }
-            index += 1
-        }
-        let rest = String(String.UnicodeScalarView(chars[index...])).split(separator: " ", omittingEmptySubsequences: true)
-        guard let first = rest.first, rest.count <= 2 else { return nil }
-        let value: Double?
-        switch first {
-        case "+Inf": value = .infinity
-        case "-Inf": value = -.infinity
-        case "NaN": value = .nan
-        default: value = Double(first)
-        }
-        guard let value else { return nil }
-        return PrometheusSample(name: name, labels: labels, value: value)
-    }
-
-    private static func isNameChar(_ scalar: Unicode.Scalar, first: Bool) -> Bool {
-        switch scalar {
-        case "a"..."z", "A"..."Z", "_", ":": return true
-        case "0"..."9": return !first
-        default: return false
-        }
-    }
-}
-
-extension Array where Element == PrometheusSample {
-    /// Sum of all samples of a family, accepting an optional `_total` suffix (OTel collector naming drift).
-    public func sum(_ name: String) -> Double? {
-        let matching = filter { $0.name == name || $0.name == name + "_total" }
-        return matching.isEmpty ? nil : matching.reduce(0) { $0 + $1.value }
-    }
+    public var description: String { "\(message) at byte \(offset)" }
 }
 
 /// A strict RFC 8259 recursive-descent parser over UTF-8 bytes.
 struct JSONParser {
     let bytes: [UInt8]
     var index = 0
-    static let maxDepth = 512
+    /// Deeper documents are refused: no service answer nests this far, and each level is a
+    /// stack frame here and in every recursive walk of the value afterwards.
+    static let maxDepth = 128
 
     init(bytes: [UInt8]) { self.bytes = bytes }
 
     var atEnd: Bool { index >= bytes.count }
 
+    func error(_ message: String) -> JSONError { JSONError(message: message, offset: index) }
+
     mutating func skipWhitespace() {
         while index < bytes.count, [0x20, 0x0A, 0x0D, 0x09].contains(bytes[index]) { index += 1 }
     }
 
-    mutating func parseValue(depth: Int) -> JSONValue? {
-        guard depth < Self.maxDepth else { return nil }
+    mutating func parseValue(depth: Int) throws(JSONError) -> JSONValue {
+        guard depth < Self.maxDepth else { throw error("nesting deeper than \(Self.maxDepth) levels") }
         skipWhitespace()
-        guard index < bytes.count else { return nil }
+        guard index < bytes.count else { throw error("unexpected end of input") }
         switch bytes[index] {
-        case UInt8(ascii: "{"): return parseObject(depth: depth)
-        case UInt8(ascii: "["): return parseArray(depth: depth)
-        case UInt8(ascii: "\""): return parseString().map(JSONValue.string)
-        case UInt8(ascii: "t"): return literal("true", .bool(true))
-        case UInt8(ascii: "f"): return literal("false", .bool(false))
-        case UInt8(ascii: "n"): return literal("null", .null)
-        default: return parseNumber()
+        case UInt8(ascii: "{"): return try parseObject(depth: depth)
+        case UInt8(ascii: "["): return try parseArray(depth: depth)
+        case UInt8(ascii: "\""): return .string(try parseString())
+        case UInt8(ascii: "t"): return try literal("true", .bool(true))
+        case UInt8(ascii: "f"): return try literal("false", .bool(false))
+        case UInt8(ascii: "n"): return try literal("null", .null)
+        default: return try parseNumber()
         }
     }
 
-    private mutating func literal(_ word: String, _ value: JSONValue) -> JSONValue? {
+    private mutating func literal(_ word: String, _ value: JSONValue) throws(JSONError) -> JSONValue {
         let utf8 = Array(word.utf8)
-        guard index + utf8.count <= bytes.count, Array(bytes[index..<index + utf8.count]) == utf8 else { return nil }
+        guard index + utf8.count <= bytes.count, bytes[index..<index + utf8.count].elementsEqual(utf8) else {
+            throw error("invalid literal")
+        }
         index += utf8.count
         return value
     }
 
-    private mutating func parseObject(depth: Int) -> JSONValue? {
+    private mutating func expect(_ byte: UInt8, _ what: String) throws(JSONError) {
+        skipWhitespace()
+        guard index < bytes.count, bytes[index] == byte else { throw error("expected \(what)") }
+        index += 1
+    }
+
+    private mutating func parseObject(depth: Int) throws(JSONError) -> JSONValue {
         index += 1
         var object: [String: JSONValue] = [:]
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(object) }
         while true {
             skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: "\""), let key = parseString() else { return nil }
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a string key") }
+            let key = try parseString()
+            try expect(UInt8(ascii: ":"), "':' after an object key")
+            object[key] = try parseValue(depth: depth + 1)
             skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return nil }
-            index += 1
-            guard let value = parseValue(depth: depth + 1) else { return nil }
-            object[key] = value
-            skipWhitespace()
-            guard index < bytes.count else { return nil }
+            guard index < bytes.count else { throw error("unterminated object") }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
             if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(object) }
-            return nil
+            throw error("expected ',' or '}' in an object")
         }
     }
 
-    private mutating func parseArray(depth: Int) -> JSONValue? {
+    private mutating func parseArray(depth: Int) throws(JSONError) -> JSONValue {
         index += 1
         var array: [JSONValue] = []
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return .array(array) }
         while true {
-            guard let value = parseValue(depth: depth + 1) else { return nil }
-            array.append(value)
+            array.append(try parseValue(depth: depth + 1))
             skipWhitespace()
-            guard index < bytes.count else { return nil }
+            guard index < bytes.count else { throw error("unterminated array") }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
             if bytes[index] == UInt8(ascii: "]") { index += 1; return .array(array) }
-            return nil
+            throw error("expected ',' or ']' in an array")
         }
     }
 
-    private mutating func parseString() -> String? {
+    private mutating func parseString() throws(JSONError) -> String {
         index += 1
         var scalars: [UInt8] = []
         while index < bytes.count {
@@ -299,9 +248,10 @@ struct JSONParser {
             index += 1
             switch byte {
             case UInt8(ascii: "\""):
-                return String(validating: scalars, as: UTF8.self)
+                guard let string = String(validating: scalars, as: UTF8.self) else { throw error("string is not valid UTF-8") }
+                return string
             case UInt8(ascii: "\\"):
-                guard index < bytes.count else { return nil }
+                guard index < bytes.count else { throw error("unterminated string") }
                 let escape = bytes[index]
                 index += 1
                 switch escape {
@@ -312,57 +262,66 @@ struct JSONParser {
                 case UInt8(ascii: "r"): scalars.append(0x0D)
                 case UInt8(ascii: "t"): scalars.append(0x09)
                 case UInt8(ascii: "u"):
-                    guard var code = hex4() else { return nil }
+                    var code = try hex4()
                     if (0xD800...0xDBFF).contains(code) {
-                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else { return nil }
+                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+                            throw error("high surrogate escape without a low surrogate")
+                        }
                         index += 2
-                        guard let low = hex4(), (0xDC00...0xDFFF).contains(low) else { return nil }
+                        let low = try hex4()
+                        guard (0xDC00...0xDFFF).contains(low) else { throw error("high surrogate escape without a low surrogate") }
                         code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
                     }
-                    guard let scalar = Unicode.Scalar(code) else { return nil }
+                    guard let scalar = Unicode.Scalar(code) else { throw error("lone low surrogate escape") }
                     scalars.append(contentsOf: Array(String(Character(scalar)).utf8))
-                default: return nil
+                default: throw error("invalid escape")
                 }
             case 0..<0x20:
-                return nil
+                throw error("control character in a string")
             default:
                 scalars.append(byte)
             }
         }
-        return nil
+        throw error("unterminated string")
     }
 
-    private mutating func hex4() -> UInt32? {
-        guard index + 4 <= bytes.count else { return nil }
+    private mutating func hex4() throws(JSONError) -> UInt32 {
+        guard index + 4 <= bytes.count else { throw error("truncated \\u escape") }
         var value: UInt32 = 0
         for byte in bytes[index..<index + 4] {
-            guard let digit = Character(Unicode.Scalar(byte)).hexDigitValue else { return nil }
+            guard let digit = Character(Unicode.Scalar(byte)).hexDigitValue else { throw error("invalid \\u escape") }
             value = value * 16 + UInt32(digit)
         }
         index += 4
         return value
     }
 
-    private mutating func parseNumber() -> JSONValue? {
+    private mutating func digits() -> Int {
+        let start = index
+        while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+        return index - start
+    }
+
+    private mutating func parseNumber() throws(JSONError) -> JSONValue {
         let start = index
         if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
-        let digitsStart = index
-        while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
-        guard index > digitsStart else { return nil }
+        let integerStart = index
+        let integerDigits = digits()
+        guard integerDigits > 0 else { throw error("invalid value") }
+        guard integerDigits == 1 || bytes[integerStart] != UInt8(ascii: "0") else { throw error("number with a leading zero") }
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
             index += 1
-            let fraction = index
-            while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
-            guard index > fraction else { return nil }
+            guard digits() > 0 else { throw error("number without digits after '.'") }
         }
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
             index += 1
             if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
-            let exponent = index
-            while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
-            guard index > exponent else { return nil }
+            guard digits() > 0 else { throw error("number without exponent digits") }
         }
-        guard let number = Double(String(decoding: bytes[start..<index], as: UTF8.self)) else { return nil }
+        let text = String(decoding: bytes[start..<index], as: UTF8.self)
+        // Beyond Double's range (1e999, 400 digits) this is ±infinity, which `double` and `int`
+        // read as no number: one odd field does not make the whole answer unreadable.
+        guard let number = Double(text) else { throw error("invalid number") }
         return .number(number)
     }
 }

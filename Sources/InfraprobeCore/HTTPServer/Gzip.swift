@@ -2,15 +2,6 @@ import CZlib
 
 /// gzip for response bodies, through zlib's deflate with a gzip wrapper.
 enum Gzip {
-    static func clientAccepts(_ acceptEncoding: String?) -> Bool {
-        guard let acceptEncoding else { return false }
-        return acceptEncoding.split(separator: ",").contains { part in
-            let fields = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
-            guard fields.first == "gzip" || fields.first == "*" else { return false }
-            return !fields.dropFirst().contains { $0.replacingOccurrences(of: " ", with: "") == "q=0" }
-        }
-    }
-
     static func compress(_ input: [UInt8]) -> [UInt8]? {
         var stream = z_stream()
         guard deflateInit2_(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY,

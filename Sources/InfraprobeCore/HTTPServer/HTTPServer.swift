@@ -4,12 +4,27 @@ import Foundation
 
 /// Settings of the HTTP listener.
 public struct HTTPServerOptions: Sendable {
-    /// Idle and half-sent requests are closed after this (suspended probe requests are exempt).
+    /// A connection that keeps the server waiting this long in total — for its request
+    /// headers and body, to read its response, or idle between requests — is closed.
+    /// Requests being handled (a probe in flight) are exempt.
     public var connectionTimeoutSeconds: UInt32 = 15
+    /// Open connections at most; more wait in the listen backlog. Capped at half the
+    /// process's open-file limit so a flood cannot take the descriptors probes need.
     public var connectionLimit: UInt32 = 1024
+    /// Open connections per client IP at most; 0 for no per-IP limit. Off by default: a
+    /// client over it is refused outright, which would also refuse a Prometheus that shares
+    /// its address with the flood, whereas the connection limit lets it wait its turn.
+    public var perIPConnectionLimit: UInt32 = 0
+    /// When this share of the connection limit is open, connections still waiting on their
+    /// client after `pressureWait` are closed, and the longest-waiting down to half the limit.
+    public var pressureShare = 0.75
+    public var pressureWait: Duration = .seconds(1)
     public var maxBodyBytes = 64 * 1024
     /// In-flight requests get this long to finish on shutdown before they are cancelled.
     public var shutdownGrace: Duration = .seconds(15)
+    /// Then they are cancelled and get this long to end; a handler that is still running after
+    /// it leaves the daemon running until the process exits.
+    public var cancelGrace: Duration = .seconds(15)
     public var tls: TLSMaterial?
 
     public init() {}
@@ -37,7 +52,14 @@ public struct ConnectionFacts: Sendable {
     /// nil without TLS; else whether the client sent a certificate, and whether it verified.
     public let clientCertificate: (present: Bool, verified: Bool)?
     /// Subject alternative names of the client certificate (DNS, e-mail, IP, URI); nil without TLS.
-    public var clientSANs: [String]? = nil
+    public let clientSANs: [String]?
+
+    public init(basicAuth: (user: String, password: String)?, clientCertificate: (present: Bool, verified: Bool)?,
+                clientSANs: [String]? = nil) {
+        self.basicAuth = basicAuth
+        self.clientCertificate = clientCertificate
+        self.clientSANs = clientSANs
+    }
 }
 
 /// An HTTP server on libmicrohttpd. Each request is answered by an async handler: the
@@ -57,7 +79,12 @@ public final class HTTPServer: @unchecked Sendable {
     private let retired = Locked<[(daemon: OpaquePointer, strings: [UnsafeMutablePointer<CChar>])]>([])
     private let daemonLock = NSLock()
     private let inFlight = Locked<[ObjectIdentifier: Task<Void, Never>]>([:])
+    /// Responses resumed but not yet completed (still being written to their client).
+    fileprivate let responding = Locked(0)
     private let stopping = Locked(false)
+    let watchdog: ConnectionWatchdog
+    /// The connection limit in effect (the configured one, capped by the open-file limit).
+    public let connectionLimit: UInt32
     public private(set) var port: UInt16 = 0
 
     public init(listen: ListenAddress, options: HTTPServerOptions = HTTPServerOptions(), handler: @escaping Handler) {
@@ -65,8 +92,24 @@ public final class HTTPServer: @unchecked Sendable {
         self.options = options
         self.handler = handler
         self.tls = options.tls
+        connectionLimit = min(options.connectionLimit, Self.descriptorBudget())
+        watchdog = ConnectionWatchdog(limits: .init(
+            waitLimit: .seconds(Int64(options.connectionTimeoutSeconds)), pressureWait: options.pressureWait,
+            pressureThreshold: max(1, Int(Double(connectionLimit) * min(max(options.pressureShare, 0), 1))),
+            lowWater: Int(connectionLimit / 2)))
     }
 
+    /// Half the soft open-file limit: the rest stays for probes, logs and config files.
+    static func descriptorBudget() -> UInt32 {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max else { return .max }
+        return UInt32(clamping: max(limit.rlim_cur / 2, 16))
+    }
+
+    /// One internal thread polls every connection (never a thread per connection: a thousand
+    /// slow clients would be a thousand threads). poll(2), not epoll: with epoll's edge
+    /// triggering, libmicrohttpd 0.9.75 missed the end of connections that were shut down
+    /// while their last bytes were still unread, and kept them open until their timeout.
     public func start() throws {
         daemonLock.lock()
         defer { daemonLock.unlock() }
@@ -74,6 +117,7 @@ public final class HTTPServer: @unchecked Sendable {
         daemon = started
         pemStrings = strings
         port = cshim_mhd_bind_port(started)
+        watchdog.start()
     }
 
     /// New TLS settings (certificate rotation, another client CA or priority string, TLS on or
@@ -125,11 +169,14 @@ public final class HTTPServer: @unchecked Sendable {
 
     private func startDaemon(tls: TLSMaterial?, listenSocket: Int32?) throws -> (OpaquePointer, [UnsafeMutablePointer<CChar>]) {
         var pemStrings: [UnsafeMutablePointer<CChar>] = []
-        var flags = MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue
+        var flags = MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_POLL.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue
+        let me = Unmanaged.passUnretained(self).toOpaque()
         var items: [MHD_OptionItem] = [
             MHD_OptionItem(option: .CONNECTION_TIMEOUT, value: Int(options.connectionTimeoutSeconds), ptr_value: nil),
-            MHD_OptionItem(option: .CONNECTION_LIMIT, value: Int(options.connectionLimit), ptr_value: nil),
-            MHD_OptionItem(option: .NOTIFY_COMPLETED, value: unsafeBitCast(requestCompletedCallback, to: Int.self), ptr_value: nil),
+            MHD_OptionItem(option: .CONNECTION_LIMIT, value: Int(connectionLimit), ptr_value: nil),
+            MHD_OptionItem(option: .PER_IP_CONNECTION_LIMIT, value: Int(options.perIPConnectionLimit), ptr_value: nil),
+            MHD_OptionItem(option: .NOTIFY_COMPLETED, value: unsafeBitCast(requestCompletedCallback, to: Int.self), ptr_value: me),
+            MHD_OptionItem(option: .NOTIFY_CONNECTION, value: unsafeBitCast(connectionNotifyCallback, to: Int.self), ptr_value: me),
         ]
         if let tls {
             flags |= MHD_USE_TLS.rawValue
@@ -159,7 +206,6 @@ public final class HTTPServer: @unchecked Sendable {
             flags |= MHD_USE_DUAL_STACK.rawValue
         }
         items.append(MHD_OptionItem(option: .END, value: 0, ptr_value: nil))
-        let me = Unmanaged.passUnretained(self).toOpaque()
         let started = withExtendedLifetime(storage) {
             items.withUnsafeBufferPointer { buffer in
                 cshim_mhd_start_daemon(flags, listen.port, accessHandlerCallback, me, buffer.baseAddress)
@@ -198,6 +244,8 @@ public final class HTTPServer: @unchecked Sendable {
     }
 
     /// Stops accepting, lets in-flight requests finish (up to the grace period), then stops.
+    /// Blocks: call it off the cooperative pool (see `stopOffPool`), whose threads the
+    /// in-flight handlers need in order to finish.
     public func stop() {
         daemonLock.lock()
         defer { daemonLock.unlock() }
@@ -206,13 +254,23 @@ public final class HTTPServer: @unchecked Sendable {
         let fd = MHD_quiesce_daemon(daemon)
         if fd >= 0 { close(fd) }
         let graceEnd = ContinuousClock.now + options.shutdownGrace
-        while !inFlight.current.isEmpty && ContinuousClock.now < graceEnd { usleep(10_000) }
+        while (!inFlight.current.isEmpty || responding.current > 0) && ContinuousClock.now < graceEnd { usleep(10_000) }
         inFlight.current.values.forEach { $0.cancel() }
-        while !inFlight.current.isEmpty { usleep(5_000) }
-        MHD_stop_daemon(daemon)
-        self.daemon = nil
-        pemStrings.forEach { free($0) }
-        pemStrings = []
+        // Handlers wait on probes, which end at their deadline; give cancelled ones that long.
+        let cancelEnd = ContinuousClock.now + options.cancelGrace
+        while !inFlight.current.isEmpty && ContinuousClock.now < cancelEnd { usleep(5_000) }
+        guard inFlight.current.isEmpty else {
+            // libmicrohttpd aborts the process when stopped with a connection still suspended;
+            // leaving the daemon to the process's exit is the lesser harm. It calls back into
+            // this object, which must therefore outlive any owner.
+            _ = Unmanaged.passRetained(self)
+            return
+        }
+        // A handler that just finished has resumed its connection, but MHD has yet to write
+        // the answer; stopping now would close the connection with it unsent.
+        let flushEnd = ContinuousClock.now + .seconds(2)
+        while responding.current > 0 && ContinuousClock.now < flushEnd { usleep(5_000) }
+        // Daemons retired by replaceTLS: their handlers are done too (inFlight spans all daemons).
         retired.withLock { list in
             for entry in list {
                 MHD_stop_daemon(entry.daemon)
@@ -220,7 +278,25 @@ public final class HTTPServer: @unchecked Sendable {
             }
             list = []
         }
+        MHD_stop_daemon(daemon)
+        watchdog.stop()
+        self.daemon = nil
+        pemStrings.forEach { free($0) }
+        pemStrings = []
     }
+
+    /// `stop()` on a thread of its own, so an async caller does not block a pool thread.
+    public func stopOffPool() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let thread = Thread { [self] in
+                stop()
+                continuation.resume()
+            }
+            thread.name = "infraprobe-http-stop"
+            thread.start()
+        }
+    }
+
 
     public var inFlightCount: Int { inFlight.current.count }
 
@@ -256,21 +332,30 @@ public final class HTTPServer: @unchecked Sendable {
         let sendableConnection = ConnectionHandle(raw: connection)
         let handler = self.handler
         let key = ObjectIdentifier(context)
+        let watchdogKey = Int(bitPattern: connection)
+        watchdog.handling(watchdogKey)
         MHD_suspend_connection(connection)
-        let work: @Sendable () async -> Void = { [inFlight] in
+        let work: @Sendable () async -> Void = { [inFlight, watchdog, responding] in
             let response = await handler(request, facts)
             context.response = Self.finalize(response, acceptEncoding: request.header("accept-encoding"))
-            inFlight.withLock { _ = $0.removeValue(forKey: key) }
+            context.resumed = true
+            responding.withLock { $0 += 1 }
+            watchdog.waiting(watchdogKey)
+            // Resume before leaving `inFlight`: `stop()` waits for it to be empty and then
+            // stops the daemon, which aborts if a connection is still suspended.
             MHD_resume_connection(sendableConnection.raw)
+            inFlight.withLock { _ = $0.removeValue(forKey: key) }
         }
         inFlight.withLock { $0[key] = Task(operation: work) }
         return .YES
     }
 
-    /// gzip when the client accepts it and it pays off.
+    /// gzip when the client accepts it and it pays off, or when it refuses an uncompressed body.
+    /// A client that refuses both still gets the uncompressed body: a 406 would only fail the scrape.
     static func finalize(_ response: HTTPResponse, acceptEncoding: String?) -> HTTPResponse {
         var response = response
-        if response.body.count > 512, Gzip.clientAccepts(acceptEncoding), let compressed = Gzip.compress(response.body) {
+        let accept = AcceptEncoding(acceptEncoding)
+        if accept.acceptsGzip, response.body.count > 512 || accept.refusesIdentity, let compressed = Gzip.compress(response.body) {
             response.body = compressed
             response.headers.append(("Content-Encoding", "gzip"))
         }
@@ -351,6 +436,8 @@ private final class RequestContext: @unchecked Sendable {
     var body: [UInt8] = []
     var tooLarge = false
     var response: HTTPResponse?
+    /// Its connection was resumed with `response`: counted in `responding` until completion.
+    var resumed = false
 }
 
 private let accessHandlerCallback: MHD_AccessHandlerCallback = { cls, connection, url, method, _, upload, uploadSize, conCls in
@@ -367,8 +454,22 @@ private let accessHandlerCallback: MHD_AccessHandlerCallback = { cls, connection
                          upload: upload, uploadSize: uploadSize, context: context)
 }
 
-private let requestCompletedCallback: MHD_RequestCompletedCallback = { _, _, conCls, _ in
+private let requestCompletedCallback: MHD_RequestCompletedCallback = { cls, connection, conCls, _ in
+    let server = cls.map { Unmanaged<HTTPServer>.fromOpaque($0).takeUnretainedValue() }
+    if let server, let connection { server.watchdog.waiting(Int(bitPattern: connection)) }
     guard let conCls, let existing = conCls.pointee else { return }
-    Unmanaged<RequestContext>.fromOpaque(existing).release()
+    let context = Unmanaged<RequestContext>.fromOpaque(existing)
+    if context.takeUnretainedValue().resumed { server?.responding.withLock { $0 -= 1 } }
+    context.release()
     conCls.pointee = nil
+}
+
+private let connectionNotifyCallback: MHD_NotifyConnectionCallback = { cls, connection, _, code in
+    guard let cls, let connection else { return }
+    let watchdog = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue().watchdog
+    switch code {
+    case .CONNECTION_NOTIFY_STARTED: watchdog.opened(Int(bitPattern: connection), fd: cshim_mhd_connection_fd(connection))
+    case .CONNECTION_NOTIFY_CLOSED: watchdog.closed(Int(bitPattern: connection))
+    default: break
+    }
 }

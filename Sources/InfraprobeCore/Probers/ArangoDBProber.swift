@@ -266,7 +266,8 @@ public struct ArangoDBProber: Prober {
         } else {
             text = response.text
         }
-        guard let samples = PrometheusText.parse(text), samples.contains(where: { $0.name.hasPrefix("arangodb_") }) else {
+        let samples = PrometheusText.parse(text)
+        guard samples.contains(where: { $0.name.hasPrefix("arangodb_") }) else {
             throw ProbeFailure(.unexpectedResponse, "/_admin/metrics is not Prometheus text with arangodb_* series")
         }
         let facts: [(String, String, String)] = [

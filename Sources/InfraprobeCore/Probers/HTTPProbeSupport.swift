@@ -130,10 +130,11 @@ public struct HTTPEndpoint: Sendable {
         let response = try await call(method, path, body: body?.serialized ?? rawBody,
                                       contentType: contentType ?? (body == nil ? nil : "application/json"),
                                       headers: extra, expect: expect, context: context)
-        guard let json = JSONValue.parse(response.body) else {
-            throw ProbeFailure(.unexpectedResponse, "\(method) \(Self.pathOnly(resolve(path))) answered \(response.status) with a body that is not JSON: \(Self.snippet(response.body, limit: 80))")
+        do {
+            return (response.status, try JSONValue.decode(response.body))
+        } catch {
+            throw ProbeFailure(.unexpectedResponse, "\(method) \(Self.pathOnly(resolve(path))) answered \(response.status) with a body that is not JSON (\(error)): \(Self.snippet(response.body, limit: 80))")
         }
-        return (response.status, json)
     }
 
     /// A best-effort cleanup request with its own short deadline, so it still runs after the
@@ -148,7 +149,8 @@ public struct HTTPEndpoint: Sendable {
     /// A GET of a Prometheus text endpoint.
     public func metrics(_ path: String, context: ComponentContext) async throws -> [PrometheusSample] {
         let response = try await call("GET", path, expect: [200], context: context)
-        guard let samples = PrometheusText.parse(response.text), !samples.isEmpty else {
+        let samples = PrometheusText.parse(response.text)
+        guard !samples.isEmpty else {
             throw ProbeFailure(.unexpectedResponse, "GET \(Self.pathOnly(resolve(path))) is not Prometheus text exposition")
         }
         return samples

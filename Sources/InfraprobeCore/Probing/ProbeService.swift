@@ -14,11 +14,22 @@ public struct ProbeRecord: Sendable {
 /// join the probe in flight), a cap on concurrent probe work, history and the latest results.
 public final class ProbeService: Sendable {
     public struct Overloaded: Error {}
+    /// The probe of this target is running and already has `limit` scrapes waiting on it.
+    public struct TooManyWaiting: Error {
+        public let target: String
+        public let limit: Int
+    }
+
+    private struct RunningProbe {
+        let task: Task<ProbeRecord, Never>
+        /// Scrapes that joined it, besides the one that started it.
+        var joiners = 0
+    }
 
     private struct State {
         var config: InfraprobeConfig
         var generation = 0
-        var inFlight: [String: Task<ProbeRecord, Never>] = [:]
+        var inFlight: [String: RunningProbe] = [:]
         var activeRequests = 0
         var history: [ProbeRecord] = []
         var nextID = 1
@@ -33,6 +44,10 @@ public final class ProbeService: Sendable {
     public let environment: ProberEnvironment
     public let metrics: SelfMetrics
     public let maxConcurrentProbes: Int
+    /// Scrapes that may join one running probe. Joined scrapes do not count against
+    /// `maxConcurrentProbes`, so without this a flood of requests for one slow target would
+    /// hold a connection each until its deadline.
+    public let maxJoinersPerProbe: Int
     public let historyLimit: Int
     /// Exports each probe as a trace when `--tracing.otlp-endpoint` is set.
     public let tracer: TraceExporter?
@@ -40,12 +55,13 @@ public final class ProbeService: Sendable {
     private let state: Locked<State>
 
     public init(config: InfraprobeConfig, environment: ProberEnvironment, metrics: SelfMetrics,
-                maxConcurrentProbes: Int = 40, historyLimit: Int = 100, tracer: TraceExporter? = nil,
+                maxConcurrentProbes: Int = 40, maxJoinersPerProbe: Int = 8, historyLimit: Int = 100, tracer: TraceExporter? = nil,
                 logger: Logger = Logger(label: "infraprobe")) {
         self.environment = environment
         self.tracer = tracer
         self.metrics = metrics
         self.maxConcurrentProbes = maxConcurrentProbes
+        self.maxJoinersPerProbe = maxJoinersPerProbe
         self.historyLimit = historyLimit
         self.logger = logger
         self.state = Locked(State(config: config))
@@ -67,7 +83,12 @@ public final class ProbeService: Sendable {
     public func probe(_ target: TargetSpec, module: String? = nil, timeout: Duration) async throws -> ProbeRecord {
         let task = try state.withLock { state -> Task<ProbeRecord, Never> in
             let key = module.map { "\(state.generation)/module=\($0)/\(target.name)" } ?? "\(state.generation)/\(target.name)"
-            if let running = state.inFlight[key] { return running }
+            if let running = state.inFlight[key] {
+                // Joiners stay counted until the probe ends and removes its entry.
+                guard running.joiners < maxJoinersPerProbe else { throw TooManyWaiting(target: target.name, limit: maxJoinersPerProbe) }
+                state.inFlight[key]?.joiners += 1
+                return running.task
+            }
             guard state.activeRequests < maxConcurrentProbes else { throw Overloaded() }
             state.activeRequests += 1
             return startProbe(target, module: module, timeout: timeout, key: key, state: &state, countsAsRequest: true)
@@ -82,7 +103,7 @@ public final class ProbeService: Sendable {
             state.activeRequests += 1
             return state.config.targets.map { target in
                 let key = "\(state.generation)/\(target.name)"
-                return state.inFlight[key] ?? startProbe(target, timeout: timeout(target), key: key, state: &state, countsAsRequest: false)
+                return state.inFlight[key]?.task ?? startProbe(target, timeout: timeout(target), key: key, state: &state, countsAsRequest: false)
             }
         }
         defer { state.withLock { $0.activeRequests -= 1 } }
@@ -125,7 +146,7 @@ public final class ProbeService: Sendable {
             }
         }
         let task = Task(operation: work)
-        state.inFlight[key] = task
+        state.inFlight[key] = RunningProbe(task: task)
         return task
     }
 
@@ -144,6 +165,9 @@ public final class ProbeService: Sendable {
     }
 
     public var history: [ProbeRecord] { state.withLock { $0.history } }
+
+    /// Changes whenever a probe finishes or the config is replaced.
+    public var revision: Int { state.withLock { $0.nextID &* 1_000_003 &+ $0.generation } }
 
     public func record(id: Int) -> ProbeRecord? { state.withLock { $0.history.first { $0.id == id } } }
 

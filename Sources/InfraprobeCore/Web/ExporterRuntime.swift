@@ -10,6 +10,8 @@ public final class ExporterRuntime: Sendable {
         public var web = WebOptions()
         public var server = HTTPServerOptions()
         public var maxRequests = 40
+        /// Scrapes that may join one running probe of a target (DESIGN: single-flight).
+        public var maxJoinersPerProbe = 8
         public var historyLimit = 100
         /// From `--tracing.otlp-endpoint`: nil leaves probe traces off.
         public var tracing: TraceExporter.Options?
@@ -52,7 +54,8 @@ public final class ExporterRuntime: Sendable {
         let metrics = SelfMetrics(version: BuildInfo.version, revision: BuildInfo.revision)
         let tracer = settings.tracing.map { TraceExporter(options: $0, metrics: metrics, instanceID: environment.instanceID, logger: logger) }
         service = ProbeService(config: config, environment: environment, metrics: metrics,
-                               maxConcurrentProbes: settings.maxRequests, historyLimit: settings.historyLimit, tracer: tracer, logger: logger)
+                               maxConcurrentProbes: settings.maxRequests, maxJoinersPerProbe: settings.maxJoinersPerProbe,
+                               historyLimit: settings.historyLimit, tracer: tracer, logger: logger)
         // Reading and parsing a large file takes a while (0.8 s for 9,000 targets in a debug
         // build): off the cooperative pool, so probes and scrapes go on meanwhile.
         // Set once the watcher exists (it needs the app, which needs this closure).
@@ -101,6 +104,16 @@ public final class ExporterRuntime: Sendable {
         webConfigWatcher?.stop()
         server.stop()
         service.tracer?.stop()
+    }
+
+    /// `stop()` from async code: the wait for in-flight requests happens on a thread of its own,
+    /// leaving the cooperative pool to the handlers being waited for.
+    public func stopOffPool() async {
+        logger.info("shutting down; waiting for in-flight requests", metadata: ["in_flight": "\(server.inFlightCount)"])
+        await server.stopOffPool()
+        if server.inFlightCount > 0 {
+            logger.warning("requests still in flight after the shutdown grace; exiting without waiting", metadata: ["in_flight": "\(server.inFlightCount)"])
+        }
     }
 
     @discardableResult

@@ -23,6 +23,7 @@ public final class WebApp: Sendable {
     let basicAuth = BasicAuth()
     /// The web config in force (TLS client policy, users, headers, rate limit); replaced on reload.
     private let security: Locked<(config: WebConfig, limiter: RateLimiter?)>
+    let landingPage = LandingPageCache()
 
     public init(service: ProbeService, options: WebOptions = WebOptions(), reloader: Reloader? = nil,
                 logger: Logger = Logger(label: "infraprobe.web")) {
@@ -94,8 +95,9 @@ public final class WebApp: Sendable {
             return ("/logs", logs(request))
         case "/":
             guard readOnly.contains(request.method) else { return ("/", methodNotAllowed(readOnly)) }
-            return ("/", HTTPResponse(status: 200, contentType: "text/html; charset=utf-8",
-                                      body: LandingPage.render(service: service, telemetryPath: options.telemetryPath)))
+            let (service, telemetryPath) = (service, options.telemetryPath)
+            let html = await landingPage.page(revision: service.revision) { LandingPage.render(service: service, telemetryPath: telemetryPath) }
+            return ("/", HTTPResponse(status: 200, contentType: "text/html; charset=utf-8", body: html))
         default:
             return ("other", .text(404, "404 page not found"))
         }
@@ -144,6 +146,8 @@ public final class WebApp: Sendable {
             let records = try await service.probeAll(timeout: timeout)
             if debug { return .text(200, records.map(DebugReport.render).joined(separator: "\n")) }
             return exposition(ProbeMetrics.families(for: records.map(\.result), includeOverall: true), request: request)
+        } catch let error as ProbeService.TooManyWaiting {
+            return .text(503, "too many scrapes already waiting on the probe of \"\(String(error.target.prefix(200)))\" (limit \(error.limit)); try again later")
         } catch {
             return .text(503, "too many concurrent probes (limit \(service.maxConcurrentProbes)); try again later")
         }

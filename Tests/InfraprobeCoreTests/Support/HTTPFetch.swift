@@ -36,3 +36,10 @@ enum HTTPFetch {
         return Fetched(status: status, headers: parsed, body: (try? Data(contentsOf: bodyFile)) ?? Data())
     }
 }
+
+/// A timed fetch with curl: (response, seconds).
+func timedFetch(_ url: String, headers: [String: String] = [:], maxTime: Double = 15) throws -> (Fetched, Double) {
+    let start = ContinuousClock.now
+    let response = try HTTPFetch.get(url, headers: headers, maxTime: maxTime)
+    return (response, (ContinuousClock.now - start).seconds)
+}

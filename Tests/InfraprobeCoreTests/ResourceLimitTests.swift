@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+@testable import InfraprobeCore
+
+/// The in-process limits behind the flood tests: one landing-page render for many requests,
+/// bounded joiners of one probe, the connection watchdog.
+@Suite("Resource limits")
+struct ResourceLimitTests {
+    @Test func test_landingPageCache_rendersOnce_forConcurrentRequests() async {
+        let cache = LandingPageCache()
+        let renders = Locked(0)
+        let pages = await withTaskGroup(of: String.self) { group in
+            for _ in 0..<50 {
+                group.addTask {
+                    await cache.page(revision: 1) {
+                        renders.withLock { $0 += 1 }
+                        usleep(50_000)
+                        return "page"
+                    }
+                }
+            }
+            return await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        #expect(pages.count == 50 && pages.allSatisfy { $0 == "page" })
+        #expect(renders.current == 1)
+        // A new revision (a probe finished) renders again.
+        _ = await cache.page(revision: 2) { renders.withLock { $0 += 1 }; return "new" }
+        #expect(renders.current == 2)
+    }
+
+    @Test func test_probeService_refusesJoinersPastTheLimit_andCountsJoinedScrapesOnce() async throws {
+        let hole = try BlackHoleListener()
+        let config = try ConfigLoader(environment: ProberEnvironment()).parse(
+            yaml: "targets:\n  hung:\n    prober: redis\n    address: \(hole.address)\n    timeout: 1s\n", file: "t.yml", baseDirectory: URL(fileURLWithPath: "/tmp"))
+        let service = ProbeService(config: config, environment: ProberEnvironment(), metrics: SelfMetrics(version: "t", revision: "t"),
+                                   maxConcurrentProbes: 1, maxJoinersPerProbe: 2)
+        let target = try #require(config.target(named: "hung"))
+        let outcomes = await withTaskGroup(of: String.self) { group in
+            for _ in 0..<6 {
+                group.addTask {
+                    do {
+                        _ = try await service.probe(target, timeout: .seconds(1))
+                        return "ok"
+                    } catch is ProbeService.TooManyWaiting {
+                        return "too-many-waiting"
+                    } catch {
+                        return "overloaded"
+                    }
+                }
+            }
+            return await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        // One probe (the only one max-requests allows) and two joiners; joining does not
+        // count against max-requests, so none is "overloaded".
+        #expect(outcomes.filter { $0 == "ok" }.count == 3, "\(outcomes)")
+        #expect(outcomes.filter { $0 == "too-many-waiting" }.count == 3, "\(outcomes)")
+    }
+}
+
+/// The watchdog's rules, on socket pairs: which connections a sweep shuts down.
+@Suite("Connection watchdog")
+struct ConnectionWatchdogTests {
+    /// A connected pair; `server` is what the watchdog tracks, `client` shows a shutdown as EOF.
+    final class Pair {
+        let server: Int32, client: Int32
+        init() {
+            var fds: [Int32] = [0, 0]
+            _ = socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds)
+            server = fds[0]
+            client = fds[1]
+            _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK)
+        }
+        /// The watchdog shut the server side down: the client reads end-of-stream.
+        var shutDown: Bool {
+            var byte: UInt8 = 0
+            return recv(client, &byte, 1, 0) == 0
+        }
+        deinit { close(server); close(client) }
+    }
+
+    static func watchdog(threshold: Int = 100, lowWater: Int = 50) -> ConnectionWatchdog {
+        ConnectionWatchdog(limits: .init(waitLimit: .seconds(15), pressureWait: .seconds(1), minimumWait: .milliseconds(250),
+                                         pressureThreshold: threshold, lowWater: lowWater))
+    }
+
+    @Test func test_sweep_closesAConnectionWaitingPastTheLimit_inTotal_butNotOneBeingHandled() {
+        let watchdog = Self.watchdog()
+        let waiting = Pair(), handled = Pair()
+        let now = ContinuousClock.now
+        watchdog.opened(1, fd: waiting.server)
+        watchdog.opened(2, fd: handled.server)
+        watchdog.handling(2)
+        #expect(watchdog.sweep(now: now + .seconds(14)) == 0)
+        #expect(watchdog.sweep(now: now + .seconds(16)) == 1)
+        #expect(waiting.shutDown)
+        #expect(!handled.shutDown)
+        // Once answered, the handled connection waits on its client again, counted from then.
+        let answered = ContinuousClock.now
+        watchdog.waiting(2)
+        #expect(watchdog.sweep(now: answered + .seconds(14)) == 0)
+        #expect(watchdog.sweep(now: answered + .seconds(16)) == 1)
+        #expect(handled.shutDown)
+        // Closed by MHD: forgotten, so a reused descriptor number is never shut down.
+        watchdog.closed(1)
+        #expect(watchdog.openConnections == 1)
+    }
+
+    @Test func test_sweep_underPressure_closesTheLongestWaitingDownToLowWater_sparingTheNewest() {
+        let watchdog = Self.watchdog(threshold: 4, lowWater: 2)
+        let pairs = (0..<5).map { _ in Pair() }
+        for (index, pair) in pairs.enumerated() {
+            watchdog.opened(index, fd: pair.server)
+            usleep(5_000) // opened in order: 0 is the oldest
+        }
+        // Under 250 ms nothing is old enough to close, pressure or not.
+        #expect(watchdog.sweep(now: .now) == 0)
+        // Past it, the oldest go until 2 remain; the rest are spared until they pass 1 s.
+        #expect(watchdog.sweep(now: .now + .milliseconds(300)) == 3)
+        #expect(pairs[0].shutDown && pairs[1].shutDown && pairs[2].shutDown)
+        #expect(!pairs[3].shutDown && !pairs[4].shutDown)
+    }
+
+    @Test func test_sweep_closesAWaitingConnectionWhoseClientHungUp() {
+        let watchdog = Self.watchdog()
+        let pair = Pair()
+        watchdog.opened(1, fd: pair.server)
+        #expect(watchdog.sweep(now: .now) == 0)
+        _ = shutdown(pair.client, Int32(SHUT_WR))
+        #expect(watchdog.sweep(now: .now) == 1)
+    }
+}
