@@ -3,6 +3,9 @@
 #include <crypt.h>
 #include <string.h>
 #include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <errno.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -49,6 +52,82 @@ int cshim_mhd_client_cert_verified(struct MHD_Connection *c, int *has_certificat
     unsigned int status = 0;
     if (gnutls_certificate_verify_peers2(session, &status) != 0) return -2;
     return (int)status;
+}
+
+int cshim_mhd_listen_fd(struct MHD_Daemon *d) {
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_LISTEN_FD);
+    return info ? (int)info->listen_fd : -1;
+}
+
+unsigned int cshim_mhd_connection_count(struct MHD_Daemon *d) {
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    return info ? info->num_connections : 0;
+}
+
+int cshim_mhd_client_cert_sans(struct MHD_Connection *c, char *out, int out_size) {
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (info == NULL || info->tls_session == NULL) return 0;
+    unsigned int list_size = 0;
+    const gnutls_datum_t *peers = gnutls_certificate_get_peers((gnutls_session_t)info->tls_session, &list_size);
+    if (peers == NULL || list_size == 0) return 0;
+    gnutls_x509_crt_t crt;
+    if (gnutls_x509_crt_init(&crt) != 0) return 0;
+    if (gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER) != 0) { gnutls_x509_crt_deinit(crt); return 0; }
+    int used = 0;
+    for (unsigned int seq = 0; seq < 64; seq++) {
+        char value[1024];
+        size_t size = sizeof(value) - 1;
+        int type = gnutls_x509_crt_get_subject_alt_name(crt, seq, value, &size, NULL);
+        if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) break;
+        if (type < 0) continue;
+        char text[INET6_ADDRSTRLEN + 1];
+        const char *item = NULL;
+        size_t length = 0;
+        if (type == GNUTLS_SAN_DNSNAME || type == GNUTLS_SAN_RFC822NAME || type == GNUTLS_SAN_URI) {
+            value[size] = 0;
+            item = value;
+            length = size;
+        } else if (type == GNUTLS_SAN_IPADDRESS && (size == 4 || size == 16)) {
+            if (inet_ntop(size == 4 ? AF_INET : AF_INET6, value, text, sizeof(text)) == NULL) continue;
+            item = text;
+            length = strlen(text);
+        }
+        if (item == NULL) continue;
+        if (used + (int)length + 1 > out_size) { gnutls_x509_crt_deinit(crt); return -1; }
+        memcpy(out + used, item, length);
+        out[used + length] = 0;
+        used += (int)length + 1;
+    }
+    gnutls_x509_crt_deinit(crt);
+    return used;
+}
+
+int cshim_tls_check(const char *key_pem, const char *cert_pem, const char *trust_pem, const char *priorities,
+                    char *error_out, int error_size) {
+    error_out[0] = 0;
+    gnutls_certificate_credentials_t credentials;
+    int status = gnutls_certificate_allocate_credentials(&credentials);
+    if (status < 0) { snprintf(error_out, error_size, "%s", gnutls_strerror(status)); return status; }
+    gnutls_datum_t key = { (unsigned char *)key_pem, (unsigned int)strlen(key_pem) };
+    gnutls_datum_t cert = { (unsigned char *)cert_pem, (unsigned int)strlen(cert_pem) };
+    status = gnutls_certificate_set_x509_key_mem2(credentials, &cert, &key, GNUTLS_X509_FMT_PEM, NULL, 0);
+    if (status < 0) {
+        snprintf(error_out, error_size, "certificate and key: %s", gnutls_strerror(status));
+    } else if (trust_pem != NULL) {
+        gnutls_datum_t trust = { (unsigned char *)trust_pem, (unsigned int)strlen(trust_pem) };
+        int added = gnutls_certificate_set_x509_trust_mem(credentials, &trust, GNUTLS_X509_FMT_PEM);
+        if (added < 0) { status = added; snprintf(error_out, error_size, "client CA: %s", gnutls_strerror(added)); }
+        else if (added == 0) { status = GNUTLS_E_NO_CERTIFICATE_FOUND; snprintf(error_out, error_size, "client CA: no certificate found"); }
+    }
+    if (status >= 0 && priorities != NULL) {
+        gnutls_priority_t cache;
+        const char *where = NULL;
+        status = gnutls_priority_init(&cache, priorities, &where);
+        if (status < 0) snprintf(error_out, error_size, "priority string at \"%s\": %s", where ? where : "", gnutls_strerror(status));
+        else gnutls_priority_deinit(cache);
+    }
+    gnutls_certificate_free_credentials(credentials);
+    return status < 0 ? status : 0;
 }
 
 int cshim_crypt(const char *phrase, const char *setting, char *out, int out_size) {

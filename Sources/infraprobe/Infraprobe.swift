@@ -44,7 +44,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("config.file"), help: "Configuration file.")
     var configFile = "infraprobe.yml"
 
-    @Flag(name: .customLong("config.check"), help: "Validate the configuration file and exit (0 valid, 1 invalid).")
+    @Flag(name: .customLong("config.check"), help: "Validate the configuration file (and --web.config.file, if given) and exit (0 valid, 1 invalid).")
     var configCheck = false
 
     @Option(name: .customLong("web.listen-address"), help: "Address to listen on, e.g. :10025 or 127.0.0.1:10025.")
@@ -53,7 +53,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("web.telemetry-path"), help: "Path under which to expose the exporter's own metrics.")
     var telemetryPath = "/metrics"
 
-    @Option(name: .customLong("web.config.file"), help: "exporter-toolkit web config (TLS, basic auth).")
+    @Option(name: .customLong("web.config.file"), help: "exporter-toolkit web config (TLS, basic auth, headers, rate limit); re-read when it or a file it names changes.")
     var webConfigFile: String?
 
     @Option(name: .customLong("web.connection-timeout"), help: "Seconds after which idle or half-sent requests are closed.")
@@ -114,6 +114,11 @@ struct Serve: AsyncParsableCommand {
             do {
                 let config = try ConfigLoader(environment: ProberEnvironment()).load(file: configFile)
                 print("\(configFile): OK, \(config.targets.count) target(s)")
+                if let webConfigFile {
+                    let web = try WebConfig.load(file: webConfigFile)
+                    web.warnings.forEach { FileHandle.standardError.write(Data("warning: \($0)\n".utf8)) }
+                    print("\(webConfigFile): OK, \(web.tls == nil ? "plain HTTP" : "TLS"), \(web.basicAuthUsers.count) user(s)")
+                }
                 return
             } catch {
                 FileHandle.standardError.write(Data("\(error)\n".utf8))
@@ -124,6 +129,7 @@ struct Serve: AsyncParsableCommand {
         if let webConfigFile {
             do {
                 settings.webConfig = try WebConfig.load(file: webConfigFile)
+                settings.webConfigFile = webConfigFile
             } catch {
                 FileHandle.standardError.write(Data("invalid --web.config.file: \(error)\n".utf8))
                 throw ExitCode(1)

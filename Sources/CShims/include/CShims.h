@@ -29,6 +29,18 @@ int cshim_mhd_connection_fd(struct MHD_Connection *connection);
 /// Client certificate verification status (GnuTLS), 0 when verified; -1 when no TLS session.
 int cshim_mhd_client_cert_verified(struct MHD_Connection *connection, int *has_certificate);
 
+/// The listening socket of a daemon, or -1.
+int cshim_mhd_listen_fd(struct MHD_Daemon *daemon);
+/// Connections the daemon holds (including suspended ones).
+unsigned int cshim_mhd_connection_count(struct MHD_Daemon *daemon);
+/// The subject alternative names (DNS, e-mail, IP, URI) of the client certificate, each followed by
+/// a NUL, into out; returns the bytes used, 0 without a certificate, -1 if out is too small.
+int cshim_mhd_client_cert_sans(struct MHD_Connection *connection, char *out, int out_size);
+/// Loads key + certificate (+ trust) into GnuTLS credentials and compiles the priority string, as
+/// libmicrohttpd will: returns 0, or a negative GnuTLS error with a message in error_out.
+int cshim_tls_check(const char *key_pem, const char *cert_pem, const char *trust_pem, const char *priorities,
+                    char *error_out, int error_size);
+
 /// bcrypt/crypt(3) through libcrypt's re-entrant crypt_rn; returns 0 and fills out on success.
 int cshim_crypt(const char *phrase, const char *setting, char *out, int out_size);
 

@@ -120,7 +120,9 @@ public enum JSONValue: Sendable, Equatable {
         }
     }
 
-    private static func writeString(_ string: String, to out: inout String) {
+    /// A JSON string literal; every C0/C1 control character and DEL as `\u00XX`, so no byte a
+    /// service sent can break a log line or reach a terminal raw.
+    static func writeString(_ string: String, to out: inout String) {
         out += "\""
         for scalar in string.unicodeScalars {
             switch scalar {
@@ -129,7 +131,9 @@ public enum JSONValue: Sendable, Equatable {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            case _ where scalar.isControlCharacter:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
             default: out.unicodeScalars.append(scalar)
             }
         }

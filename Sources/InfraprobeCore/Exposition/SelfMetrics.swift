@@ -20,6 +20,8 @@ public final class SelfMetrics: Sendable {
         var requests: [String: [String: Double]] = [:]  // handler → code → count
         var reloadSuccessful = 1.0
         var reloadTimestamp = Date().timeIntervalSince1970
+        var webConfigReloads: [String: Double] = ["success": 0, "failure": 0]
+        var webConfigReloadSuccessful = 1.0
         /// nil while probe traces are off: then the trace counters are not exposed at all.
         var tracesExported: Double?
         var tracesDropped: [String: Double] = [:]
@@ -56,6 +58,14 @@ public final class SelfMetrics: Sendable {
         state.withLock { state in
             state.reloadSuccessful = success ? 1 : 0
             if success { state.reloadTimestamp = Date().timeIntervalSince1970 }
+        }
+    }
+
+    /// A changed `--web.config.file` (or a file it names) was re-read: applied, or refused and the old one kept.
+    public func recordWebConfigReload(success: Bool) {
+        state.withLock { state in
+            state.webConfigReloads[success ? "success" : "failure", default: 0] += 1
+            state.webConfigReloadSuccessful = success ? 1 : 0
         }
     }
 
@@ -96,6 +106,8 @@ public final class SelfMetrics: Sendable {
         for (handler, codes) in snapshot.requests {
             for (code, count) in codes { requests.add([("handler", handler), ("code", code)], count, suffix: "_total") }
         }
+        var webReloads = MetricFamily(name: "infraprobe_web_config_reloads", help: "Re-reads of a changed --web.config.file, by result.", kind: .counter)
+        for result in ["success", "failure"] { webReloads.add([("result", result)], snapshot.webConfigReloads[result] ?? 0, suffix: "_total") }
         var families = [
             MetricFamily.gauge("infraprobe_build_info", "Build of the running infraprobe.",
                                [([("version", version), ("revision", revision), ("swift_version", BuildInfo.swiftVersion)], 1)]),
@@ -104,6 +116,9 @@ public final class SelfMetrics: Sendable {
             .gauge("infraprobe_config_last_reload_successful", "1 if the last configuration load succeeded.", [([], snapshot.reloadSuccessful)]),
             .gauge("infraprobe_config_last_reload_success_timestamp_seconds", "When the configuration was last loaded successfully.",
                    unit: "seconds", [([], snapshot.reloadTimestamp)]),
+            webReloads,
+            .gauge("infraprobe_web_config_last_reload_successful", "1 if the last re-read of the web config succeeded (else the previous one is in force).",
+                   [([], snapshot.webConfigReloadSuccessful)]),
         ]
         if let exported = snapshot.tracesExported {
             families.append(.counter("infraprobe_traces_exported", "Probe traces the OTLP endpoint accepted.", [([], exported)]))

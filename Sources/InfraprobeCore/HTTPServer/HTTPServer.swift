@@ -31,7 +31,7 @@ public struct HTTPServerOptions: Sendable {
 }
 
 /// PEM key, certificate and optional client CA, already read from disk.
-public struct TLSMaterial: Sendable {
+public struct TLSMaterial: Sendable, Equatable {
     public var keyPEM: String
     public var certificatePEM: String
     public var clientCAPEM: String?
@@ -51,10 +51,14 @@ public struct ConnectionFacts: Sendable {
     public let basicAuth: (user: String, password: String)?
     /// nil without TLS; else whether the client sent a certificate, and whether it verified.
     public let clientCertificate: (present: Bool, verified: Bool)?
+    /// Subject alternative names of the client certificate (DNS, e-mail, IP, URI); nil without TLS.
+    public let clientSANs: [String]?
 
-    public init(basicAuth: (user: String, password: String)?, clientCertificate: (present: Bool, verified: Bool)?) {
+    public init(basicAuth: (user: String, password: String)?, clientCertificate: (present: Bool, verified: Bool)?,
+                clientSANs: [String]? = nil) {
         self.basicAuth = basicAuth
         self.clientCertificate = clientCertificate
+        self.clientSANs = clientSANs
     }
 }
 
@@ -69,6 +73,11 @@ public final class HTTPServer: @unchecked Sendable {
     private let listen: ListenAddress
     private var daemon: OpaquePointer?
     private var pemStrings: [UnsafeMutablePointer<CChar>] = []
+    /// TLS in force; `replaceTLS` changes it.
+    private var tls: TLSMaterial?
+    /// Daemons replaced by `replaceTLS`, finishing their connections; stopped once they have none.
+    private let retired = Locked<[(daemon: OpaquePointer, strings: [UnsafeMutablePointer<CChar>])]>([])
+    private let daemonLock = NSLock()
     private let inFlight = Locked<[ObjectIdentifier: Task<Void, Never>]>([:])
     /// Responses resumed but not yet completed (still being written to their client).
     fileprivate let responding = Locked(0)
@@ -82,6 +91,7 @@ public final class HTTPServer: @unchecked Sendable {
         self.listen = listen
         self.options = options
         self.handler = handler
+        self.tls = options.tls
         connectionLimit = min(options.connectionLimit, Self.descriptorBudget())
         watchdog = ConnectionWatchdog(limits: .init(
             waitLimit: .seconds(Int64(options.connectionTimeoutSeconds)), pressureWait: options.pressureWait,
@@ -101,6 +111,64 @@ public final class HTTPServer: @unchecked Sendable {
     /// triggering, libmicrohttpd 0.9.75 missed the end of connections that were shut down
     /// while their last bytes were still unread, and kept them open until their timeout.
     public func start() throws {
+        daemonLock.lock()
+        defer { daemonLock.unlock() }
+        let (started, strings) = try startDaemon(tls: tls, listenSocket: nil)
+        daemon = started
+        pemStrings = strings
+        port = cshim_mhd_bind_port(started)
+        watchdog.start()
+    }
+
+    /// New TLS settings (certificate rotation, another client CA or priority string, TLS on or
+    /// off) without closing the port: a new daemon takes over the listening socket, the old one
+    /// stops accepting and finishes the connections it has. Throws, keeping the old settings, when
+    /// the new daemon cannot start.
+    public func replaceTLS(_ material: TLSMaterial?) throws {
+        daemonLock.lock()
+        defer { daemonLock.unlock() }
+        guard let old = daemon, !stopping.current else { return }
+        let listenFD = cshim_mhd_listen_fd(old)
+        guard listenFD >= 0 else { throw HTTPServerError(message: "cannot find the listening socket") }
+        let shared = dup(listenFD)
+        guard shared >= 0 else { throw HTTPServerError(message: "cannot share the listening socket: \(String(cString: strerror(errno)))") }
+        let started: (OpaquePointer, [UnsafeMutablePointer<CChar>])
+        do {
+            started = try startDaemon(tls: material, listenSocket: shared)
+        } catch {
+            close(shared)
+            throw error
+        }
+        let oldFD = MHD_quiesce_daemon(old)
+        if oldFD >= 0 { close(oldFD) }
+        retired.withLock { $0.append((old, pemStrings)) }
+        daemon = started.0
+        pemStrings = started.1
+        tls = material
+        reapRetired()
+    }
+
+    /// Stops retired daemons once their last connection is gone, polling off MHD's threads.
+    private func reapRetired() {
+        Thread.detachNewThread { [retired, stopping] in
+            while !stopping.current {
+                let done = retired.withLock { list -> Bool in
+                    list.removeAll { entry in
+                        guard cshim_mhd_connection_count(entry.daemon) == 0 else { return false }
+                        MHD_stop_daemon(entry.daemon)
+                        entry.strings.forEach { free($0) }
+                        return true
+                    }
+                    return list.isEmpty
+                }
+                if done { return }
+                usleep(100_000)
+            }
+        }
+    }
+
+    private func startDaemon(tls: TLSMaterial?, listenSocket: Int32?) throws -> (OpaquePointer, [UnsafeMutablePointer<CChar>]) {
+        var pemStrings: [UnsafeMutablePointer<CChar>] = []
         var flags = MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_POLL.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue
         let me = Unmanaged.passUnretained(self).toOpaque()
         var items: [MHD_OptionItem] = [
@@ -110,7 +178,7 @@ public final class HTTPServer: @unchecked Sendable {
             MHD_OptionItem(option: .NOTIFY_COMPLETED, value: unsafeBitCast(requestCompletedCallback, to: Int.self), ptr_value: me),
             MHD_OptionItem(option: .NOTIFY_CONNECTION, value: unsafeBitCast(connectionNotifyCallback, to: Int.self), ptr_value: me),
         ]
-        if let tls = options.tls {
+        if let tls {
             flags |= MHD_USE_TLS.rawValue
             let key = strdup(tls.keyPEM)!, cert = strdup(tls.certificatePEM)!
             pemStrings += [key, cert]
@@ -128,25 +196,26 @@ public final class HTTPServer: @unchecked Sendable {
             }
         }
         var storage = sockaddr_storage()
-        if let host = listen.host {
+        if let listenSocket {
+            items.append(MHD_OptionItem(option: .LISTEN_SOCKET, value: Int(listenSocket), ptr_value: nil))
+            if listen.host == nil { flags |= MHD_USE_DUAL_STACK.rawValue }
+        } else if let host = listen.host {
             flags |= try Self.fillSocketAddress(&storage, host: host, port: listen.port)
             items.append(MHD_OptionItem(option: .SOCK_ADDR, value: 0, ptr_value: withUnsafeMutablePointer(to: &storage) { UnsafeMutableRawPointer($0) }))
         } else {
             flags |= MHD_USE_DUAL_STACK.rawValue
         }
         items.append(MHD_OptionItem(option: .END, value: 0, ptr_value: nil))
-        daemon = withExtendedLifetime(storage) {
+        let started = withExtendedLifetime(storage) {
             items.withUnsafeBufferPointer { buffer in
                 cshim_mhd_start_daemon(flags, listen.port, accessHandlerCallback, me, buffer.baseAddress)
             }
         }
-        guard let daemon else {
+        guard let started else {
             pemStrings.forEach { free($0) }
-            pemStrings = []
             throw HTTPServerError(message: "cannot listen on \(listen) (address in use, permission denied, or bad TLS material)")
         }
-        port = cshim_mhd_bind_port(daemon)
-        watchdog.start()
+        return (started, pemStrings)
     }
 
     private static func fillSocketAddress(_ storage: inout sockaddr_storage, host: String, port: UInt16) throws -> UInt32 {
@@ -178,6 +247,8 @@ public final class HTTPServer: @unchecked Sendable {
     /// Blocks: call it off the cooperative pool (see `stopOffPool`), whose threads the
     /// in-flight handlers need in order to finish.
     public func stop() {
+        daemonLock.lock()
+        defer { daemonLock.unlock() }
         guard let daemon else { return }
         stopping.withLock { $0 = true }
         let fd = MHD_quiesce_daemon(daemon)
@@ -199,6 +270,14 @@ public final class HTTPServer: @unchecked Sendable {
         // the answer; stopping now would close the connection with it unsent.
         let flushEnd = ContinuousClock.now + .seconds(2)
         while responding.current > 0 && ContinuousClock.now < flushEnd { usleep(5_000) }
+        // Daemons retired by replaceTLS: their handlers are done too (inFlight spans all daemons).
+        retired.withLock { list in
+            for entry in list {
+                MHD_stop_daemon(entry.daemon)
+                entry.strings.forEach { free($0) }
+            }
+            list = []
+        }
         MHD_stop_daemon(daemon)
         watchdog.stop()
         self.daemon = nil
@@ -249,7 +328,7 @@ public final class HTTPServer: @unchecked Sendable {
                                   query: Self.values(connection, kind: .GET_ARGUMENT_KIND, lowercaseKeys: false),
                                   headers: Self.values(connection, kind: .HEADER_KIND, lowercaseKeys: true),
                                   body: context.body)
-        let facts = Self.connectionFacts(connection, tls: options.tls != nil)
+        let facts = Self.connectionFacts(connection)
         let sendableConnection = ConnectionHandle(raw: connection)
         let handler = self.handler
         let key = ObjectIdentifier(context)
@@ -317,7 +396,7 @@ public final class HTTPServer: @unchecked Sendable {
         return collector.values
     }
 
-    private static func connectionFacts(_ connection: OpaquePointer, tls: Bool) -> ConnectionFacts {
+    private static func connectionFacts(_ connection: OpaquePointer) -> ConnectionFacts {
         var basic: (String, String)?
         var password: UnsafeMutablePointer<CChar>?
         if let user = MHD_basic_auth_get_username_password(connection, &password) {
@@ -326,12 +405,21 @@ public final class HTTPServer: @unchecked Sendable {
             if let password { MHD_free(password) }
         }
         var certificate: (Bool, Bool)?
-        if tls {
-            var present: Int32 = 0
-            let status = cshim_mhd_client_cert_verified(connection, &present)
+        var sans: [String]?
+        var present: Int32 = 0
+        let status = cshim_mhd_client_cert_verified(connection, &present)
+        if status != -1 {
             certificate = (present != 0, present != 0 && status == 0)
+            sans = present != 0 ? clientSANs(connection) : []
         }
-        return ConnectionFacts(basicAuth: basic, clientCertificate: certificate)
+        return ConnectionFacts(basicAuth: basic, clientCertificate: certificate, clientSANs: sans)
+    }
+
+    private static func clientSANs(_ connection: OpaquePointer) -> [String] {
+        var buffer = [CChar](repeating: 0, count: 16 * 1024)
+        let used = Int(cshim_mhd_client_cert_sans(connection, &buffer, Int32(buffer.count)))
+        guard used > 0 else { return [] }
+        return buffer[..<used].split(separator: 0).map { String(decoding: $0.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
     }
 }
 

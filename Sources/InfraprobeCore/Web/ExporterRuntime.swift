@@ -23,6 +23,10 @@ public final class ExporterRuntime: Sendable {
             }
         }
 
+        /// The file `webConfig` came from: watched, and re-read when it or a file it names changes.
+        public var webConfigFile: String?
+        public var webConfigPollInterval: Duration = .seconds(3)
+
         public init(configFile: String, listen: ListenAddress) {
             self.configFile = configFile
             self.listen = listen
@@ -35,6 +39,7 @@ public final class ExporterRuntime: Sendable {
     private let configFile: String
     private let logger: Logger
     private let reloadLock = NSLock()
+    private let webConfigWatcher: WebConfigWatcher?
     /// Reloads run one at a time anyway (the lock): one thread of their own and a short queue,
     /// so a burst of `POST /-/reload` neither waits on the probes' blocking threads nor holds them.
     private static let reloadExecutor = BlockingExecutor(maxThreads: 1, maxQueued: 4)
@@ -53,29 +58,50 @@ public final class ExporterRuntime: Sendable {
                                historyLimit: settings.historyLimit, tracer: tracer, logger: logger)
         // Reading and parsing a large file takes a while (0.8 s for 9,000 targets in a debug
         // build): off the cooperative pool, so probes and scrapes go on meanwhile.
+        // Set once the watcher exists (it needs the app, which needs this closure).
+        let watcher = Locked<WebConfigWatcher?>(nil)
         let reloader: WebApp.Reloader = { [loader, configFile, service, logger, reloadLock] in
             do {
                 return try await Self.reloadExecutor.run(before: .after(Self.reloadWait)) {
-                    Self.reload(loader: loader, file: configFile, service: service, logger: logger, lock: reloadLock)
+                    watcher.current?.check()
+                    return Self.reload(loader: loader, file: configFile, service: service, logger: logger, lock: reloadLock)
                 }
             } catch {
                 return .failure(ConfigError(file: configFile, line: nil, key: "", message: "reload not started: \(error)"))
             }
         }
         let app = WebApp(service: service, options: settings.web, reloader: reloader, logger: logger)
-        server = HTTPServer(listen: settings.listen, options: settings.server) { request, facts in
+        let server = HTTPServer(listen: settings.listen, options: settings.server) { request, facts in
             await app.handle(request, facts)
         }
+        self.server = server
+        for warning in settings.webConfig?.warnings ?? [] { logger.warning("web config", metadata: ["warning": "\(warning)"]) }
+        if let file = settings.webConfigFile, let current = settings.webConfig {
+            webConfigWatcher = WebConfigWatcher(file: file, current: current, interval: settings.webConfigPollInterval,
+                                                metrics: metrics, logger: logger) { config in
+                if config.tls != app.currentSecurity.tls { try server.replaceTLS(config.tls) }
+                app.replaceSecurity(config)
+            }
+        } else {
+            webConfigWatcher = nil
+        }
+        watcher.withLock { $0 = webConfigWatcher }
     }
+
+    /// Re-reads the web config now if it changed (the poll does the same every few seconds).
+    @discardableResult
+    public func reloadWebConfig() -> Result<Void, ConfigError>? { webConfigWatcher?.check() }
 
     public func start() throws {
         try server.start()
+        webConfigWatcher?.start()
         service.tracer?.start()
         logger.info("listening", metadata: ["port": "\(server.port)", "targets": "\(service.config.targets.count)"])
     }
 
     public func stop() {
         logger.info("shutting down; waiting for in-flight requests", metadata: ["in_flight": "\(server.inFlightCount)"])
+        webConfigWatcher?.stop()
         server.stop()
         service.tracer?.stop()
     }
@@ -92,7 +118,8 @@ public final class ExporterRuntime: Sendable {
 
     @discardableResult
     public func reload() -> Result<Void, ConfigError> {
-        Self.reload(loader: loader, file: configFile, service: service, logger: logger, lock: reloadLock)
+        reloadWebConfig()
+        return Self.reload(loader: loader, file: configFile, service: service, logger: logger, lock: reloadLock)
     }
 
     private static func reload(loader: ConfigLoader, file: String, service: ProbeService, logger: Logger, lock: NSLock) -> Result<Void, ConfigError> {

@@ -21,6 +21,8 @@ public final class WebApp: Sendable {
     let reloader: Reloader?
     let logger: Logger
     let basicAuth = BasicAuth()
+    /// The web config in force (TLS client policy, users, headers, rate limit); replaced on reload.
+    private let security: Locked<(config: WebConfig, limiter: RateLimiter?)>
     let landingPage = LandingPageCache()
 
     public init(service: ProbeService, options: WebOptions = WebOptions(), reloader: Reloader? = nil,
@@ -30,10 +32,32 @@ public final class WebApp: Sendable {
         self.options = options
         self.reloader = reloader
         self.logger = logger
+        security = Locked((options.security, options.security.rateLimit.map(RateLimiter.init)))
     }
 
+    /// Applies a reloaded web config to the next requests; a changed rate limit starts a fresh bucket.
+    public func replaceSecurity(_ config: WebConfig) {
+        security.withLock { current in
+            let limiter = config.rateLimit == current.config.rateLimit ? current.limiter : config.rateLimit.map(RateLimiter.init)
+            current = (config, limiter)
+        }
+    }
+
+    public var currentSecurity: WebConfig { security.current.config }
+
     public func handle(_ request: HTTPRequest, _ facts: ConnectionFacts) async -> HTTPResponse {
-        if let denied = await options.security.authorize(path: request.path, facts: facts, verifier: basicAuth) {
+        let (config, limiter) = security.current
+        if let limiter, !limiter.allow() {
+            metrics.recordRequest(handler: handlerName(request.path), code: 429)
+            return .text(429, "Too Many Requests")
+        }
+        var response = await authorizedResponse(request, facts, config)
+        response.headers += config.headers.map { ($0.name, $0.value) }
+        return response
+    }
+
+    private func authorizedResponse(_ request: HTTPRequest, _ facts: ConnectionFacts, _ config: WebConfig) async -> HTTPResponse {
+        if let denied = await config.authorize(path: request.path, facts: facts, verifier: basicAuth) {
             metrics.recordRequest(handler: handlerName(request.path), code: denied.status)
             return denied
         }

@@ -18,11 +18,31 @@ public struct WebConfig: Sendable {
     public var clientAuth: ClientAuth = .noClientCert
     /// user → bcrypt hash.
     public var basicAuthUsers: [String: String] = [:]
+    /// `client_allowed_sans`: the client certificate must carry one of these SANs.
+    public var clientAllowedSANs: [String]?
+    /// `http_server_config.headers`, sent on every response.
+    public var headers: [(name: String, value: String)] = []
+    public var rateLimit: RateLimit?
+    /// The web config file and the certificate, key and CA files it names: a change to any is a reload.
+    public var files: [String] = []
+    /// Accepted, but worth a log line at load.
+    public var warnings: [ConfigError] = []
+
+    public struct RateLimit: Sendable, Equatable {
+        public var interval: Duration
+        public var burst: Int
+    }
 
     public init() {}
 
-    static let tlsVersions = ["TLS10": "VERS-TLS1.0", "TLS11": "VERS-TLS1.1", "TLS12": "VERS-TLS1.2", "TLS13": "VERS-TLS1.3"]
-    static let versionOrder = ["TLS10", "TLS11", "TLS12", "TLS13"]
+    /// The headers exporter-toolkit lets an operator set, with the only values it allows (nil: any).
+    static let configurableHeaders: [String: [String]?] = [
+        "Strict-Transport-Security": nil,
+        "X-Content-Type-Options": ["nosniff"],
+        "X-Frame-Options": ["deny", "sameorigin"],
+        "X-XSS-Protection": nil,
+        "Content-Security-Policy": nil,
+    ]
 
     public static func load(file: String) throws -> WebConfig {
         let text: String
@@ -31,87 +51,117 @@ public struct WebConfig: Sendable {
         } catch {
             throw ConfigError(file: file, line: nil, key: "", message: "cannot read the web config file: \(error)")
         }
-        return try parse(yaml: text, file: file, baseDirectory: URL(fileURLWithPath: file).deletingLastPathComponent())
+        var config = try parse(yaml: text, file: file, baseDirectory: URL(fileURLWithPath: file).deletingLastPathComponent())
+        config.files.insert(file, at: 0)
+        return config
     }
 
     public static func parse(yaml: String, file: String, baseDirectory: URL) throws -> WebConfig {
         let root = try ConfigLoader.compose(yaml: yaml, file: file)
         let top = try ConfigSection(file: file, path: "", node: root, baseDirectory: baseDirectory)
+        ["tls_server_config", "basic_auth_users", "http_server_config", "rate_limit"].forEach(top.markRead)
+        try top.rejectUnknownKeys(message: "unknown key")
         var config = WebConfig()
-        if let tls = try top.section("tls_server_config") {
-            config = try parseTLS(tls, into: config)
+        var tlsFacts = WebTLSConfig.Parsed()
+        if let tls = try mappingSection(top, "tls_server_config") {
+            tlsFacts = try WebTLSConfig.parse(tls)
+            config.tls = tlsFacts.tls
+            config.clientAuth = tlsFacts.clientAuth
+            config.clientAllowedSANs = tlsFacts.clientAllowedSANs
+            config.files = tlsFacts.files
         }
-        if let users = top.valueNode("basic_auth_users") {
-            top.markRead("basic_auth_users")
+        if let users = top.valueNode("basic_auth_users"), users.null == nil {
             guard case .mapping(let mapping) = users else { throw top.error("basic_auth_users", "expected a mapping of user names to bcrypt hashes") }
             for (key, value) in mapping {
                 guard let user = key.string, !user.isEmpty, case .scalar(let scalar) = value else {
                     throw ConfigError(file: file, line: key.mark?.line, key: "basic_auth_users", message: "expected user: bcrypt-hash")
                 }
                 let hash = scalar.string
-                // The cost is checked before anything hashes with it: each step doubles the time of
-                // every login (and of this check), so `$2y$31$` would hang the load for days.
-                if hash.utf8.count > 7, ["$2a$", "$2b$", "$2y$"].contains(where: hash.hasPrefix), hash.utf8.dropFirst(6).first == UInt8(ascii: "$"),
-                   let cost = Int(hash.dropFirst(4).prefix(2)), !BasicAuth.acceptedCosts.contains(cost) {
-                    throw ConfigError(file: file, line: value.mark?.line, key: "basic_auth_users.\(user)",
-                                      message: "bcrypt cost \(cost) is outside \(BasicAuth.acceptedCosts.lowerBound)…\(BasicAuth.acceptedCosts.upperBound)")
-                }
-                guard ["$2a$", "$2b$", "$2y$"].contains(where: hash.hasPrefix), BasicAuth.crypt("probe", setting: hash) != nil else {
+                // Checked by shape, never by hashing with it: each cost step doubles the time.
+                guard isBcryptHash(hash) else {
                     throw ConfigError(file: file, line: value.mark?.line, key: "basic_auth_users.\(user)",
                                       message: "not a bcrypt hash (expected $2y$/$2b$/$2a$…, e.g. from htpasswd -nBC 10)")
+                }
+                if let cost = BasicAuth.cost(of: hash), !BasicAuth.acceptedCosts.contains(cost) {
+                    // Valid for exporter-toolkit (its own test users include cost 18), so not refused; but
+                    // every login would take seconds of CPU, so this user's logins are refused unhashed.
+                    config.warnings.append(ConfigError(file: file, line: value.mark?.line, key: "basic_auth_users.\(user)",
+                                                       message: "bcrypt cost \(cost) is outside \(BasicAuth.acceptedCosts.lowerBound)…\(BasicAuth.acceptedCosts.upperBound): this user's logins are refused"))
                 }
                 config.basicAuthUsers[user] = hash
             }
         }
-        if let http = try top.section("http_server_config") {
-            // http2 is not served by libmicrohttpd; accept an explicit `false` only.
-            if try http.bool("http2") == true { throw http.error("http2", "HTTP/2 is not supported by this build") }
-            try http.rejectUnknownKeys(message: "not supported by this build")
-        }
-        try top.rejectUnknownKeys(message: "unknown or unsupported key")
-        return config
-    }
-
-    private static func parseTLS(_ section: ConfigSection, into base: WebConfig) throws -> WebConfig {
-        var config = base
-        guard let certFile = try section.string("cert_file").map(section.resolvePath) else { throw section.error("cert_file", "is required") }
-        guard let keyFile = try section.string("key_file").map(section.resolvePath) else { throw section.error("key_file", "is required") }
-        let cert = try readPEM(certFile, section, "cert_file")
-        let key = try readPEM(keyFile, section, "key_file")
-        let clientCA = try section.string("client_ca_file").map(section.resolvePath).map { try readPEM($0, section, "client_ca_file") }
-        if let text = try section.string("client_auth_type") {
-            guard let type = ClientAuth(rawValue: text) else {
-                throw section.error("client_auth_type", "must be one of \(ClientAuth.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(text)\"")
+        var http2 = true
+        if let http = try mappingSection(top, "http_server_config") {
+            // Accepted for compatibility: libmicrohttpd serves HTTP/1.1 only, whatever it says.
+            http2 = try http.bool("http2") ?? true
+            if let headers = http.valueNode("headers"), headers.null == nil {
+                http.markRead("headers")
+                config.headers = try parseHeaders(headers, http)
             }
-            config.clientAuth = type
+            try http.rejectUnknownKeys(message: "unknown key")
         }
-        if config.clientAuth != .noClientCert && clientCA == nil {
-            throw section.error("client_ca_file", "is required when client_auth_type is \(config.clientAuth.rawValue) (certificates are requested against it)")
+        if http2, let suites = tlsFacts.suites, !suites.isEmpty, tlsFacts.minVersion != "TLS13",
+           !suites.contains(where: GoTLSNames.http2Required.contains) {
+            throw ConfigError(file: file, line: nil, key: "tls_server_config.cipher_suites",
+                              message: "TLSConfig.CipherSuites is missing an HTTP/2-required AES_128_GCM_SHA256 cipher (need at least one of \(GoTLSNames.http2Required.joined(separator: " or "))), as exporter-toolkit refuses it; add one or set http_server_config.http2: false")
         }
-        let minVersion = try section.string("min_version") ?? "TLS12"
-        let maxVersion = try section.string("max_version") ?? "TLS13"
-        guard let low = versionOrder.firstIndex(of: minVersion) else { throw section.error("min_version", "must be one of \(versionOrder.joined(separator: ", "))") }
-        guard let high = versionOrder.firstIndex(of: maxVersion) else { throw section.error("max_version", "must be one of \(versionOrder.joined(separator: ", "))") }
-        guard low <= high else { throw section.error("max_version", "is below min_version") }
-        let versions = versionOrder[low...high].reversed().map { "+" + tlsVersions[$0]! }
-        for unsupported in ["cipher_suites", "curve_preferences", "client_allowed_sans", "prefer_server_cipher_suites"] where section.has(unsupported) {
-            throw section.error(unsupported, "is not supported by this build (TLS is GnuTLS through libmicrohttpd)")
+        if let limit = try mappingSection(top, "rate_limit") {
+            config.rateLimit = try parseRateLimit(limit)
         }
-        try section.rejectUnknownKeys()
-        config.tls = TLSMaterial(keyPEM: key, certificatePEM: cert, clientCAPEM: clientCA,
-                                 priorities: "NORMAL:-VERS-ALL:" + versions.joined(separator: ":"))
         return config
     }
 
-    private static func readPEM(_ path: String, _ section: ConfigSection, _ key: String) throws -> String {
-        let text: String
-        do {
-            text = try RegularFileReader.readText(path, limit: RegularFileReader.certificateLimit)
-        } catch {
-            throw section.error(key, "cannot read \(path): \(error)")
+    /// `$2a$`/`$2b$`/`$2y$`, a cost of 04–31, then 53 characters of bcrypt's base64 — checked by
+    /// shape, as Go's `bcrypt.Cost` does: hashing to check would cost seconds for a high cost.
+    static func isBcryptHash(_ hash: String) -> Bool {
+        let bytes = Array(hash.utf8)
+        guard bytes.count == 60, ["$2a$", "$2b$", "$2y$"].contains(where: hash.hasPrefix), bytes[6] == UInt8(ascii: "$"),
+              let cost = Int(String(decoding: bytes[4..<6], as: UTF8.self)), (4...31).contains(cost) else { return false }
+        let alphabet = Set("./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789".utf8)
+        return bytes[7...].allSatisfy(alphabet.contains)
+    }
+
+    /// A nested mapping; an empty (null) value counts as absent, as in Go.
+    private static func mappingSection(_ top: ConfigSection, _ key: String) throws -> ConfigSection? {
+        guard let node = top.valueNode(key), node.null == nil else { return nil }
+        return try top.section(key)
+    }
+
+    private static func parseHeaders(_ node: Node, _ section: ConfigSection) throws -> [(name: String, value: String)] {
+        guard case .mapping(let mapping) = node else { throw section.error("headers", "expected a mapping of header names to values") }
+        var headers: [(name: String, value: String)] = []
+        for (key, value) in mapping {
+            guard let name = key.string, case .scalar(let scalar) = value else {
+                throw ConfigError(file: section.file, line: key.mark?.line, key: "http_server_config.headers", message: "expected Header: value")
+            }
+            func failure(_ message: String) -> ConfigError {
+                ConfigError(file: section.file, line: key.mark?.line, key: "http_server_config.headers.\(name)", message: message)
+            }
+            guard let allowed = configurableHeaders[name] else {
+                throw failure("HTTP header \"\(name)\" can not be configured (only \(configurableHeaders.keys.sorted().joined(separator: ", ")))")
+            }
+            if let allowed, !allowed.contains(scalar.string) {
+                throw failure("invalid value for \(name). Expected one of: \(allowed.map { "\"\($0)\"" }.joined(separator: ", ")), but got: \"\(scalar.string)\"")
+            }
+            guard !scalar.string.contains(where: { $0 == "\r" || $0 == "\n" }) else { throw failure("a header value cannot span lines") }
+            headers.append((name, scalar.string))
         }
-        guard text.contains("-----BEGIN ") else { throw section.error(key, "\(path) is not PEM") }
-        return text
+        return headers
+    }
+
+    private static func parseRateLimit(_ section: ConfigSection) throws -> RateLimit? {
+        let burst = try section.int("burst", range: 0...1_000_000) ?? 0
+        let interval: Duration
+        // Go's time.Duration reads `0` as zero; the toolkit has no limiter then.
+        if let text = section.valueNode("interval")?.string, text == "0" {
+            section.markRead("interval")
+            interval = .zero
+        } else {
+            interval = try section.duration("interval", range: .nanoseconds(1)...(.seconds(86400))) ?? .zero
+        }
+        try section.rejectUnknownKeys(message: "unknown key")
+        return interval == .zero ? nil : RateLimit(interval: interval, burst: burst)
     }
 
     /// Decides whether a request may proceed; nil means yes, else the response to send.
@@ -128,6 +178,9 @@ public struct WebConfig: Sendable {
             case .requireAndVerifyClientCert:
                 if !certificate.present || !certificate.verified { return .text(403, "a valid client certificate is required") }
             }
+        }
+        if let allowed = clientAllowedSANs, tls != nil, !(facts.clientSANs ?? []).contains(where: allowed.contains) {
+            return .text(403, "the client certificate has none of the allowed subject alternative names")
         }
         guard !basicAuthUsers.isEmpty, path != "/-/healthy" else { return nil }
         if let credentials = facts.basicAuth, await verifier.verify(user: credentials.user, password: credentials.password, users: basicAuthUsers) {
@@ -166,6 +219,7 @@ public final class BasicAuth: Sendable {
         let stored = users[user]
         let key = "\(user)\u{0}\(stored ?? "")\u{0}\(password)"
         if stored != nil, cache.withLock({ $0.contains(key) }) { return true }
+        if let stored, let cost = Self.cost(of: stored), !Self.acceptedCosts.contains(cost) { return false }
         let setting = stored ?? Self.dummyHash
         let computed: String?
         do {
@@ -179,6 +233,12 @@ public final class BasicAuth: Sendable {
             if entries.count > cacheLimit { entries.removeFirst(entries.count - cacheLimit) }
         }
         return true
+    }
+
+    /// The cost field of a `$2?$NN$…` hash.
+    static func cost(of hash: String) -> Int? {
+        guard hash.utf8.count > 7, hash.utf8.dropFirst(6).first == UInt8(ascii: "$") else { return nil }
+        return Int(hash.dropFirst(4).prefix(2))
     }
 
     static func crypt(_ phrase: String, setting: String) -> String? {
