@@ -84,7 +84,7 @@ start_infraprobe() {
   "$BIN" --config.file "$WORK/infraprobe.yml" --web.listen-address "127.0.0.1:$IP_PORT" >>"$WORK/infraprobe.log" 2>&1 &
   IP_PID=$!
   PIDS+=("$IP_PID")
-  wait_http "http://127.0.0.1:$IP_PORT/-/healthy" 20
+  wait_http "http://127.0.0.1:$IP_PORT/-/healthy" 20 "$IP_PID"
 }
 start_infraprobe
 
@@ -107,7 +107,7 @@ EOF
 : >"$WORK/webhook.jsonl"
 python3 "$WORK/webhook.py" "$HOOK_PORT" "$WORK/webhook.jsonl" >"$WORK/webhook.log" 2>&1 &
 PIDS+=($!)
-wait_http "http://127.0.0.1:$HOOK_PORT/" 10
+wait_http "http://127.0.0.1:$HOOK_PORT/" 10 "$!"
 
 # The shipped configs with this run's ports and 1 s timings.
 render_prometheus "$DIVISOR" "$IP_PORT" "redis-main trace-flows consul arangodb tempo grafana otel" "$AM_PORT"
@@ -116,12 +116,14 @@ render_alertmanager "$HOOK_PORT"
 mkdir -p "$WORK/am-data" "$WORK/prom-data"
 prometheus-alertmanager --config.file "$WORK/alertmanager.yml" --storage.path "$WORK/am-data" \
   --web.listen-address "127.0.0.1:$AM_PORT" --cluster.listen-address= >"$WORK/alertmanager.log" 2>&1 &
-PIDS+=($!)
+AM_PID=$!
+PIDS+=("$AM_PID")
 prometheus --config.file "$WORK/prometheus.yml" --storage.tsdb.path "$WORK/prom-data" \
   --web.listen-address "127.0.0.1:$PROM_PORT" >"$WORK/prometheus.log" 2>&1 &
-PIDS+=($!)
-wait_http "$AM/-/ready" 30
-wait_http "$PROM/-/ready" 30
+PROM_PID=$!
+PIDS+=("$PROM_PID")
+wait_http "$AM/-/ready" 30 "$AM_PID"
+wait_http "$PROM/-/ready" 30 "$PROM_PID"
 T_PROM=$EPOCHREALTIME
 log "prometheus and alertmanager ready"
 

@@ -62,7 +62,7 @@ log "targets: $TARGETS"
 
 "$BIN" --config.file "$WORK/infraprobe.yml" --web.listen-address "127.0.0.1:$IP_PORT" >"$WORK/infraprobe.log" 2>&1 &
 PIDS+=($!)
-wait_http "http://127.0.0.1:$IP_PORT/-/healthy" 20
+wait_http "http://127.0.0.1:$IP_PORT/-/healthy" 20 "$!"
 
 # The shipped Prometheus and Alertmanager configs and rules: this run's ports and targets, 1 s
 # timings, for: divided by DIVISOR. Alerts are read from Prometheus' /api/v1/alerts; whether one
@@ -75,11 +75,11 @@ mkdir -p "$WORK/prom-data" "$WORK/am-data"
 prometheus-alertmanager --config.file "$WORK/alertmanager.yml" --storage.path "$WORK/am-data" \
   --web.listen-address "127.0.0.1:$AM_PORT" --cluster.listen-address= >"$WORK/alertmanager.log" 2>&1 &
 PIDS+=($!)
-wait_http "$AM/-/ready" 30
+wait_http "$AM/-/ready" 30 "$!"
 prometheus --config.file "$WORK/prometheus.yml" --storage.tsdb.path "$WORK/prom-data" \
   --web.listen-address "127.0.0.1:$PROM_PORT" >"$WORK/prometheus.log" 2>&1 &
 PIDS+=($!)
-wait_http "$PROM/-/ready" 30
+wait_http "$PROM/-/ready" 30 "$!"
 log "prometheus ready"
 
 cat >"$WORK/measure.py" <<'PYMEASURE'

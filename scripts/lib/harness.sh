@@ -27,13 +27,41 @@ trap "exit 130" INT TERM HUP
 
 elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "${2:-$EPOCHREALTIME}"; }
 log() { echo "[$(elapsed "$T0")s] $*"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_http() { # url timeout
+# A free port below the kernel's ephemeral range, so that no process binding port 0 (the fakes,
+# curl, the services under test) can take it between this pick and the listener's start; ports
+# already handed out in this run (listed in $WORK/.ports) are never handed out twice.
+free_port() {
+  python3 - "$WORK/.ports" <<'PYPORT'
+import os, random, socket, sys
+taken = set(open(sys.argv[1]).read().split()) if os.path.exists(sys.argv[1]) else set()
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(200):
+    port = random.randrange(max(1024, low - 12000), low)
+    if str(port) in taken:
+        continue
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    open(sys.argv[1], "a").write(f"{port}\n")
+    print(port)
+    break
+else:
+    sys.exit("no free port below the ephemeral range")
+PYPORT
+}
+wait_http() { # url timeout [pid]: with a pid, also fails at once when that process has exited
   local deadline=$(( SECONDS + $2 ))
   until curl -fsS -o /dev/null "$1" 2>/dev/null; do
     [ $SECONDS -lt $deadline ] || { echo "$HARNESS_NAME: $1 not up after $2 s" >&2; return 1; }
+    [ -z "${3:-}" ] || kill -0 "$3" 2>/dev/null || { echo "$HARNESS_NAME: the process for $1 exited" >&2; return 1; }
     sleep 0.2
   done
+  # An answer from some other process on the port does not count.
+  [ -z "${3:-}" ] || kill -0 "$3" 2>/dev/null || { echo "$HARNESS_NAME: the process for $1 exited" >&2; return 1; }
 }
 require_tools() {
   for tool in "$@"; do
