@@ -63,17 +63,7 @@ public enum ExpositionWriter {
             previous = key
             out += family.name
             out += sample.suffix
-            if !sample.labels.isEmpty {
-                out += "{"
-                for (index, label) in sample.labels.enumerated() {
-                    if index > 0 { out += "," }
-                    out += label.name
-                    out += "=\""
-                    out += escapeLabelValue(label.value)
-                    out += "\""
-                }
-                out += "}"
-            }
+            if !sample.labels.isEmpty { writeLabelSet(sample.labels, into: &out) }
             out += " "
             out += formatValue(sample.value)
             if format == .openMetrics100, let exemplar = sample.exemplar { writeExemplar(exemplar, into: &out) }
@@ -81,19 +71,26 @@ public enum ExpositionWriter {
         }
     }
 
-    /// ` # {trace_id="…"} 0.0123 1700000000.123`; OpenMetrics caps the label set at 128 characters.
-    private static func writeExemplar(_ exemplar: MetricFamily.Exemplar, into out: inout String) {
-        let length = exemplar.labels.reduce(0) { $0 + $1.name.count + $1.value.count }
-        guard length <= 128, !hasDuplicateLabelNames(exemplar.labels) else { return }
-        out += " # {"
-        for (index, label) in exemplar.labels.enumerated() {
+    /// `{name="value",…}` with values escaped: a sample's labels and an exemplar's alike.
+    private static func writeLabelSet(_ labels: [MetricFamily.Label], into out: inout String) {
+        out += "{"
+        for (index, label) in labels.enumerated() {
             if index > 0 { out += "," }
             out += label.name
             out += "=\""
             out += escapeLabelValue(label.value)
             out += "\""
         }
-        out += "} "
+        out += "}"
+    }
+
+    /// ` # {trace_id="…"} 0.0123 1700000000.123`; OpenMetrics caps the label set at 128 characters.
+    private static func writeExemplar(_ exemplar: MetricFamily.Exemplar, into out: inout String) {
+        let length = exemplar.labels.reduce(0) { $0 + $1.name.count + $1.value.count }
+        guard length <= 128, !hasDuplicateLabelNames(exemplar.labels) else { return }
+        out += " # "
+        writeLabelSet(exemplar.labels, into: &out)
+        out += " "
         out += formatValue(exemplar.value)
         out += " "
         out += formatTimestamp(exemplar.timestamp)
