@@ -25,7 +25,7 @@ struct ConsulConformanceTests {
         let services = Locked<[String: String]>([:])
         let checks = Locked<[String: (service: String, status: String)]>([:])
         let autopilotUnhealthy: Bool
-        private var server: HTTPServer?
+        private var server: LoopbackTestServer?
 
         init(autopilotUnhealthy: Bool = false) throws {
             recorded = Recorded(leader: try transcript("status/leader-200.http"), peers: try transcript("status/peers-200.http"),
@@ -40,18 +40,10 @@ struct ConsulConformanceTests {
         var url: String { "http://127.0.0.1:\(server?.port ?? 0)" }
 
         func start() throws {
-            var options = HTTPServerOptions()
-            options.shutdownGrace = .zero
-            let server = HTTPServer(listen: ListenAddress("127.0.0.1:0")!, options: options) { [unowned self] request, _ in
-                self.answer(request)
-            }
-            try server.start()
-            self.server = server
+            server = try LoopbackTestServer { [unowned self] request in self.answer(request) }
         }
 
-        func stopOffPool() async {
-            await BlockingExecutor.shared.run { self.server?.stop() }
-        }
+        func stopOffPool() async { await server?.stopOffPool() }
 
         func respond(_ recorded: RecordedResponse, status: Int? = nil, json: JSONValue? = nil) -> HTTPResponse {
             var response = recorded.httpResponse

@@ -277,7 +277,7 @@ final class ReplayServer: @unchecked Sendable {
     private let served = Locked<[Int: Int]>([:])
     private let log = Locked<[String]>([])
     private let strays = Locked<[String]>([])
-    private var server: HTTPServer?
+    private var server: LoopbackTestServer?
 
     init(_ routes: [Route]) {
         self.routes = routes
@@ -285,13 +285,7 @@ final class ReplayServer: @unchecked Sendable {
 
     /// Starts on a free loopback port.
     func start() throws {
-        var options = HTTPServerOptions()
-        options.shutdownGrace = .zero
-        let server = HTTPServer(listen: ListenAddress("127.0.0.1:0")!, options: options) { [unowned self] request, _ in
-            self.answer(request)
-        }
-        try server.start()
-        self.server = server
+        server = try LoopbackTestServer { [unowned self] request in self.answer(request) }
     }
 
     /// Starts a server for these routes (call `stop()` when done).
@@ -303,10 +297,7 @@ final class ReplayServer: @unchecked Sendable {
 
     func stop() { server?.stop() }
 
-    /// `stop()` waits for in-flight handlers; from async code do that off the cooperative pool.
-    func stopOffPool() async {
-        await BlockingExecutor.shared.run { self.stop() }
-    }
+    func stopOffPool() async { await server?.stopOffPool() }
 
     var url: String { "http://127.0.0.1:\(server?.port ?? 0)" }
     var hostPort: String { "127.0.0.1:\(server?.port ?? 0)" }
