@@ -10,21 +10,6 @@ struct ProbeTraceTests {
     static let openMetrics = ["Accept": "application/openmetrics-text; version=1.0.0"]
     static let histogram = "infraprobe_component_latency_seconds"
 
-    static func config(redis: String, hole: String) -> String {
-        """
-        timeout: 5s
-        targets:
-          redis-main:
-            prober: redis
-            address: \(redis)
-            password: never-shown-secret
-          redis-hung:
-            prober: redis
-            address: \(hole)
-            timeout: 1s
-        """
-    }
-
     func withStack(tracing: (FakeOTelCollector) -> TraceExporter.Options?,
                    _ body: (TestExporter, FakeOTelCollector) async throws -> Void) async throws {
         let redis = try RedisServer(["--requirepass", "never-shown-secret"])
@@ -32,7 +17,7 @@ struct ProbeTraceTests {
         let collector = FakeOTelCollector()
         try collector.start()
         do {
-            let exporter = try TestExporter(config: Self.config(redis: redis.address, hole: hole.address)) { $0.tracing = tracing(collector) }
+            let exporter = try TestExporter(config: ExporterHTTPTests.Harness.config(redis: redis.address, hole: hole.address)) { $0.tracing = tracing(collector) }
             try await body(exporter, collector)
         } catch {
             await collector.stopOffPool()
