@@ -52,12 +52,16 @@ public final class ProberEnvironment: Sendable {
     public let executor: BlockingExecutor
     /// One libcurl multi loop for every HTTP prober: connections are reused across probes.
     public let http: HTTPClient
+    /// Redis connections by address and login, for named and module targets alike (on the
+    /// shared Redis event loop).
+    public let redisPools: RedisPools
 
     public init(instanceID: String = ProberEnvironment.makeInstanceID(), executor: BlockingExecutor = .shared,
-                http: HTTPClient = .shared) {
+                http: HTTPClient = .shared, redisPools: RedisPools? = nil) {
         self.instanceID = instanceID
         self.executor = executor
         self.http = http
+        self.redisPools = redisPools ?? RedisPools(resolver: executor)
     }
 
     public static func makeInstanceID() -> String {
