@@ -86,6 +86,12 @@ public final class RedisConnection: @unchecked Sendable {
         submit(expected: commands.count, bytes: RESPCommand.encode(commands), deadline: deadline)
     }
 
+    /// Waits for one reply without sending anything: what a server says unprompted right
+    /// after accepting (Redis refusing a client over maxclients writes its error, then closes).
+    public func unpromptedReply(before deadline: Deadline) -> RedisReplyFuture {
+        submit(expected: 1, bytes: [], deadline: deadline)
+    }
+
     private func submit(expected: Int, bytes: [UInt8], deadline: Deadline) -> RedisReplyFuture {
         if let failure = shared.current.failure { return .failed(failure) }
         let exchange = Exchange(expected: expected, deadline: deadline.instant, future: RedisReplyFuture())
@@ -250,7 +256,11 @@ public final class RedisConnection: @unchecked Sendable {
 
     private func loopTakeReplies() throws(RedisClientError) {
         while let reply = try reader.next() {
-            guard !exchanges.isEmpty else { throw RedisClientError(.protocol, "server sent a reply nobody asked for: \(reply)") }
+            guard !exchanges.isEmpty else {
+                // Redis speaks first only to refuse a client (maxclients), then closes: that is the answer to what comes next.
+                if case .error(let message) = reply { throw RedisClientError(.protocol, "server sent unprompted: \(message)", serverError: message) }
+                throw RedisClientError(.protocol, "server sent a reply nobody asked for: \(reply)")
+            }
             exchanges[0].replies.append(reply)
             guard exchanges[0].replies.count == exchanges[0].expected else { continue }
             let done = exchanges.removeFirst()

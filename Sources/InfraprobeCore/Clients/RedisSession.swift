@@ -118,10 +118,23 @@ final class RedisSession {
         do {
             replies = try await future.value()
         } catch {
-            throw transportFailure(error, shown: shown, command: commands.first?.first ?? "")
+            throw transportFailure(await explained(error), shown: shown, command: commands.first?.first ?? "")
         }
         context.step("\(shown) → \(replies.map(\.description).joined(separator: " | ")) (\(RESPSize.describe(sent: commands, shown: shown, received: replies))\(ComponentRunner.formatSeconds(ContinuousClock.now - started)))")
         return replies
+    }
+
+    /// A new connection reset or closed before its first reply may be Redis refusing the
+    /// client (maxclients): it writes why and closes, and the reset our unread commands cause
+    /// can discard that message. Listening, without sending, on one more connection hears it.
+    private func explained(_ error: RedisClientError) async -> RedisClientError {
+        guard fresh, sentOnThisConnection == 0, error.serverError == nil, error.kind == .io || error.kind == .closed else { return error }
+        let listenDeadline = min(context.deadline, Deadline.after(.milliseconds(250)))
+        let listener = RedisConnection.open(to: pool.address, deadline: listenDeadline, resolver: pool.resolver, loop: pool.loop)
+        defer { listener.close() }
+        guard case .error(let message)? = try? await listener.unpromptedReply(before: listenDeadline).value().first else { return error }
+        context.step("a connection that sends nothing is told: \(message)")
+        return RedisClientError(error.kind, error.message, serverError: message)
     }
 
     private func transportFailure(_ error: RedisClientError, shown: String, command: String) -> Error {
