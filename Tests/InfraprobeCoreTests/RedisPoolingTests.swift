@@ -86,12 +86,12 @@ struct RedisPoolingTests {
     }
 
     /// All of 127/8 reaches loopback on Linux, so each of these is a pool of its own on one server.
-    @Test func test_exporter_probingHundredsOfRedisTargets_holdsAtMostTwoDescriptorsEach_andFewThreads() async throws {
-        let count = 400
+    @Test func test_exporter_probingAThousandRedisTargets_holdsAtMostTwoDescriptorsEach_andFewThreads() async throws {
+        let count = 1000
         let redis = try await RedisServer.make(["--bind", "0.0.0.0", "--protected-mode", "yes", "--maxclients", "4000"])
         var yaml = "targets:\n"
         for index in 0..<count {
-            yaml += "  r\(index):\n    prober: redis\n    address: 127.0.\(index / 200 + 1).\(index % 200 + 1):\(redis.port)\n    timeout: 20s\n"
+            yaml += "  r\(index):\n    prober: redis\n    address: 127.0.\(index / 250 + 1).\(index % 250 + 1):\(redis.port)\n    timeout: 20s\n"
         }
         let configFile = redis.directory.appendingPathComponent("many.yml")
         try yaml.write(to: configFile, atomically: true, encoding: .utf8)
