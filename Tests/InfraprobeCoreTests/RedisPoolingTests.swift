@@ -129,6 +129,34 @@ struct RedisPoolingTests {
         #expect(status == 0)
     }
 
+    @Test func test_exporter_reportsResourceExhausted_notProtocolOrRefused_whenOutOfDescriptors() async throws {
+        let count = 60
+        let redis = try await RedisServer.make(["--bind", "0.0.0.0", "--protected-mode", "yes"])
+        var yaml = "targets:\n"
+        for index in 0..<count {
+            yaml += "  r\(index):\n    prober: redis\n    address: 127.0.9.\(index + 1):\(redis.port)\n"
+        }
+        let configFile = redis.directory.appendingPathComponent("few-fds.yml")
+        try yaml.write(to: configFile, atomically: true, encoding: .utf8)
+        // Room for the exporter's own descriptors and a few probes, not for 60 targets' connections.
+        let exporter = try await BlockingExecutor.shared.run {
+            Result { try SpawnedExporter(configFile: configFile.path, directory: redis.directory, launcher: ["/usr/bin/prlimit", "--nofile=48:48"]) }
+        }.get()
+        let probed = try await BlockingExecutor.shared.run {
+            Result { try HTTPFetch.get(exporter.base + "/probe", maxTime: 30) }
+        }.get()
+        #expect(probed.status == 200, "\(probed.text.prefix(300))")
+        let failures = probed.text.split(separator: "\n").filter { $0.hasPrefix("probe_component_failure") || $0.contains("reason=\"") }
+        #expect(failures.contains { $0.contains("reason=\"resource_exhausted\"") }, "\(failures.prefix(5))")
+        #expect(!failures.contains { $0.contains("reason=\"protocol\"") || $0.contains("reason=\"connection_refused\"") },
+                "\(failures.filter { !$0.contains("resource_exhausted") }.prefix(5))")
+        // And it goes on serving once descriptors are free again.
+        let healthy = try await BlockingExecutor.shared.run { Result { try HTTPFetch.get(exporter.base + "/-/healthy", maxTime: 5) } }.get()
+        #expect(healthy.status == 200)
+        let status = await BlockingExecutor.shared.run { exporter.stop() }
+        #expect(status == 0)
+    }
+
     private func connectedClients(_ redis: RedisServer) throws -> Int {
         let info = RedisInfo(try redis.command(["INFO", "clients"]).string ?? "")
         return try info.count("connected_clients").map(Int.init) ?? -1
