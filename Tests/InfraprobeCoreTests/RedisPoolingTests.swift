@@ -55,9 +55,14 @@ struct RedisPoolingTests {
             let result = await Probe.run(target)
             #expect(result.success, "\(result.failureSummary)")
         }
-        // A module target built separately for the same address gets the same pool.
-        let moduleTarget = try Probe.redis(redis.address)
-        #expect(await Probe.run(moduleTarget).success)
+        // A module target for the same address (`/probe?module=…&target=…`) gets the same pool.
+        let config = try Probe.config("modules:\n  cache:\n    prober: redis\n    allowed_targets: [\"127.0.0.0/8:*\"]\n")
+        let module = try #require(config.module(named: "cache"))
+        for _ in 0..<5 {
+            let moduleTarget = try module.target(for: try ModuleTarget.parse(redis.address, allowsScheme: false).get())
+            let result = await Probe.run(moduleTarget)
+            #expect(result.success, "\(result.failureSummary)")
+        }
         try await waitUntil { try connectedClients(redis) <= 2 }
         // The pooled connection plus the side connection asking.
         #expect(try connectedClients(redis) == 2)
@@ -155,6 +160,23 @@ struct RedisPoolingTests {
         #expect(healthy.status == 200)
         let status = await BlockingExecutor.shared.run { exporter.stop() }
         #expect(status == 0)
+    }
+
+    @Test func test_redisConnection_skipsTheRepliesOwedToATimedOutPipeline_neverGivingThemToTheNext() async throws {
+        let redis = try await RedisServer.make()
+        let connection = RedisConnection.open(to: .tcp(host: "127.0.0.1", port: redis.port), deadline: .after(.seconds(2)))
+        defer { connection.close() }
+        // Answered after 300 ms, past its 100 ms deadline; the PING behind it is answered after that.
+        let slow = connection.send([["BLPOP", "infraprobe:test:absent", "0.3"]], before: .after(.milliseconds(100)))
+        let next = connection.send([["PING"]], before: .after(.seconds(2)))
+        do {
+            let replies = try await slow.value()
+            Issue.record("answered past its deadline: \(replies)")
+        } catch {
+            #expect(error.kind == .timeout, "\(error)")
+        }
+        #expect(try await next.value() == [.status("PONG")])
+        #expect(!connection.isUsable, "a connection owing replies to an abandoned pipeline takes no new work")
     }
 
     private func connectedClients(_ redis: RedisServer) throws -> Int {
