@@ -43,6 +43,10 @@ public struct HTTPClientRequest: Sendable {
     public var maxHeaderBytes: Int
     /// Response headers to hand back (by name, case-insensitive); others are not kept.
     public var responseHeaders: [String] = []
+    /// When set, the whole (decoded) body streams through it and `maxBodyBytes` bounds the
+    /// streamed total; the response keeps only its first `HTTPBodyConsumer.keptBytes` (for
+    /// error texts), so a large answer is read in bounded memory.
+    public var bodyConsumer: (any HTTPBodyConsumer)?
 
     public init(method: String = "GET", url: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
                 auth: HTTPAuth = .none, tls: HTTPTLSOptions = HTTPTLSOptions(), deadline: Deadline,
@@ -327,6 +331,8 @@ private final class Transfer: @unchecked Sendable {
     let continuation: CheckedContinuation<HTTPClientResult, Never>
     let errorBuffer: UnsafeMutablePointer<CChar>
     var body: [UInt8] = []
+    /// Bytes handed to the request's body consumer.
+    var streamed = 0
     var overflow = false
     var headerBytes = 0
     var headerOverflow = false
@@ -352,6 +358,19 @@ private let curlWriteCallback: curl_write_callback = { data, size, count, userda
     guard let userdata else { return 0 }
     let transfer = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
     let length = size * count
+    if let consumer = transfer.request.bodyConsumer {
+        transfer.streamed += length
+        if transfer.streamed > transfer.request.maxBodyBytes {
+            transfer.overflow = true
+            return 0
+        }
+        guard let data, length > 0 else { return length }
+        let bytes = UnsafeRawBufferPointer(start: data, count: length)
+        consumer.consume(bytes)
+        let room = max(0, HTTPBodyConsumerLimits.keptBytes - transfer.body.count)
+        if room > 0 { transfer.body.append(contentsOf: bytes.prefix(room)) }
+        return length
+    }
     if transfer.body.count + length > transfer.request.maxBodyBytes {
         transfer.overflow = true
         return 0
