@@ -66,11 +66,16 @@ final class FakeConsul: FakeService, @unchecked Sendable {
         var tableIndex: [String: Int] = [:]
         /// Every check that was ever critical, on the agent or in the catalog.
         var everCritical: Set<String> = []
+        /// Raft writes per table.
+        var writes: [String: Int] = [:]
 
         /// One raft write touching these tables.
         mutating func bump(_ tables: [String]) {
             index += 1
-            for table in tables { tableIndex[table] = index }
+            for table in tables {
+                tableIndex[table] = index
+                writes[table, default: 0] += 1
+            }
         }
 
         func index(of table: String) -> Int { tableIndex[table] ?? 1 }
