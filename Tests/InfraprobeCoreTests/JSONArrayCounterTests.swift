@@ -30,4 +30,29 @@ struct JSONArrayCounterTests {
         #expect(count(["[1,2] x"]).1 == false)
         #expect(count([""]).1 == false)
     }
+
+    @Test("through the HTTP client: an 8 MB array is counted past the 4 MiB cap, and the response keeps only its head")
+    func test_httpClient_streamsBodyToConsumer_pastTheBodyCap() async throws {
+        let element = #"{"CheckID":"c","Output":""# + String(repeating: "y", count: 4000) + #""}"#
+        let body = "[" + Array(repeating: element, count: 2_000).joined(separator: ",") + "]"
+        let server = try LoopbackTestServer { _ in HTTPResponse(status: 200, contentType: "application/json", body: body) }
+        let url = "http://127.0.0.1:\(server.port)/v1/health/state/critical"
+        let counter = JSONArrayCounter()
+        var request = HTTPClientRequest(url: url, deadline: .after(.seconds(10)), maxBodyBytes: 64 * 1024 * 1024)
+        request.bodyConsumer = counter
+        let streamed = await HTTPClient.shared.send(request)
+        let capped = await HTTPClient.shared.send(HTTPClientRequest(url: url, deadline: .after(.seconds(10))))
+        var small = HTTPClientRequest(url: url, deadline: .after(.seconds(10)), maxBodyBytes: 1024 * 1024)
+        small.bodyConsumer = JSONArrayCounter()
+        let bounded = await HTTPClient.shared.send(small)
+        await server.stopOffPool()
+        guard case .response(let response) = streamed else { Issue.record("\(streamed)"); return }
+        #expect(body.utf8.count > 8_000_000)
+        #expect(counter.isComplete && counter.count == 2_000)
+        #expect(response.body.count == HTTPBodyConsumerLimits.keptBytes)
+        guard case .failure(let error) = capped else { Issue.record("the 4 MiB cap let \(body.utf8.count) B through"); return }
+        #expect(error.reason == .unexpectedResponse)
+        guard case .failure(let limit) = bounded else { Issue.record("a streamed body is still bounded by maxBodyBytes"); return }
+        #expect(limit.message.contains("larger than"))
+    }
 }

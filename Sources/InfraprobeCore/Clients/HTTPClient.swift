@@ -155,7 +155,7 @@ public final class HTTPClient: @unchecked Sendable {
 
     /// Sends a request and waits for its answer, a transport failure, or its deadline.
     public func send(_ request: HTTPClientRequest) async -> HTTPClientResult {
-        if let responder { return await responder(request) }
+        if let responder { return Self.streamed(await responder(request), through: request) }
         let id = nextID.withLock { value -> UInt64 in value += 1; return value }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<HTTPClientResult, Never>) in
@@ -167,6 +167,22 @@ public final class HTTPClient: @unchecked Sendable {
             cancelled.withLock { $0.append(id) }
             curl_multi_wakeup(multi)
         }
+    }
+
+    /// A scripted answer to a request with a body consumer, treated as a transfer would treat
+    /// it: the consumer gets the body (within the size limit) and the response keeps only its head.
+    private static func streamed(_ result: HTTPClientResult, through request: HTTPClientRequest) -> HTTPClientResult {
+        guard case .response(let response) = result, let consumer = request.bodyConsumer else { return result }
+        guard response.body.count <= request.maxBodyBytes else {
+            return .failure(HTTPTransportError(curlCode: 23, reason: .unexpectedResponse,
+                                               message: "response body larger than \(request.maxBodyBytes) bytes (after decoding)"))
+        }
+        response.body.withUnsafeBytes { consumer.consume($0) }
+        var kept = HTTPClientResponse(status: response.status, contentType: response.contentType,
+                                      body: Array(response.body.prefix(HTTPBodyConsumerLimits.keptBytes)), totalTime: response.totalTime,
+                                      newConnections: response.newConnections, redirectURL: response.redirectURL)
+        kept.headers = response.headers
+        return .response(kept)
     }
 
     // MARK: loop thread
