@@ -194,6 +194,20 @@ struct ConsulProberTests {
         #expect(id.unicodeScalars.allSatisfy { $0.isASCII }, "instance id \(id)")
     }
 
+    @Test("probe_ttl and catalog_max_lag are range-checked durations: a bad value is a config error naming the key")
+    func test_consulConfig_rejectsBadProbeDurations() throws {
+        for (key, value) in [("probe_ttl", "1s"), ("probe_ttl", "2d"), ("probe_ttl", "soon"), ("catalog_max_lag", "0s"), ("catalog_max_lag", "-5m")] {
+            #expect {
+                _ = try Probe.config("targets:\n  c:\n    prober: consul\n    url: http://127.0.0.1:8500\n    \(key): \(value)\n")
+            } throws: { error in
+                "\(error)".contains(key)
+            }
+        }
+        let config = try Probe.config("targets:\n  c:\n    prober: consul\n    url: http://127.0.0.1:8500\n    probe_ttl: 30m\n    catalog_max_lag: 2m\n")
+        let prober = try #require(config.targets[0].prober as? ConsulProber)
+        #expect(prober.probeTTL == .seconds(1800) && prober.catalogMaxLag == .seconds(120))
+    }
+
     @Test("KV writes are sent as application/octet-stream, as Consul's own client does")
     func test_consulProbe_kvPutContentType() async throws {
         try await withFake { fake in
