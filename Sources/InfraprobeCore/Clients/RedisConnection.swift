@@ -56,7 +56,9 @@ public final class RedisConnection: @unchecked Sendable {
                             loop: RedisEventLoop = .shared, limits: RedisReplyReader.Limits = .standard) -> RedisConnection {
         let connection = RedisConnection(address: address, loop: loop, limits: limits)
         loop.execute { loop.register(connection) }
-        if let numeric = SocketAddress.numeric(address) {
+        if deadline.hasPassed {
+            loop.execute { connection.loopConnect(.failure(RedisClientError(.timeout, "no time left to connect"))) }
+        } else if let numeric = SocketAddress.numeric(address) {
             let start: Result<[SocketAddress], RedisClientError> = numeric.isEmpty
                 ? .failure(RedisClientError(.io, "unix socket path too long")) : .success(numeric)
             loop.execute { connection.loopConnect(start) }
@@ -70,7 +72,8 @@ public final class RedisConnection: @unchecked Sendable {
                 } catch {
                     resolved = .failure(RedisClientError(.resourceExhausted, "cannot resolve \(host): \(error)"))
                 }
-                loop.execute { connection.loopConnect(resolved) }
+                let late = deadline.hasPassed ? RedisClientError(.timeout, "no time left to connect after resolving \(host)") : nil
+                loop.execute { connection.loopConnect(late.map { .failure($0) } ?? resolved) }
             }
         }
         return connection
@@ -169,6 +172,11 @@ public final class RedisConnection: @unchecked Sendable {
     private func loopEnqueue(_ exchange: Exchange, _ bytes: [UInt8]) {
         guard phase != .closed else {
             exchange.future.complete(.failure(shared.current.failure ?? RedisClientError(.closed, "connection already closed")))
+            return
+        }
+        if exchange.deadline <= .now {
+            // Nothing is sent past its deadline, and "connected" is not news by then.
+            exchange.future.complete(.failure(RedisClientError(.timeout, "no time left before the deadline")))
             return
         }
         if exchange.expected == 0 && phase == .open {
