@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+@testable import InfraprobeCore
+
+/// The first failure keeps its reason: a check that fails just before the deadline and then
+/// cleans up slowly reports why it failed, not `timeout`, and the cleanup does not hold the answer.
+@Suite("First failure")
+struct FirstFailureTests {
+    /// One check that fails with `failure` after `failAfter`, then spends `cleanup` cleaning up
+    /// through `withCleanup`, as the probers' create-then-delete checks do.
+    struct FailingThenCleaningProber: Prober {
+        let failAfter: Duration
+        let cleanup: Duration
+        let cleanedUp: Locked<Bool>
+
+        func checks() -> [ComponentCheck] {
+            [ComponentCheck("service_running") { _ in
+                let cleanup = self.cleanup, cleanedUp = self.cleanedUp
+                try await withCleanup({
+                    try await Task.sleep(for: failAfter)
+                    throw ProbeFailure(.auth, "403 Permission denied")
+                }, cleanup: {
+                    try? await Task.sleep(for: cleanup)
+                    cleanedUp.withLock { $0 = true }
+                })
+            }]
+        }
+    }
+
+    static func target(_ prober: any Prober) -> TargetSpec {
+        TargetSpec(name: "t", kind: "test", timeout: .seconds(1), components: ["service_running"], prober: prober, redactedSettings: [])
+    }
+
+    @Test func test_authFailure50msBeforeTheDeadline_withSlowCleanup_isReportedAsAuth_atTheDeadline() async throws {
+        let cleanedUp = Locked(false)
+        let prober = FailingThenCleaningProber(failAfter: .milliseconds(250), cleanup: .seconds(1), cleanedUp: cleanedUp)
+        let start = ContinuousClock.now
+        let result = await ComponentRunner.run(target: Self.target(prober), deadline: .after(.milliseconds(300)), environment: Probe.environment)
+        let took = ContinuousClock.now - start
+        #expect(result.reason("service_running") == .auth, "\(result.failureSummary)")
+        #expect(result.component("service_running")?.failure?.message == "403 Permission denied")
+        // Answered at the deadline, not after the 1 s cleanup.
+        #expect(took < .milliseconds(700), "took \(took)")
+        #expect(!cleanedUp.current)
+        // The cleanup still runs to its end.
+        for _ in 0..<300 where !cleanedUp.current { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(cleanedUp.current)
+    }
+
+    @Test func test_failureRefinedAfterCleanup_beforeTheDeadline_reportsTheRefinedReason() async {
+        // ArangoDB turns a 403 into not_ready after its cleanup when the server is read-only; with
+        // time left the check's own final answer wins over what it recorded first.
+        let check = ComponentCheck("service_running") { _ in
+            do {
+                try await withCleanup({ throw ProbeFailure(.auth, "403") }, cleanup: { try? await Task.sleep(for: .milliseconds(20)) })
+            } catch {
+                throw ProbeFailure(.notReady, "server is read-only")
+            }
+        }
+        struct One: Prober { let check: ComponentCheck; func checks() -> [ComponentCheck] { [check] } }
+        let result = await ComponentRunner.run(target: Self.target(One(check: check)), deadline: .after(.seconds(2)), environment: Probe.environment)
+        #expect(result.reason("service_running") == .notReady)
+    }
+
+    @Test func test_checkThatHangsWithoutFailing_stillTimesOut() async {
+        let check = ComponentCheck("service_running") { _ in try await Task.sleep(for: .seconds(5)) }
+        struct One: Prober { let check: ComponentCheck; func checks() -> [ComponentCheck] { [check] } }
+        let result = await ComponentRunner.run(target: Self.target(One(check: check)), deadline: .after(.milliseconds(100)), environment: Probe.environment)
+        #expect(result.reason("service_running") == .timeout)
+    }
+}
