@@ -6,18 +6,18 @@ import Testing
 /// cleans up slowly reports why it failed, not `timeout`, and the cleanup does not hold the answer.
 @Suite("First failure")
 struct FirstFailureTests {
-    /// One check that fails with `failure` after `failAfter`, then spends `cleanup` cleaning up
-    /// through `withCleanup`, as the probers' create-then-delete checks do.
+    /// One check that fails with `auth` `failBefore` its deadline, then spends `cleanup` cleaning
+    /// up through `withCleanup`, as the probers' create-then-delete checks do.
     struct FailingThenCleaningProber: Prober {
-        let failAfter: Duration
+        let failBefore: Duration
         let cleanup: Duration
         let cleanedUp: Locked<Bool>
 
         func checks() -> [ComponentCheck] {
-            [ComponentCheck("service_running") { _ in
+            [ComponentCheck("service_running") { context in
                 let cleanup = self.cleanup, cleanedUp = self.cleanedUp
                 try await withCleanup({
-                    try await Task.sleep(for: failAfter)
+                    try await Task.sleep(until: context.deadline.instant - failBefore, clock: .continuous)
                     throw ProbeFailure(.auth, "403 Permission denied")
                 }, cleanup: {
                     try? await Task.sleep(for: cleanup)
@@ -33,14 +33,14 @@ struct FirstFailureTests {
 
     @Test func test_authFailure50msBeforeTheDeadline_withSlowCleanup_isReportedAsAuth_atTheDeadline() async throws {
         let cleanedUp = Locked(false)
-        let prober = FailingThenCleaningProber(failAfter: .milliseconds(250), cleanup: .seconds(1), cleanedUp: cleanedUp)
+        let prober = FailingThenCleaningProber(failBefore: .milliseconds(50), cleanup: .seconds(1), cleanedUp: cleanedUp)
         let start = ContinuousClock.now
-        let result = await ComponentRunner.run(target: Self.target(prober), deadline: .after(.milliseconds(300)), environment: Probe.environment)
+        let result = await ComponentRunner.run(target: Self.target(prober), deadline: .after(.milliseconds(400)), environment: Probe.environment)
         let took = ContinuousClock.now - start
         #expect(result.reason("service_running") == .auth, "\(result.failureSummary)")
         #expect(result.component("service_running")?.failure?.message == "403 Permission denied")
         // Answered at the deadline, not after the 1 s cleanup.
-        #expect(took < .milliseconds(700), "took \(took)")
+        #expect(took < .milliseconds(800), "took \(took)")
         #expect(!cleanedUp.current)
         // The cleanup still runs to its end.
         for _ in 0..<300 where !cleanedUp.current { try await Task.sleep(for: .milliseconds(10)) }

@@ -33,6 +33,8 @@ public final class ProbeService: Sendable {
         var activeRequests = 0
         var history: [ProbeRecord] = []
         var nextID = 1
+        /// Probes finished so far (ids are taken when a probe starts).
+        var finished = 0
         var latest: [String: ProbeRecord] = [:]
         /// Latest result per (module, address); bounded, oldest dropped first.
         var latestDiscovered: [String: ProbeRecord] = [:]
@@ -187,13 +189,14 @@ public final class ProbeService: Sendable {
         let cacheKey = Self.cacheKey(target, module: module)
         let fingerprint = target.fingerprint
         let cached = state.cache[cacheKey].flatMap { $0.fingerprint == fingerprint ? $0.components : nil } ?? [:]
-        let shared = SharedProbe(target: target, module: module, id: id)
+        let traceID = tracer.map { _ in ProbeTrace.newTraceID() }
+        let shared = SharedProbe(target: target, module: module, id: id, deadline: deadline, traceID: traceID)
         let work: @Sendable () async -> Void = { [self] in
             metrics.probeStarted()
             var result = await ComponentRunner.run(target: target, deadline: deadline, environment: environment,
                                                    cache: cached, progress: shared)
-            if let tracer {
-                result.traceID = ProbeTrace.newTraceID()
+            if let tracer, let traceID {
+                result.traceID = traceID
                 tracer.submit(ProbeTrace(result: result))
             }
             metrics.probeFinished()
@@ -202,6 +205,7 @@ public final class ProbeService: Sendable {
             let record = self.state.withLock { state in
                 let record = ProbeRecord(id: id, result: result, settings: target.redactedSettings, module: module)
                 state.history.append(record)
+                state.finished += 1
                 if state.history.count > historyLimit { state.history.removeFirst(state.history.count - historyLimit) }
                 if let module {
                     state.latestDiscovered["\(module)\u{0}\(target.name)"] = record
@@ -260,8 +264,8 @@ public final class ProbeService: Sendable {
 
     public var history: [ProbeRecord] { state.withLock { $0.history } }
 
-    /// Changes whenever a probe starts or the config is replaced.
-    public var revision: Int { state.withLock { $0.nextID &* 1_000_003 &+ $0.generation } }
+    /// Changes whenever a probe finishes or the config is replaced.
+    public var revision: Int { state.withLock { $0.finished &* 1_000_003 &+ $0.generation } }
 
     public func record(id: Int) -> ProbeRecord? { state.withLock { $0.history.first { $0.id == id } } }
 

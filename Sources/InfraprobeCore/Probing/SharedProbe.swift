@@ -9,6 +9,10 @@ final class SharedProbe: ProbeProgress {
     let module: String?
     /// The id the finished probe will have in the history (`/logs?id=N`).
     let id: Int
+    /// When the probe itself gives up on what has not finished (the target's timeout).
+    let deadline: Deadline
+    /// The trace the whole probe will be exported as; early answers link to it too.
+    let traceID: String?
     private let start = ContinuousClock.now
     private let startedAt = Date().timeIntervalSince1970
 
@@ -27,10 +31,16 @@ final class SharedProbe: ProbeProgress {
 
     private let state = Locked(State())
 
-    init(target: TargetSpec, module: String?, id: Int) {
+    /// A scrape whose deadline is not before the probe's waits this much past it for the whole
+    /// result: the probe's components are answered at its deadline, and the record follows at once.
+    static let completionGrace: Duration = .milliseconds(200)
+
+    init(target: TargetSpec, module: String?, id: Int, deadline: Deadline, traceID: String?) {
         self.target = target
         self.module = module
         self.id = id
+        self.deadline = deadline
+        self.traceID = traceID
     }
 
     func began(scratch: ProbeScratch) {
@@ -56,6 +66,7 @@ final class SharedProbe: ProbeProgress {
 
     /// The probe's result if it has finished by `deadline`; otherwise, at `deadline`, what is known.
     func answer(by deadline: Deadline) async -> ProbeRecord {
+        let wakeAt = deadline < self.deadline ? deadline.instant : self.deadline.instant + Self.completionGrace
         if let record = state.withLock({ $0.record }) { return record }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let id = state.withLock { state -> Int? in
@@ -66,7 +77,7 @@ final class SharedProbe: ProbeProgress {
                 return id
             }
             guard let id else { return continuation.resume() }
-            let timer = DeadlineTimer.shared.schedule(at: deadline.instant) { [self] in wake(id) }
+            let timer = DeadlineTimer.shared.schedule(at: wakeAt) { [self] in wake(id) }
             let stillWaiting = state.withLock { state -> Bool in
                 guard state.waiters[id] != nil else { return false }
                 state.waiters[id]?.timer = timer
@@ -92,9 +103,10 @@ final class SharedProbe: ProbeProgress {
                 return late
             }()
         }
-        let result = TargetProbeResult(target: target.name, prober: target.kind, components: components,
+        var result = TargetProbeResult(target: target.name, prober: target.kind, components: components,
                                        facts: state.scratch?.facts.current ?? [], version: state.scratch?.version.current,
                                        duration: elapsed, startedAt: startedAt)
+        result.traceID = traceID
         return ProbeRecord(id: id, result: result, settings: target.redactedSettings, module: module)
     }
 }
