@@ -66,6 +66,8 @@ struct ComponentCadenceTests {
         #expect(abs(servedAt - ran.lastRunAt) < 0.001)
         #expect(gateAt >= second.result.startedAt - 0.001)
         #expect(text.contains("infraprobe_component_up{target=\"cache\",prober=\"redis\",component=\"basic_operations\"} 1"))
+        #expect(DebugReport.render(second).contains("== basic_operations: PASS in"))
+        #expect(DebugReport.render(second).contains("(last result, ran 0s before this probe)"))
     }
 
     @Test func test_cachedComponent_reportsDependencyFailed_whenTheGateFindsTheServiceDown() async throws {

@@ -109,3 +109,34 @@ struct ScrapeDeadlineTests {
         #expect(!second.result.reused && second.id != first.id)
     }
 }
+
+@Suite("Per-address cache of module probes")
+struct ModuleProbeCacheTests {
+    @Test func test_moduleAddresses_keepTheirLastProbe_boundedToTheDiscoveredLimit_oldestDroppedFirst() async throws {
+        let config = try Probe.config("""
+        modules:
+          cache:
+            prober: redis
+            allowed_targets: ["*"]
+            min_interval: 1h
+            timeout: 1s
+        """)
+        let module = try #require(config.module(named: "cache"))
+        let service = ProbeService(config: config, environment: Probe.environment, metrics: SelfMetrics(version: "t", revision: "t"))
+        func target(_ i: Int) throws -> TargetSpec {
+            // Loopback addresses on port 1: refused at once, a real probe each.
+            let address = try module.parseTarget("127.0.\(i / 250).\(i % 250 + 1):1").get()
+            return try module.target(for: address)
+        }
+        let count = ProbeService.discoveredLimit + 1
+        for i in 0..<count {
+            let record = try await service.probe(try target(i), module: "cache", timeout: .seconds(1))
+            #expect(!record.result.reused)
+            #expect(record.result.reason("service_running") == .connectionRefused)
+        }
+        #expect(service.cachedTargetCount == ProbeService.discoveredLimit)
+        // The newest address is served again within min_interval; the oldest was dropped and probes afresh.
+        #expect(try await service.probe(try target(count - 1), module: "cache", timeout: .seconds(1)).result.reused)
+        #expect(try await !service.probe(try target(0), module: "cache", timeout: .seconds(1)).result.reused)
+    }
+}

@@ -269,6 +269,9 @@ public final class ProbeService: Sendable {
 
     public func record(id: Int) -> ProbeRecord? { state.withLock { $0.history.first { $0.id == id } } }
 
+    /// Targets and module addresses with kept results (cadence or `min_interval`).
+    var cachedTargetCount: Int { state.withLock { $0.cache.count } }
+
     public func latest(target: String) -> ProbeRecord? { state.withLock { $0.latest[target] } }
 
     /// The latest result of every address probed through a module, by module then address.
