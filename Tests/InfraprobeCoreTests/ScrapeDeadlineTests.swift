@@ -99,6 +99,24 @@ struct ScrapeDeadlineTests {
         #expect(service.history.count == 2)
     }
 
+    @Test func test_overHTTP_aShortScrapeTimeoutHeaderJoiningALongScrape_isAnsweredWithinItsOwnTimeout() async throws {
+        let (fake, _) = try Self.slowConsul()
+        defer { fake.stop() }
+        let exporter = try TestExporter(config: "targets:\n  consul:\n    prober: consul\n    url: \(fake.url)\n    timeout: 5s\n    components: [service_running, kv_store]\n")
+        async let long = exporter.get("/probe?target=consul", headers: ["X-Prometheus-Scrape-Timeout-Seconds": "10"])
+        for _ in 0..<400 where fake.requestLog.current.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+        let start = ContinuousClock.now
+        // 0.8 s − the 0.5 s offset: a 0.3 s deadline.
+        let short = try await exporter.get("/probe?target=consul", headers: ["X-Prometheus-Scrape-Timeout-Seconds": "0.8"])
+        let took = ContinuousClock.now - start
+        #expect(took < .milliseconds(800), "took \(took)")
+        #expect(short.text.contains("component=\"kv_store\",reason=\"timeout\""), "\(short.text)")
+        #expect(short.text.contains("infraprobe_probe_reused{target=\"consul\"} 0"))
+        let first = try await long
+        #expect(first.text.contains("probe_success{target=\"consul\"} 1"), "\(first.text)")
+        #expect(first.text.contains("infraprobe_component_last_run_timestamp_seconds{target=\"consul\",prober=\"consul\",component=\"kv_store\"} "))
+    }
+
     @Test func test_withoutMinInterval_consecutiveScrapesProbeEachTime() async throws {
         let redis = try await RedisServer.make()
         let config = try Probe.config("targets:\n  cache:\n    prober: redis\n    address: \(redis.address)\n")
