@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import InfraprobeCore
+@testable import InfraprobeFakes
 
 /// The first failure keeps its reason: a check that fails just before the deadline and then
 /// cleans up slowly reports why it failed, not `timeout`, and the cleanup does not hold the answer.
@@ -45,6 +46,26 @@ struct FirstFailureTests {
         // The cleanup still runs to its end.
         for _ in 0..<300 where !cleanedUp.current { try await Task.sleep(for: .milliseconds(10)) }
         #expect(cleanedUp.current)
+    }
+
+    @Test func test_consulKVRefusedShortlyBeforeTheDeadline_whileItsDeletionIsSlow_isReportedAsAuth() async throws {
+        // The Consul fake refuses the token on the KV write 250 ms in (the deadline is at 450 ms) and
+        // takes a second over the cleanup DELETE that follows.
+        let fake = FakeConsul(token: "s3cret-token")
+        fake.slowRequests.withLock { $0 = ["PUT /v1/kv/": .milliseconds(250), "DELETE /v1/kv/": .seconds(1)] }
+        try fake.start()
+        defer { fake.stop() }
+        let start = ContinuousClock.now
+        let outcome = try await ProbeHarness.probe("consul", ["url: \(fake.url)", "token: wrong-token", "components: [service_running, kv_store]"],
+                                                   deadline: .milliseconds(450))
+        #expect(outcome.up("service_running"), "\(outcome.summary)")
+        #expect(outcome.reason("kv_store") == .auth, "\(outcome.summary)")
+        #expect(ContinuousClock.now - start < .milliseconds(900))
+        // The cleanup was attempted (and is still under way when the answer came).
+        for _ in 0..<200 where !fake.requestLog.current.contains(where: { $0.hasPrefix("http DELETE /v1/kv/") }) {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(fake.requestLog.current.contains { $0.hasPrefix("http DELETE /v1/kv/") })
     }
 
     @Test func test_failureRefinedAfterCleanup_beforeTheDeadline_reportsTheRefinedReason() async {
