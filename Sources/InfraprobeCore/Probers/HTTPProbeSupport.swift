@@ -189,6 +189,8 @@ func withCleanup<T>(_ body: () async throws -> T, cleanup: @escaping @Sendable (
     do {
         return try await body()
     } catch {
+        // Recorded before cleanup starts: a deadline during cleanup reports this, not `timeout`.
+        ComponentContext.current?.recordFailure(error)
         await Task { await cleanup() }.value
         throw error
     }
