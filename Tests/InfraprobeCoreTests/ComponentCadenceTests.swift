@@ -125,14 +125,14 @@ struct ComponentCadenceTests {
         let config = try Probe.config("targets:\n  consul:\n    prober: consul\n    url: \(fake.url)\n")
         let target = try #require(config.target(named: "consul"))
         #expect(target.every["service_registration"] == .seconds(300))
-        #expect(target.every["health_checks"] == .seconds(300))
+        #expect(target.every["health_checks"] == nil)  // drives the long-lived probe service: no registration per scrape
         #expect(target.every["kv_store"] == nil)
         let service = Self.service(config)
         let first = try await service.probe(target, timeout: .seconds(5))
         #expect(first.result.success, "\(first.result.failureSummary)")
         let registrations = { fake.requestLog.current.filter { $0.contains("/v1/agent/service/register") }.count }
         let afterFirst = registrations()
-        #expect(afterFirst == 2)  // service_registration and health_checks
+        #expect(afterFirst == 2)  // service_registration, and health_checks registering the long-lived probe service once
         let kvWrites = fake.kvContentTypes.current.count
         let second = try await service.probe(target, timeout: .seconds(5))
         #expect(second.result.success, "\(second.result.failureSummary)")
@@ -140,6 +140,7 @@ struct ComponentCadenceTests {
         #expect(fake.kvContentTypes.current.count > kvWrites)  // kv_store runs on every scrape
         #expect(second.result.component("service_registration")?.servedFromCache == true)
         #expect(second.result.component("kv_store")?.servedFromCache == false)
+        #expect(second.result.component("health_checks")?.servedFromCache == false)
     }
 
     @Test func test_arangoDBDefaults_createADatabaseEveryFiveMinutes_collectionsEveryMinute() throws {

@@ -14,7 +14,7 @@ public struct ConsulProber: Prober {
         addressKey: "url",
         // Each registers a service: a Raft write, a catalog change every watch, consul-template
         // and DNS client sees, and anti-entropy work on the agent. Every few minutes.
-        defaultEvery: ["service_registration": .seconds(300), "health_checks": .seconds(300)],
+        defaultEvery: ["service_registration": .seconds(300)],
         make: { section, environment in try ConsulProber(section: section, environment: environment) })
 
     /// The service name every probe registers under (IDs are unique per exporter or probe).
