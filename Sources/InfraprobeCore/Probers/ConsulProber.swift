@@ -114,7 +114,7 @@ public struct ConsulProber: Prober {
         let path = "/v1/kv/" + key.split(separator: "/").map { urlEncode(String($0)) }.joined(separator: "/")
         let value = "infraprobe-\(context.nonce)-\(UInt32.random(in: 0...UInt32.max))"
         let endpoint = self.endpoint
-        try await withCleanup({
+        try await withCleanup(context, {
             // cas=0: create only, never overwrites a key that is not ours.
             // octet-stream: what Consul's own client sends, and what ≥ 1.20 agents expect for KV writes.
             let (_, put) = try await consulJSON("PUT", path + "?cas=0", rawBody: Array(value.utf8), contentType: "application/octet-stream", context: context)
@@ -131,7 +131,7 @@ public struct ConsulProber: Prober {
             let (_, deleted) = try await consulJSON("DELETE", path, context: context)
             guard deleted.bool == true else { throw ProbeFailure(.unexpectedResponse, "KV DELETE answered \(deleted), expected true") }
             try await consulCall("GET", path, expect: [404], context: context)
-        }, cleanup: { await endpoint.cleanup("DELETE", path, context: context) })
+        }, cleanup: endpoint.removal("DELETE", path, context: context))
     }
 
     func registrationBody(id: String, context: ComponentContext, checkID: String) -> JSONValue {
@@ -146,9 +146,8 @@ public struct ConsulProber: Prober {
     /// Runs `body` and deregisters the probe service if it fails (200 and 404 both mean gone).
     func withRegistration(_ id: String, context: ComponentContext, _ body: () async throws -> Void) async throws {
         let endpoint = self.endpoint
-        try await withCleanup(body, cleanup: {
-            await endpoint.cleanup("PUT", "/v1/agent/service/deregister/\(urlEncode(id))", expect: [200, 404], context: context)
-        })
+        try await withCleanup(context, body,
+                              cleanup: endpoint.removal("PUT", "/v1/agent/service/deregister/\(urlEncode(id))", expect: [200, 404], context: context))
     }
 
     func serviceRegistration(_ context: ComponentContext) async throws {

@@ -10,7 +10,8 @@ public enum ComponentRunner {
     public static func run(target: TargetSpec, deadline: Deadline, environment: ProberEnvironment) async -> TargetProbeResult {
         let startedAt = Date().timeIntervalSince1970
         let start = ContinuousClock.now
-        let scratch = ProbeScratch(nonce: environment.nonce(), instanceID: environment.instanceID)
+        let scratch = ProbeScratch(nonce: environment.nonce(), instanceID: environment.instanceID,
+                                   prober: target.kind, cleanupLedger: environment.cleanupLedger)
         let checks = Dictionary(target.prober.checks().map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let order = executionOrder(enabled: target.components, checks: checks)
 

@@ -1,0 +1,32 @@
+import Foundation
+
+/// How to remove one object a probe created: one attempt under the deadline given, true once
+/// the object is gone.
+public struct ObjectRemoval: Sendable {
+    /// Method and path (never credentials), for steps and logs.
+    public let what: String
+    public let remove: @Sendable (Deadline) async -> Bool
+
+    public init(what: String, remove: @escaping @Sendable (Deadline) async -> Bool) {
+        self.what = what
+        self.remove = remove
+    }
+}
+
+/// Runs `body`; if it throws, removes what it created before rethrowing, within the probe's
+/// deadline (outside the cancelled task). A removal the deadline leaves no time for, or that
+/// fails, goes to the cleanup ledger, so cleanup never delays the answer past the deadline.
+/// The success path cleans up inline, so its deletions are checked like any other step.
+func withCleanup<T>(_ context: ComponentContext, _ body: () async throws -> T, cleanup removal: ObjectRemoval) async throws -> T {
+    do {
+        return try await body()
+    } catch {
+        let deadline = context.deadline
+        let removed = deadline.hasPassed ? false : await Task { await removal.remove(deadline) }.value
+        if !removed {
+            context.step("\(removal.what) not done by the deadline: left to the cleanup ledger")
+            context.cleanupLedger.record(PendingCleanup(prober: context.prober, target: context.target, what: removal.what, remove: removal.remove))
+        }
+        throw error
+    }
+}
