@@ -29,6 +29,9 @@ public final class CleanupLedger: Sendable {
         var workerRunning = false
         /// While a drain waits, backoff is skipped: the rest of the process's life is short.
         var draining = 0
+        /// Probe steps that created an object and have not yet removed it or handed it over:
+        /// a cancelled one records its removal just after the answer, so a drain waits for it.
+        var open = 0
     }
 
     public let options: Options
@@ -52,6 +55,14 @@ public final class CleanupLedger: Sendable {
 
     public var pending: Int { state.withLock { $0.entries.count } }
 
+    /// Runs a probe step that creates an object; a drain meanwhile waits for it to finish
+    /// (it is bounded by its probe's deadline) and hand over what it could not remove.
+    public func guarding<T>(_ body: () async throws -> T) async rethrows -> T {
+        state.withLock { $0.open += 1 }
+        defer { state.withLock { $0.open -= 1 } }
+        return try await body()
+    }
+
     /// Takes a removal over; its first try starts at once.
     public func record(_ cleanup: PendingCleanup) {
         let outcome = state.withLock { state -> (accepted: Bool, startWorker: Bool, count: Int) in
@@ -74,15 +85,16 @@ public final class CleanupLedger: Sendable {
         if outcome.startWorker { Task.detached { await self.work() } }
     }
 
-    /// Waits until every entry is removed or given up, at most `limit`; returns how many remain.
+    /// Waits until every entry is removed or given up and no guarded step is still running, at
+    /// most `limit`; returns how many remain (entries and steps).
     @discardableResult
     public func drain(within limit: Duration) async -> Int {
         let deadline = Deadline.after(limit)
         state.withLock { $0.draining += 1 }
         defer { state.withLock { $0.draining -= 1 } }
         while true {
-            let left = pending
-            if left == 0 || deadline.hasPassed { return left }
+            let (left, open) = state.withLock { ($0.entries.count, $0.open) }
+            if (left == 0 && open == 0) || deadline.hasPassed { return left + open }
             try? await Task.sleep(for: min(Self.tick, deadline.remaining))
         }
     }

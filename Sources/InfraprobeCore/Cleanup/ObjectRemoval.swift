@@ -18,6 +18,10 @@ public struct ObjectRemoval: Sendable {
 /// fails, goes to the cleanup ledger, so cleanup never delays the answer past the deadline.
 /// The success path cleans up inline, so its deletions are checked like any other step.
 func withCleanup<T>(_ context: ComponentContext, _ body: () async throws -> T, cleanup removal: ObjectRemoval) async throws -> T {
+    try await context.cleanupLedger.guarding { try await runCleaningUp(context, body, removal) }
+}
+
+private func runCleaningUp<T>(_ context: ComponentContext, _ body: () async throws -> T, _ removal: ObjectRemoval) async throws -> T {
     do {
         return try await body()
     } catch {
