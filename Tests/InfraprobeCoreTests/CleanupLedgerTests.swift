@@ -20,9 +20,9 @@ struct CleanupLedgerTests {
         metrics.families().first { $0.name == family }?.samples.first { $0.labels.contains(MetricFamily.Label("prober", prober)) }?.value ?? 0
     }
 
-    /// Polls `condition` for up to two seconds.
-    static func eventually(_ condition: () -> Bool) async -> Bool {
-        let deadline = Deadline.after(.seconds(2))
+    /// Polls `condition` for up to `limit`.
+    static func eventually(within limit: Duration = .seconds(2), _ condition: () -> Bool) async -> Bool {
+        let deadline = Deadline.after(limit)
         while !condition() {
             if deadline.hasPassed { return false }
             try? await Task.sleep(for: .milliseconds(10))
