@@ -124,4 +124,25 @@ struct CleanupLedgerTests {
         #expect(Self.counter(metrics, "infraprobe_cleanups_abandoned", prober: "p") == 3)
         #expect(Self.counter(metrics, "infraprobe_leftovers_removed", prober: "p") == 0)
     }
+
+    @Test("a component that fails early keeps its own reason when the service then hangs on the removal: the inline drop stops short of the deadline and the ledger takes it")
+    func test_failedComponent_keepsItsReason_whenItsCleanupHangs() async throws {
+        let fake = FakeArangoDB()
+        try fake.start()
+        let ledger = Self.ledger()
+        let environment = ProberEnvironment(instanceID: "test-host-1", cleanupLedger: ledger)
+        let before = fake.state.current
+        fake.breakage.withLock { $0 = .patchIgnored }
+        fake.holdRequests.withLock { $0 = { $0.method == "DELETE" } }
+        let outcome = try await ProbeHarness.probe("arangodb", ["url: \(fake.url)", "username: root", "password_file: \(try ProbeHarness.secretFile("pw"))",
+                                                                "components: [service_running, document_operations]"],
+                                                   environment: environment)
+        #expect(outcome.reason("document_operations") == .unexpectedResponse, "\(outcome.summary)")
+        #expect(outcome.elapsed < .seconds(2), "\(outcome.elapsed)")
+        #expect(await Self.eventually { ledger.pending == 1 }, "pending: \(ledger.pending)")
+        fake.holdRequests.withLock { $0 = nil }
+        #expect(await ledger.drain(within: .seconds(10)) == 0)
+        #expect(fake.state.current == before)
+        await fake.stopOffPool()
+    }
 }

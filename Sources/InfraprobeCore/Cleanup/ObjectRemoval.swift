@@ -14,19 +14,24 @@ public struct ObjectRemoval: Sendable {
 }
 
 /// Runs `body`; if it throws, removes what it created before rethrowing, within the probe's
-/// deadline (outside the cancelled task). A removal the deadline leaves no time for, or that
-/// fails, goes to the cleanup ledger, so cleanup never delays the answer past the deadline.
+/// deadline less a margin (outside the cancelled task), so the failure is still reported with
+/// its own reason rather than as the deadline's timeout. A removal the deadline leaves no time
+/// for, or that fails, goes to the cleanup ledger: cleanup never delays the answer.
 /// The success path cleans up inline, so its deletions are checked like any other step.
 func withCleanup<T>(_ context: ComponentContext, _ body: () async throws -> T, cleanup removal: ObjectRemoval) async throws -> T {
     try await context.cleanupLedger.guarding { try await runCleaningUp(context, body, removal) }
 }
 
+/// Time kept between an inline removal's end and the probe's deadline, for the failure to be reported.
+let inlineCleanupMargin: Duration = .milliseconds(100)
+
 private func runCleaningUp<T>(_ context: ComponentContext, _ body: () async throws -> T, _ removal: ObjectRemoval) async throws -> T {
     do {
         return try await body()
     } catch {
-        let deadline = context.deadline
-        let removed = deadline.hasPassed ? false : await Task { await removal.remove(deadline) }.value
+        let margin = inlineCleanupMargin
+        let inline = Deadline(context.deadline.instant - margin)
+        let removed = context.deadline.remaining <= margin * 2 ? false : await Task { await removal.remove(inline) }.value
         if !removed {
             context.step("\(removal.what) not done by the deadline: left to the cleanup ledger")
             context.cleanupLedger.record(PendingCleanup(prober: context.prober, target: context.target, what: removal.what, remove: removal.remove))
