@@ -103,4 +103,21 @@ struct JanitorTests {
         #expect(limited.found == 5 && limited.removed == 1, "\(limited)")
         await fake.stopOffPool()
     }
+
+    @Test("a target whose probe timeout is not below the minimum age is not swept: its own running probe's objects could look abandoned")
+    func test_janitor_skipsTarget_whenItsTimeoutReachesTheMinimumAge() async throws {
+        let fake = FakeArangoDB()
+        try fake.start()
+        Self.seed(fake, "infraprobe", nonce: Self.hourAgo)
+        let seeded = Self.names(fake)
+        let config = try ConfigLoader(environment: ProbeHarness.environment).parse(
+            yaml: "targets:\n  arango:\n    prober: arangodb\n    timeout: 20s\n    url: \(fake.url)\n    username: root\n    password_file: \(try ProbeHarness.secretFile("pw"))\n",
+            file: "test.yml", baseDirectory: URL(fileURLWithPath: NSTemporaryDirectory()))
+        var options = Janitor.Options()
+        options.minimumAge = .seconds(20)
+        let reports = await Janitor(options: options, metrics: nil) { config.targets }.runOnce()
+        #expect(reports["arango"] == nil)
+        #expect(Self.names(fake) == seeded)
+        await fake.stopOffPool()
+    }
 }

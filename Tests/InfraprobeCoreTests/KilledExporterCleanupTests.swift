@@ -15,17 +15,18 @@ struct KilledExporterCleanupTests {
         JanitorTests.names(fake).filter { ProbeObjectName.parse($0, prefix: "infraprobe", separator: "_") != nil }
     }
 
-    @Test func test_janitorAtStartup_removesWhatAKilledExporterLeftInArangoDB() async throws {
+    @Test func test_janitorOfTheNextStart_removesWhatAKilledExporterLeftInArangoDB() async throws {
         let fake = FakeArangoDB()
         try fake.start()
         let clean = JanitorTests.names(fake)
         let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("killed-exporter-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let config = directory.appendingPathComponent("infraprobe.yml")
-        try "targets:\n  arango:\n    prober: arangodb\n    timeout: 20s\n    url: \(fake.url)\n    username: root\n    password_file: \(try ProbeHarness.secretFile("pw"))\n"
+        try "targets:\n  arango:\n    prober: arangodb\n    timeout: 4s\n    url: \(fake.url)\n    username: root\n    password_file: \(try ProbeHarness.secretFile("pw"))\n"
             .write(to: config, atomically: true, encoding: .utf8)
-        // Test-sized: objects older than a second count as abandoned.
-        let arguments = ["--janitor.min-age", "1s", "--janitor.interval", "10m"]
+        // Test-sized: objects older than 5 s (above the target's 4 s timeout) count as abandoned,
+        // and the janitor looks every second, so the second exporter finds them soon after they age.
+        let arguments = ["--janitor.min-age", "5s", "--janitor.interval", "1s"]
 
         // A slow service keeps the probe mid-way long enough to kill the exporter there.
         fake.latency.withLock { $0 = .milliseconds(300) }
@@ -45,7 +46,7 @@ struct KilledExporterCleanupTests {
 
         fake.latency.withLock { $0 = .zero }
         let second = try await Self.offPool { try SpawnedExporter(configFile: config.path, arguments: arguments, directory: directory) }
-        #expect(await CleanupLedgerTests.eventually(within: .seconds(10)) { JanitorTests.names(fake) == clean },
+        #expect(await CleanupLedgerTests.eventually(within: .seconds(15)) { JanitorTests.names(fake) == clean },
                 "after the next start the service still holds \(Self.probeObjects(fake))")
         let metrics = try await Self.offPool { try HTTPFetch.get(second.base + "/metrics") }.text
         let removed = metrics.split(separator: "\n").first { $0.hasPrefix("infraprobe_leftovers_removed_total{prober=\"arangodb\"}") }

@@ -37,6 +37,13 @@ public final class Janitor: Sendable {
         for target in targets() {
             guard let sweeper = target.prober as? any LeftoverSweeping else { continue }
             if Task.isCancelled { break }
+            if target.timeout >= options.minimumAge {
+                // Its own running probe's objects could look abandoned: not swept at all.
+                logger.warning("janitor skips a target whose probe timeout is not below --janitor.min-age",
+                               metadata: ["target": "\(target.name)", "timeout": "\(DurationParser.format(target.timeout))",
+                                          "min_age": "\(DurationParser.format(options.minimumAge))"])
+                continue
+            }
             let report = await sweeper.sweepLeftovers(LeftoverSweep(minimumAge: options.minimumAge, limit: options.limit,
                                                                      deadline: .after(options.sweepTimeout), target: target.name))
             reports[target.name] = report
