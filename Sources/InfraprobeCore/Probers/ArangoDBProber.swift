@@ -2,7 +2,8 @@ import Foundation
 
 /// Functional test of ArangoDB over its HTTP API: every write component works on objects of
 /// its own named `infraprobe_<instance>_<nonce>_<component>` (ArangoDB names allow no `/`),
-/// checks what the server answers, and drops them before returning, also when a step fails.
+/// checks what the server answers, and drops them before returning, also when a step fails (a
+/// drop the deadline cuts off goes to the cleanup ledger; see also ArangoDBProber+LeftoverSweeping).
 /// Write statuses accept both 201 (waitForSync) and 202 (default).
 ///
 /// A read-only server (`PUT /_admin/server/mode`, an expired license, a Community deployment over
