@@ -145,4 +145,33 @@ struct CleanupLedgerTests {
         #expect(fake.state.current == before)
         await fake.stopOffPool()
     }
+
+    @Test("exporter shutdown waits (bounded) for the removals a hung service held up, once the service answers again")
+    func test_exporterShutdown_drainsPendingRemovals() async throws {
+        let fake = FakeArangoDB()
+        try fake.start()
+        let before = fake.state.current
+        let file = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("shutdown-drain-\(UInt32.random(in: 0...UInt32.max)).yml")
+        try "targets:\n  arango:\n    prober: arangodb\n    timeout: 1s\n    url: \(fake.url)\n    username: root\n    password_file: \(try ProbeHarness.secretFile("pw"))\n"
+            .write(to: file, atomically: true, encoding: .utf8)
+        var settings = ExporterRuntime.Settings(configFile: file.path, listen: ListenAddress("127.0.0.1:0")!)
+        settings.cleanupLedger = Self.ledger().options
+        let runtime = try ExporterRuntime(settings: settings)
+        try runtime.start()
+        fake.holdRequests.withLock { $0 = { $0.method == "DELETE" } }
+        let url = "http://127.0.0.1:\(runtime.server.port)/probe?target=arango"
+        let answer = try await BlockingExecutor.shared.run { Result { try HTTPFetch.get(url) } }.get()
+        #expect(answer.status == 200)
+        #expect(answer.text.contains("probe_success{target=\"arango\"} 0"), "\(answer.text)")
+        #expect(await Self.eventually { runtime.cleanupLedger.pending == 6 }, "pending: \(runtime.cleanupLedger.pending)")
+        let release = Task {
+            try? await Task.sleep(for: .milliseconds(500))
+            fake.holdRequests.withLock { $0 = nil }
+        }
+        await runtime.stopOffPool()
+        await release.value
+        #expect(runtime.cleanupLedger.pending == 0)
+        #expect(fake.state.current == before, "shutdown left \(fake.state.current.databases.keys.sorted()) and collections behind")
+        await fake.stopOffPool()
+    }
 }
