@@ -33,7 +33,7 @@ private func runCleaningUp<T>(_ context: ComponentContext, _ body: () async thro
         let inline = Deadline(context.deadline.instant - margin)
         let removed = context.deadline.remaining <= margin * 2 ? false : await Task { await removal.remove(inline) }.value
         if !removed {
-            context.step("\(removal.what) not done by the deadline: left to the cleanup ledger")
+            context.step("\(removal.what) not done in the probe's time: left to the cleanup ledger")
             context.cleanupLedger.record(PendingCleanup(prober: context.prober, target: context.target, what: removal.what, remove: removal.remove))
         }
         throw error
