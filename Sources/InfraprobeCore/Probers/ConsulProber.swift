@@ -162,7 +162,7 @@ public struct ConsulProber: Prober {
         }
         // The agent syncs the catalog before answering the registration; a stale read or a
         // failed sync can lag, so poll. An ACL token without node:read sees an empty list.
-        try await poll(context, what: "service \(id) in the catalog (a token needs node:read and service:read to see it)") {
+        try await Poll.standard.until(context, what: "service \(id) in the catalog (a token needs node:read and service:read to see it)") {
             let response = try await consulCall("GET", "/v1/catalog/service/\(Self.serviceName)", context: context)
             guard let list = JSONValue.parse(response.body)?.array else { throw ProbeFailure(.unexpectedResponse, "catalog answer is not an array") }
             if list.isEmpty { try Self.rejectACLFiltered(response, what: "the catalog entry of \(Self.serviceName)") }
@@ -261,18 +261,5 @@ public struct ConsulProber: Prober {
             throw ProbeFailure(.unexpectedResponse, "\(method) \(HTTPEndpoint.pathOnly(endpoint.resolve(path))) answered \(response.status) with a body that is not JSON: \(HTTPEndpoint.snippet(response.body, limit: 80))")
         }
         return (response.status, json)
-    }
-}
-
-/// Retries `attempt` until it returns true, backing off from 20 ms, while the deadline allows.
-func poll(_ context: ComponentContext, what: String, _ attempt: () async throws -> Bool) async throws {
-    var delay: Duration = .milliseconds(20)
-    while true {
-        if try await attempt() { return }
-        guard context.deadline.remaining > delay else {
-            throw ProbeFailure(.timeout, "\(what) not seen before the deadline")
-        }
-        try await Task.sleep(for: delay)
-        delay = min(delay * 2, .milliseconds(500))
     }
 }
