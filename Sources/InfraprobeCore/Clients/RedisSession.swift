@@ -94,7 +94,7 @@ final class RedisSession {
             throw transportFailure(error, shown: shown)
         }
         sentOnThisConnection += 1
-        context.step("\(shown) → \(replies.map(\.description).joined(separator: " | ")) (\(RESPSize.describe(sent: commands, shown: shown, received: replies))\(ComponentRunner.formatSeconds(ContinuousClock.now - started)))")
+        context.step(.redis(RedisExchangeStep(sent: commands, shown: shown, replies: replies, elapsed: ContinuousClock.now - started)))
         for (index, reply) in replies.enumerated() {
             if case .error(let message) = reply { throw RedisReplyClassifier.failure(for: message, command: commands[index][0]) }
         }
@@ -107,7 +107,7 @@ final class RedisSession {
         do {
             let reply = try connection.command(arguments, timeout: context.deadline.remaining)
             sentOnThisConnection += 1
-            context.step("\(shown) → \(reply) (\(RESPSize.describe(sent: [arguments], shown: shown, received: [reply]))\(ComponentRunner.formatSeconds(ContinuousClock.now - started)))")
+            context.step(.redis(RedisExchangeStep(sent: [arguments], shown: shown, replies: [reply], elapsed: ContinuousClock.now - started)))
             return reply
         } catch let error as RedisClientError {
             throw transportFailure(error, shown: shown)
