@@ -8,6 +8,18 @@ public struct ProbeRecord: Sendable {
     public let settings: [RedactedSetting]
     /// The module, for `/probe?module=M&target=ADDR`; nil for a named target.
     public var module: String? = nil
+
+    /// Roughly what the record keeps in memory, for the history's byte budget.
+    public var estimatedBytes: Int {
+        var bytes = 256 + result.target.utf8.count + (result.version?.utf8.count ?? 0)
+        for component in result.components {
+            bytes += 128 + component.component.utf8.count + (component.failure?.message.utf8.count ?? 0)
+            for step in component.steps { bytes += step.estimatedBytes }
+        }
+        for fact in result.facts { bytes += 96 + fact.name.utf8.count + fact.help.utf8.count + fact.labels.count * 64 }
+        for setting in settings { bytes += 48 + setting.key.utf8.count + setting.value.utf8.count }
+        return bytes
+    }
 }
 
 /// Runs probes for the web handlers and `check`: single-flight per target (concurrent scrapes
@@ -32,6 +44,9 @@ public final class ProbeService: Sendable {
         var inFlight: [String: RunningProbe] = [:]
         var activeRequests = 0
         var history: [ProbeRecord] = []
+        /// `estimatedBytes` of each history record, and their sum.
+        var historySizes: [Int] = []
+        var historyBytes = 0
         var nextID = 1
         var latest: [String: ProbeRecord] = [:]
         /// Latest result per (module, address); bounded, oldest dropped first.
@@ -49,13 +64,18 @@ public final class ProbeService: Sendable {
     /// hold a connection each until its deadline.
     public let maxJoinersPerProbe: Int
     public let historyLimit: Int
+    /// The history's memory budget: oldest records go first once their estimated sizes sum past it
+    /// (the newest is always kept).
+    public let historyByteLimit: Int
+    public static let defaultHistoryByteLimit = 4 << 20
     /// Exports each probe as a trace when `--tracing.otlp-endpoint` is set.
     public let tracer: TraceExporter?
     private let logger: Logger
     private let state: Locked<State>
 
     public init(config: InfraprobeConfig, environment: ProberEnvironment, metrics: SelfMetrics,
-                maxConcurrentProbes: Int = 40, maxJoinersPerProbe: Int = 8, historyLimit: Int = 100, tracer: TraceExporter? = nil,
+                maxConcurrentProbes: Int = 40, maxJoinersPerProbe: Int = 8, historyLimit: Int = 100,
+                historyByteLimit: Int = ProbeService.defaultHistoryByteLimit, tracer: TraceExporter? = nil,
                 logger: Logger = Logger(label: "infraprobe")) {
         self.environment = environment
         self.tracer = tracer
@@ -63,6 +83,7 @@ public final class ProbeService: Sendable {
         self.maxConcurrentProbes = maxConcurrentProbes
         self.maxJoinersPerProbe = maxJoinersPerProbe
         self.historyLimit = historyLimit
+        self.historyByteLimit = historyByteLimit
         self.logger = logger
         self.state = Locked(State(config: config))
     }
@@ -129,8 +150,7 @@ public final class ProbeService: Sendable {
             return self.state.withLock { state in
                 let record = ProbeRecord(id: state.nextID, result: result, settings: target.redactedSettings, module: module)
                 state.nextID += 1
-                state.history.append(record)
-                if state.history.count > historyLimit { state.history.removeFirst(state.history.count - historyLimit) }
+                remember(record, in: &state)
                 if let module {
                     state.latestDiscovered["\(module)\u{0}\(target.name)"] = record
                     if state.latestDiscovered.count > Self.discoveredLimit,
@@ -150,6 +170,23 @@ public final class ProbeService: Sendable {
         return task
     }
 
+    private func remember(_ record: ProbeRecord, in state: inout State) {
+        let bytes = record.estimatedBytes
+        state.history.append(record)
+        state.historySizes.append(bytes)
+        state.historyBytes += bytes
+        var evicted = 0
+        while state.history.count - evicted > historyLimit
+                || (state.historyBytes > historyByteLimit && state.history.count - evicted > 1) {
+            state.historyBytes -= state.historySizes[evicted]
+            evicted += 1
+        }
+        if evicted > 0 {
+            state.history.removeFirst(evicted)
+            state.historySizes.removeFirst(evicted)
+        }
+    }
+
     private func logOutcome(_ result: TargetProbeResult) {
         let failed = result.components.filter { !$0.ok }
         if failed.isEmpty {
@@ -166,12 +203,20 @@ public final class ProbeService: Sendable {
 
     public var history: [ProbeRecord] { state.withLock { $0.history } }
 
+    /// The estimated bytes the history holds (at most `historyByteLimit`, unless one record alone is larger).
+    public var historyBytes: Int { state.withLock { $0.historyBytes } }
+
     /// Changes whenever a probe finishes or the config is replaced.
     public var revision: Int { state.withLock { $0.nextID &* 1_000_003 &+ $0.generation } }
 
     public func record(id: Int) -> ProbeRecord? { state.withLock { $0.history.first { $0.id == id } } }
 
     public func latest(target: String) -> ProbeRecord? { state.withLock { $0.latest[target] } }
+
+    /// The latest record of every configured target, by name, in one look.
+    public var latestByTarget: [String: ProbeRecord] { state.withLock { $0.latest } }
+
+    public var latestDiscoveredCount: Int { state.withLock { $0.latestDiscovered.count } }
 
     /// The latest result of every address probed through a module, by module then address.
     public var latestDiscovered: [ProbeRecord] {
