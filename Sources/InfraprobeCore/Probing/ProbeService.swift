@@ -10,7 +10,9 @@ public struct ProbeRecord: Sendable {
     public var module: String? = nil
 
     /// Roughly what the record keeps in memory, for the history's byte budget.
-    public var estimatedBytes: Int {
+    public var estimatedBytes: Int { Self.estimatedBytes(result: result, settings: settings) }
+
+    static func estimatedBytes(result: TargetProbeResult, settings: [RedactedSetting]) -> Int {
         var bytes = 256 + result.target.utf8.count + (result.version?.utf8.count ?? 0)
         for component in result.components {
             bytes += 128 + component.component.utf8.count + (component.failure?.message.utf8.count ?? 0)
@@ -147,10 +149,13 @@ public final class ProbeService: Sendable {
             metrics.probeFinished()
             metrics.recordProbe(prober: target.kind, success: result.success, duration: result.duration)
             logOutcome(result)
+            let settings = target.redactedSettings
+            // Sized outside the lock: it walks every step.
+            let bytes = ProbeRecord.estimatedBytes(result: result, settings: settings)
             return self.state.withLock { state in
-                let record = ProbeRecord(id: state.nextID, result: result, settings: target.redactedSettings, module: module)
+                let record = ProbeRecord(id: state.nextID, result: result, settings: settings, module: module)
                 state.nextID += 1
-                remember(record, in: &state)
+                remember(record, bytes: bytes, in: &state)
                 if let module {
                     state.latestDiscovered["\(module)\u{0}\(target.name)"] = record
                     if state.latestDiscovered.count > Self.discoveredLimit,
@@ -170,8 +175,7 @@ public final class ProbeService: Sendable {
         return task
     }
 
-    private func remember(_ record: ProbeRecord, in state: inout State) {
-        let bytes = record.estimatedBytes
+    private func remember(_ record: ProbeRecord, bytes: Int, in state: inout State) {
         state.history.append(record)
         state.historySizes.append(bytes)
         state.historyBytes += bytes
