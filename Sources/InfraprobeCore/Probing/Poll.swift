@@ -23,7 +23,9 @@ public struct Poll: Sendable {
     }
 
     /// Attempts until `attempt` returns true (true) or the deadline leaves no room for another
-    /// wait (false). Never sleeps past the deadline.
+    /// wait and attempt (false): never sleeps past the deadline, and stops when the next attempt,
+    /// if it takes as long as the slowest so far, would end after it — so the caller, not the
+    /// runner's deadline timer, reports what never showed.
     public func until(_ deadline: Deadline, _ attempt: () async throws -> Bool) async throws -> Bool {
         let started = ContinuousClock.now
         return try await until(waited: { ContinuousClock.now - started }, remaining: { deadline.remaining },
@@ -33,10 +35,13 @@ public struct Poll: Sendable {
     /// The schedule with its clock passed in, so tests can run it on simulated time.
     func until(waited: () -> Duration, remaining: () -> Duration, sleep: (Duration) async throws -> Void,
                _ attempt: () async throws -> Bool) async throws -> Bool {
+        var slowest: Duration = .zero
         while true {
+            let begun = waited()
             if try await attempt() { return true }
+            slowest = max(slowest, waited() - begun)
             let interval = interval(afterWaiting: waited())
-            guard remaining() > interval else { return false }
+            guard remaining() > interval + slowest else { return false }
             try await sleep(interval)
         }
     }
