@@ -216,7 +216,8 @@ public struct ConsulProber: Prober {
             // failed sync can lag, so poll. An ACL token without node:read sees an empty list.
             // The filter keeps the answer to this one instance however many probe services exist.
             let catalog = "/v1/catalog/service/\(Self.serviceName)?" + Self.filter("ServiceID == \(Self.quoted(id))")
-            try await Poll.standard.until(context, what: "service \(id) in the catalog (a token needs node:read and service:read to see it)") {
+            try await Poll.standard.until(context, what: "service \(id) in the catalog (a token needs node:read and service:read to see it)",
+                                          reserving: inlineCleanupReserve) {
                 let response = try await consulCall("GET", catalog, context: context)
                 guard let list = JSONValue.parse(response.body)?.array else { throw ProbeFailure(.unexpectedResponse, "catalog answer is not an array") }
                 if list.isEmpty { try Self.rejectACLFiltered(response, what: "the catalog entry of \(Self.serviceName)") }

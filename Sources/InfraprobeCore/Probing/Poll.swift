@@ -47,8 +47,12 @@ public struct Poll: Sendable {
     }
 
     /// `until` within the component's deadline; a timeout failure naming `what` when it never shows.
-    public func until(_ context: ComponentContext, what: String, _ attempt: () async throws -> Bool) async throws {
-        guard try await until(context.deadline, attempt) else {
+    /// `reserving` stops the wait that much earlier (at most a fifth of the time left), so a
+    /// check that created something still has time to remove it before it answers.
+    public func until(_ context: ComponentContext, what: String, reserving reserve: Duration = .zero,
+                      _ attempt: () async throws -> Bool) async throws {
+        let deadline = Deadline(context.deadline.instant - min(reserve, context.deadline.remaining / 5))
+        guard try await until(deadline, attempt) else {
             throw ProbeFailure(.timeout, "\(what) not seen before the deadline")
         }
     }
