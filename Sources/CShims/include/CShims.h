@@ -16,6 +16,11 @@ CURLcode cshim_easy_getinfo_long(CURL *handle, CURLINFO info, long *out);
 CURLcode cshim_easy_getinfo_double(CURL *handle, CURLINFO info, double *out);
 CURLcode cshim_easy_getinfo_pointer(CURL *handle, CURLINFO info, void **out);
 CURLMcode cshim_multi_setopt_long(CURLM *multi, CURLMoption option, long value);
+/// Opens the transfer's sockets close-on-exec and stores socket()'s errno in *socket_errno when it
+/// fails (curl reports that only as "could not connect", the same as a refused connection).
+CURLcode cshim_easy_record_socket_errno(CURL *handle, int *socket_errno);
+/// A non-blocking, close-on-exec eventfd (a loop's wake-up signal), or -1 with errno set.
+int cshim_eventfd(void);
 
 // Macros whose casts keep them from importing into Swift.
 extern const unsigned long cshim_CURLAUTH_BASIC;
