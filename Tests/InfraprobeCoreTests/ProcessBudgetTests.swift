@@ -1,4 +1,5 @@
 import Foundation
+import CShims
 import Testing
 @testable import InfraprobeCore
 @testable import InfraprobeFakes
@@ -97,11 +98,16 @@ struct ProcessBudgetTests {
         // The first request's component fails; the ones that need it fail as dependency_failed.
         #expect(reasons(refused) == ["connection_refused", "dependency_failed"], "\(refused)")
 
-        // The limit drops to the lowest free descriptor number: every new socket() fails with EMFILE.
+        // The limit drops to a few descriptors above the lowest free one: socket() still succeeds,
+        // but the exporter refuses a socket that takes the last free descriptors (libdispatch's
+        // worker monitor needs one, and crashes the process without it) and reports EMFILE.
         let pid = exporter.process.pid
         let open = Set((try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")).compactMap(Int.init))
         let lowestFree = (0...).first { !open.contains($0) }!
-        let (status, _, error) = try Shell.capture("/usr/bin/prlimit", ["--pid", "\(pid)", "--nofile=\(lowestFree):\(lowestFree)"])
+        let limit = lowestFree + 8
+        #expect(8 < CSHIM_DESCRIPTOR_RESERVE)
+        #expect(open.filter { $0 >= limit }.isEmpty, "descriptors above the new limit: \(open.sorted())")
+        let (status, _, error) = try Shell.capture("/usr/bin/prlimit", ["--pid", "\(pid)", "--nofile=\(limit):\(limit)"])
         #expect(status == 0, "prlimit: \(error)")
 
         let exhausted = try await probe()
