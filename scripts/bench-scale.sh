@@ -148,10 +148,17 @@ async def main():
     measuring[0] = True
     cpu0, t0 = cpu_seconds(), time.monotonic()
     peaks = [0, 0, 0]
+    died = ""
+    cpu1 = cpu0
     while time.monotonic() - t0 < measure:
         await asyncio.sleep(1)
-        peaks = [max(a, b) for a, b in zip(peaks, sample())]
-    cpu = (cpu_seconds() - cpu0) / (time.monotonic() - t0)
+        try:
+            peaks = [max(a, b) for a, b in zip(peaks, sample())]
+            cpu1 = cpu_seconds()
+        except (FileNotFoundError, ProcessLookupError, StopIteration):
+            died = f"EXPORTER DIED after {time.monotonic() - t0:.0f} s of {measure:.0f} (see its log) "
+            break
+    cpu = (cpu1 - cpu0) / (time.monotonic() - t0)
     measuring[0] = False
     for t in tasks: t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -161,11 +168,12 @@ async def main():
     other = ",".join(f"{k}:{v}" for k, v in sorted(stats["status"].items()) if k != 200)
     errors = ",".join(f"{k}:{v}" for k, v in sorted(stats["errors"].items()))
     print(f"{count:>7} {kind:>7} {cpu * 100:>7.1f} {peaks[0]:>8} {peaks[1]:>7} {peaks[1] / count:>7.2f} {peaks[2] / 1024:>8.1f}"
-          f" {stats['answered']:>8}/{expected:<7.0f} {stats['passed']:>8} {q(0.5):>8.2f} {q(0.99):>8.2f}  {other or '-'} {errors or ''}")
+          f" {stats['answered']:>8}/{expected:<7.0f} {stats['passed']:>8} {q(0.5):>8.2f} {q(0.99):>8.2f}  {died}{other or '-'} {errors or ''}", flush=True)
 
 asyncio.run(main())
 PY
-    kill "$pid"; wait "$pid" 2>/dev/null || true
+    kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
+    [ ! -s "$work/infraprobe-$count-$kind.log" ] || { echo "exporter log ($count $kind):"; tail -n 3 "$work/infraprobe-$count-$kind.log"; } >&2
   done
 done
 printf '%7s %7s %7s %8s %7s %7s %8s %16s %8s %8s %8s  %s\n' targets kind "CPU %" threads fds fds/tgt "RSS MiB" "answered/due" passed "p50 ms" "p99 ms" "non-200, errors"
