@@ -44,11 +44,10 @@ for _ in $(seq 50); do [ -s "$work/redis.pid" ] && break; sleep 0.1; done
 pids+=("$(cat "$work/redis.pid")")
 echo "$("$INFRAPROBE_BIN" --version); fd limit $(ulimit -n); interval ${INTERVAL}s, warm-up ${INTERVAL}s, measured ${MEASURE}s; $(nproc) cores"
 
-# Target i is 127.x.y.z with x.y.z = i + 2 (127.0.0.1 stays the exporter's own).
-address() { local n=$(($1 + 2)); echo "127.$((n >> 16 & 255)).$((n >> 8 & 255)).$((n & 255)):$redis_port"; }
+# Target i is 127.x.y.z with x.y.z = i + 2 (127.0.0.1 stays the exporter's own); the load
+# generator below computes the same addresses.
 
-results=$work/results
-: >"$results"
+printf '%7s %7s %7s %8s %7s %7s %8s %16s %8s %8s %8s  %s\n' targets kind "CPU %" threads fds fds/tgt "RSS MiB" "answered/due" passed "p50 ms" "p99 ms" "non-200, errors"
 for count in $COUNTS; do
   for kind in named module; do
     config=$work/infraprobe-$count-$kind.yml
@@ -57,7 +56,8 @@ for count in $COUNTS; do
       echo "  redis: {prober: redis, allowed_targets: [\"127.0.0.0/8:$redis_port\"]}"
       if [ "$kind" = named ]; then
         echo "targets:"
-        for i in $(seq 0 $((count - 1))); do echo "  t$i: {prober: redis, address: \"$(address "$i")\"}"; done
+        awk -v n="$count" -v port="$redis_port" 'BEGIN { for (i = 0; i < n; i++) { a = i + 2
+          printf "  t%d: {prober: redis, address: \"127.%d.%d.%d:%d\"}\n", i, int(a / 65536) % 256, int(a / 256) % 256, a % 256, port } }'
       fi
     } >"$config"
     port=9900
@@ -65,7 +65,9 @@ for count in $COUNTS; do
       --web.max-connections $((count * 2 + 100)) 2>"$work/infraprobe-$count-$kind.log" &
     pid=$!; pids+=("$pid")
     for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$port/-/healthy" && break; sleep 0.1; done
-    python3 - "$pid" "$port" "$count" "$kind" "$redis_port" "$INTERVAL" "$MEASURE" >>"$results" <<'PY'
+    # Bounded: warm-up, the window, and a minute for connecting and winding down.
+    timeout $((INTERVAL + MEASURE + 60)) python3 - "$pid" "$port" "$count" "$kind" "$redis_port" "$INTERVAL" "$MEASURE" <<'PY' \
+      || echo "$count $kind: the load generator did not finish in time (exit $?)"
 import asyncio, os, resource, statistics, sys, time
 pid, port, count, kind, redis_port, interval, measure = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5]), float(sys.argv[6]), float(sys.argv[7])
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -176,6 +178,4 @@ PY
     [ ! -s "$work/infraprobe-$count-$kind.log" ] || { echo "exporter log ($count $kind):"; tail -n 3 "$work/infraprobe-$count-$kind.log"; } >&2
   done
 done
-printf '%7s %7s %7s %8s %7s %7s %8s %16s %8s %8s %8s  %s\n' targets kind "CPU %" threads fds fds/tgt "RSS MiB" "answered/due" passed "p50 ms" "p99 ms" "non-200, errors"
-cat "$results"
 echo "goals: 1,000 targets <= 64 threads, <= 2 fds per target, <= 120 MiB; 10,000 module targets every ${INTERVAL}s within one core (CPU <= 100 %)"
