@@ -9,12 +9,24 @@ public final class ComponentContext: Sendable {
     let probe: ProbeScratch
     private let started = ContinuousClock.now
     private let log = Locked<[ProbeStep]>([])
+    /// The first failure the check recorded (`recordFailure(_:)`), for the runner's deadline timer.
+    private let firstFailure = Locked<ProbeFailure?>(nil)
+
+    /// The context of the check running in this task, for helpers that are handed no context
+    /// (`withCleanup`).
+    @TaskLocal static var current: ComponentContext?
 
     init(component: String, deadline: Deadline, target: String, probe: ProbeScratch) {
         self.component = component
         self.deadline = deadline
         self.target = target
         self.probe = probe
+    }
+
+    /// A context for a janitor's sweep: its requests are bounded and logged like a probe's.
+    static func sweeping(target: String, deadline: Deadline, prober: String) -> ComponentContext {
+        ComponentContext(component: "janitor", deadline: deadline, target: target,
+                         probe: ProbeScratch(nonce: "", instanceID: "", prober: prober, cleanupLedger: CleanupLedger()))
     }
 
     /// Records one step (a command and its answer). Callers pass already-redacted text;
@@ -25,6 +37,18 @@ public final class ComponentContext: Sendable {
     }
 
     public var steps: [ProbeStep] { log.current }
+
+    /// Records why the check failed the moment it fails, before any cleanup runs. If the deadline
+    /// fires while the check is still cleaning up (or refining the failure, as ArangoDB's read-only
+    /// check does), the component reports this failure instead of `timeout`; a check that finishes
+    /// before the deadline reports what it throws. The first recorded failure wins.
+    /// Cancellation (the deadline already answered) records nothing.
+    public func recordFailure(_ error: any Error) {
+        guard let failure = ComponentRunner.failure(from: error) else { return }
+        firstFailure.withLock { if $0 == nil { $0 = failure } }
+    }
+
+    var recordedFailure: ProbeFailure? { firstFailure.current }
 
     public func fact(_ name: String, help: String, labels: [String: String] = [:], value: Double) {
         probe.facts.withLock { $0.append(ServiceFact(name: name, help: help, labels: labels, value: value)) }
@@ -41,6 +65,9 @@ public final class ComponentContext: Sendable {
 
     public var nonce: String { probe.nonce }
     public var instanceID: String { probe.instanceID }
+    /// The prober kind (`arangodb`), for what the cleanup ledger counts.
+    public var prober: String { probe.prober }
+    public var cleanupLedger: CleanupLedger { probe.cleanupLedger }
 }
 
 /// Per-probe state shared by all components of one target probe.
@@ -50,10 +77,14 @@ final class ProbeScratch: Sendable {
     let shared = SharedValues()
     let nonce: String
     let instanceID: String
+    let prober: String
+    let cleanupLedger: CleanupLedger
 
-    init(nonce: String, instanceID: String) {
+    init(nonce: String, instanceID: String, prober: String, cleanupLedger: CleanupLedger) {
         self.nonce = nonce
         self.instanceID = instanceID
+        self.prober = prober
+        self.cleanupLedger = cleanupLedger
     }
 }
 
