@@ -74,30 +74,5 @@ enum RESPSize {
     static func of(command arguments: [String]) -> Int {
         3 + String(arguments.count).utf8.count + arguments.reduce(0) { $0 + 5 + String($1.utf8.count).utf8.count + $1.utf8.count }
     }
-
-    /// "12 B sent, 5 B received, " — the sent size is left out when the command carries a
-    /// secret (it would give away the password's length).
-    static func describe(sent commands: [[String]], shown: String, received replies: [RedisValue]) -> String {
-        let received = replies.reduce(0) { $0 + of($1) }
-        if contains(shown, Secret.placeholder) { return "\(received) B received, " }
-        return "\(commands.reduce(0) { $0 + of(command: $1) }) B sent, \(received) B received, "
-    }
-
-    /// A plain byte search: Foundation's `contains` bridges to NSString and the generic
-    /// `firstRange(of:)` is slower still; each cost a few percent of a probe's CPU.
-    private static func contains(_ text: String, _ needle: String) -> Bool {
-        var text = text
-        var needle = needle
-        return text.withUTF8 { haystack in
-            needle.withUTF8 { wanted in
-                guard let first = wanted.first, haystack.count >= wanted.count else { return wanted.isEmpty }
-                var index = 0
-                while index <= haystack.count - wanted.count {
-                    if haystack[index] == first && haystack[index..<(index + wanted.count)].elementsEqual(wanted) { return true }
-                    index += 1
-                }
-                return false
-            }
-        }
-    }
 }
+
