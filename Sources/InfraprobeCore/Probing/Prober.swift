@@ -59,14 +59,18 @@ public final class ProberEnvironment: Sendable {
     public let executor: BlockingExecutor
     /// One libcurl multi loop for every HTTP prober: connections are reused across probes.
     public let http: HTTPClient
+    /// Redis connections by address and login, for named and module targets alike (on the
+    /// shared Redis event loop).
+    public let redisPools: RedisPools
     /// Removals that did not finish by their probe's deadline, retried in the background.
     public let cleanupLedger: CleanupLedger
 
     public init(instanceID: String = ProberEnvironment.makeInstanceID(), executor: BlockingExecutor = .shared,
-                http: HTTPClient = .shared, cleanupLedger: CleanupLedger = CleanupLedger()) {
+                http: HTTPClient = .shared, redisPools: RedisPools? = nil, cleanupLedger: CleanupLedger = CleanupLedger()) {
         self.instanceID = instanceID
         self.executor = executor
         self.http = http
+        self.redisPools = redisPools ?? RedisPools(resolver: executor)
         self.cleanupLedger = cleanupLedger
     }
 
