@@ -53,6 +53,20 @@ struct ScrapeDeadlineTests {
         #expect(short.id == first.id)
     }
 
+    @Test func test_scrapeWhoseTimeoutIsTheTargets_getsTheFinishedRecord_evenWhenTheServiceHangs() async throws {
+        // The scrape's deadline and the probe's are the same instant: the answer is the probe's own
+        // record (in the history, with its timeouts), never a partial one a few microseconds early.
+        let hole = try BlackHoleListener()
+        let config = try Probe.config("targets:\n  stuck:\n    prober: redis\n    address: \(hole.address)\n    timeout: 300ms\n")
+        let target = try #require(config.target(named: "stuck"))
+        let service = Self.service(config)
+        for _ in 0..<5 {
+            let record = try await service.probe(target, timeout: target.timeout)
+            #expect(record.result.reason("service_running") == .timeout, "\(record.result.failureSummary)")
+            #expect(service.history.contains { $0.id == record.id }, "answered before the probe's record was kept")
+        }
+    }
+
     @Test func test_joinerWithALongerDeadline_getsTheRealOutcome_notTheFirstCallersTimeout() async throws {
         let (fake, config) = try Self.slowConsul()
         defer { fake.stop() }

@@ -161,7 +161,8 @@ public final class ProbeService: Sendable {
             }
             guard state.activeRequests < maxConcurrentProbes else { throw Overloaded() }
             state.activeRequests += 1
-            return (.shared(startProbe(target, module: module, timeout: timeout, key: key, state: &state, countsAsRequest: true)), nil)
+            return (.shared(startProbe(target, module: module, scrapeDeadline: deadline, timeout: timeout, key: key, state: &state,
+                                       countsAsRequest: true)), nil)
         }
         let record = await started.answer(by: deadline)
         // A joiner answered by its own, shorter deadline waits no more: its place goes to the next
@@ -184,7 +185,7 @@ public final class ProbeService: Sendable {
                 if let record = reusable(target, module: nil, state: &state) { return (.reused(record), deadline) }
                 let key = "\(state.generation)/\(target.name)"
                 let shared = state.inFlight[key]?.shared
-                    ?? startProbe(target, timeout: timeout(target), key: key, state: &state, countsAsRequest: false)
+                    ?? startProbe(target, scrapeDeadline: deadline, timeout: timeout(target), key: key, state: &state, countsAsRequest: false)
                 return (.shared(shared), deadline)
             }
         }
@@ -210,9 +211,13 @@ public final class ProbeService: Sendable {
     /// The shared probe runs to the target's own timeout even when the scrape that starts it has a
     /// shorter one, so a scrape that joins later with a longer deadline is answered by the check's
     /// real outcome, not by the first scrape's deadline.
-    private func startProbe(_ target: TargetSpec, module: String? = nil, timeout: Duration, key: String, state: inout State,
-                            countsAsRequest: Bool) -> SharedProbe {
-        let deadline = Deadline.after(max(timeout, target.timeout))
+    /// The probe runs to the target's own timeout or the starting scrape's deadline, whichever is
+    /// later, counted from the same instant: a scrape whose timeout is the target's shares the
+    /// probe's deadline exactly, so it gets the whole record (history entry included), not a
+    /// partial answer a few microseconds early.
+    private func startProbe(_ target: TargetSpec, module: String? = nil, scrapeDeadline: Deadline, timeout: Duration, key: String,
+                            state: inout State, countsAsRequest: Bool) -> SharedProbe {
+        let deadline = timeout >= target.timeout ? scrapeDeadline : Deadline(scrapeDeadline.instant + (target.timeout - timeout))
         let environment = self.environment
         let id = state.nextID
         state.nextID += 1
