@@ -1,7 +1,5 @@
+import CShims
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A resolved address to connect a stream socket to (IPv4, IPv6 or a unix path), as the bytes
 /// `connect(2)` takes.
