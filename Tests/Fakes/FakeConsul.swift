@@ -7,6 +7,13 @@ import InfraprobeCore
 /// 404-with-empty-body for missing keys, autopilot 200/429, ACL token checks with the 403
 /// `Permission denied` text, `X-Consul-Index` on reads and blocking queries (`?index=&wait=`)
 /// as Prometheus' consul_sd and the official clients use them.
+///
+/// Like hashicorp/consul, it keeps the agent's local state apart from the catalog: a check
+/// update that only changes the output is agent-local until the agent's deferred sync
+/// (agent/local/state.go: after check_update_interval/2 … ×1.5), a status change reaches the
+/// catalog at once, and an identical write changes nothing. Each read reports and blocks on
+/// its own table's raft index (services, checks, kvs, or one service name's), as the state
+/// store's indexes do, so a write wakes only the blocking queries whose answer it changes.
 final class FakeConsul: FakeService, @unchecked Sendable {
     enum Break: Sendable, Equatable {
         case none
@@ -27,8 +34,10 @@ final class FakeConsul: FakeService, @unchecked Sendable {
         case kvReadsOtherValue
         /// Registration is accepted locally but never reaches the catalog.
         case catalogNeverShowsService
-        /// check/pass answers 200 but the check stays critical.
+        /// check/pass and check/update answer 200 but the agent's check does not change.
         case ttlPassIgnored
+        /// The agent's deferred output sync never reaches the servers (anti-entropy broken).
+        case outputNeverSynced
         /// `ui_config.enabled = false`: `/ui/` falls through to the index handler's 404.
         case uiDisabled
         /// The token lacks node:read: catalog and health lists come back empty (200, not 403),
@@ -36,12 +45,40 @@ final class FakeConsul: FakeService, @unchecked Sendable {
         case tokenLacksNodeRead
     }
 
+    struct KVEntry: Equatable {
+        var value: [UInt8]
+        var flags: UInt64 = 0
+        var createIndex = 0
+        var modifyIndex = 0
+    }
+
     struct State: Equatable {
-        var kv: [String: [UInt8]] = [:]
+        var kv: [String: KVEntry] = [:]
         var services: [String: JSONValue] = [:]
+        /// Checks as the catalog has them (agent endpoints overlay `agentOutput`).
         var checks: [String: JSONValue] = [:]
-        /// The raft index: bumped by every write, sent as `X-Consul-Index` (never 0).
+        /// Outputs the agent holds but has not synced yet, and when its deferred sync runs.
+        var agentOutput: [String: String] = [:]
+        var syncDue: [String: ContinuousClock.Instant] = [:]
+        /// The raft index: bumped by every write that changes something (never 0).
         var index = 10
+        /// Per-table indexes (`services`, `checks`, `kvs`, `service.<name>`): what a read reports and blocks on.
+        var tableIndex: [String: Int] = [:]
+        /// Every check that was ever critical, on the agent or in the catalog.
+        var everCritical: Set<String> = []
+        /// Raft writes per table.
+        var writes: [String: Int] = [:]
+
+        /// One raft write touching these tables.
+        mutating func bump(_ tables: [String]) {
+            index += 1
+            for table in tables {
+                tableIndex[table] = index
+                writes[table, default: 0] += 1
+            }
+        }
+
+        func index(of table: String) -> Int { tableIndex[table] ?? 1 }
     }
 
     static let nodeName = "consul-server-1"
@@ -57,10 +94,14 @@ final class FakeConsul: FakeService, @unchecked Sendable {
     /// Longest a blocking query waits here (the real default is 5 min): keeps `stop()` prompt.
     let maxBlock: Duration
 
-    init(token: String? = nil, version: FakeVersion = "1.21.4", maxBlock: Duration = .seconds(1)) {
+    /// The agent's check_update_interval (real default 5m): how long output-only updates stay agent-local.
+    let checkUpdateInterval: Duration
+
+    init(token: String? = nil, version: FakeVersion = "1.21.4", maxBlock: Duration = .seconds(1), checkUpdateInterval: Duration = .seconds(300)) {
         self.token = token
         self.version = version
         self.maxBlock = maxBlock
+        self.checkUpdateInterval = checkUpdateInterval
         super.init(roles: ["http"])
         // Pre-existing, unrelated checks the cluster-wide counts must see.
         state.withLock {
@@ -69,6 +110,7 @@ final class FakeConsul: FakeService, @unchecked Sendable {
             $0.checks["service:web"] = Self.check(id: "service:web", name: "Service 'web' check", status: "critical", serviceID: "web",
                                                   serviceName: "web", tags: ["rails"], type: "http",
                                                   output: "Get \"http://localhost/health\": dial tcp [::1]:80: connect: connection refused")
+            $0.everCritical = []
         }
     }
 
@@ -118,18 +160,34 @@ final class FakeConsul: FakeService, @unchecked Sendable {
         // A blocking query: answer when the index moves past the client's, or when the wait ends.
         let wait = request.query["wait"].flatMap(DurationParser.parse).map { min($0, maxBlock) } ?? maxBlock
         let until = ContinuousClock.now + wait
-        while state.current.index <= wanted && ContinuousClock.now < until {
+        while endpointIndex(request) <= wanted && ContinuousClock.now < until {
             try? await Task.sleep(for: .milliseconds(20))
+            syncDeferredOutputs()
         }
         return route(role: role, request: request)
     }
 
+    /// The index a read reports and blocks on: its table's, as the state store computes it.
+    func endpointIndex(_ request: HTTPRequest) -> Int {
+        let path = request.path, current = state.current
+        if path == "/v1/catalog/services" { return current.index(of: "services") }
+        for prefix in ["/v1/catalog/service/", "/v1/health/service/"] where path.hasPrefix(prefix) {
+            let name = String(path.dropFirst(prefix.count))
+            // A service that is gone answers with the services table's index (extinction).
+            return current.tableIndex["service.\(name)"] ?? current.index(of: "services")
+        }
+        if path.hasPrefix("/v1/health/") { return current.index(of: "checks") }
+        if path.hasPrefix("/v1/kv/") { return current.index(of: "kvs") }
+        return current.index
+    }
+
     override func route(role: String, request: HTTPRequest) -> HTTPResponse {
+        syncDeferredOutputs()
         var response = answer(request)
         if request.path.hasPrefix("/v1/") {
             response.headers.append(("X-Consul-Default-Acl-Policy", token == nil ? "allow" : "deny"))
             if isBlockingRead(request) && response.status != 500 {
-                response.headers += [("X-Consul-Index", String(max(1, state.current.index))), ("X-Consul-Knownleader", "true"),
+                response.headers += [("X-Consul-Index", String(max(1, endpointIndex(request)))), ("X-Consul-Knownleader", "true"),
                                      ("X-Consul-Lastcontact", "0")]
             }
         }
@@ -180,7 +238,7 @@ final class FakeConsul: FakeService, @unchecked Sendable {
         case ("PUT", "/v1/agent/check/register"):
             return registerCheck(request)
         case ("GET", "/v1/agent/services"):
-            return .json(200, .object(state.current.services))
+            return filteredMap(request, state.current.services)
         case ("GET", _) where path.hasPrefix("/v1/agent/service/"):
             let id = String(path.dropFirst("/v1/agent/service/".count))
             guard var service = state.current.services[id]?.object else { return .text(404, "unknown service ID: \(id)") }
@@ -189,9 +247,10 @@ final class FakeConsul: FakeService, @unchecked Sendable {
         case ("PUT", _) where path.hasPrefix("/v1/agent/service/deregister/"):
             let id = String(path.dropFirst("/v1/agent/service/deregister/".count))
             let removed = state.withLock { state -> Bool in
-                guard state.services.removeValue(forKey: id) != nil else { return false }
-                state.checks = state.checks.filter { $0.value["ServiceID"]?.string != id }
-                state.index += 1
+                guard let service = state.services.removeValue(forKey: id) else { return false }
+                let gone = state.checks.filter { $0.value["ServiceID"]?.string == id }.keys
+                for check in gone { state.checks[check] = nil; state.agentOutput[check] = nil; state.syncDue[check] = nil }
+                state.bump(["services", "checks", "service.\(service["Service"]?.string ?? "")"])
                 return true
             }
             return removed ? .empty(200)
@@ -199,15 +258,17 @@ final class FakeConsul: FakeService, @unchecked Sendable {
         case ("PUT", _) where path.hasPrefix("/v1/agent/check/deregister/"):
             let id = String(path.dropFirst("/v1/agent/check/deregister/".count))
             let removed = state.withLock { state -> Bool in
-                guard state.checks.removeValue(forKey: id) != nil else { return false }
-                state.index += 1
+                guard let check = state.checks.removeValue(forKey: id) else { return false }
+                state.agentOutput[id] = nil
+                state.syncDue[id] = nil
+                state.bump(["checks", "service.\(check["ServiceName"]?.string ?? "")"])
                 return true
             }
             return removed ? .empty(200) : .text(404, "Unknown check ID \"\(id)\". Ensure that the check ID is passed, not the check name.")
-        case ("PUT", _) where ["pass", "warn", "fail"].contains(where: { path.hasPrefix("/v1/agent/check/\($0)/") }):
+        case ("PUT", _) where ["pass", "warn", "fail", "update"].contains(where: { path.hasPrefix("/v1/agent/check/\($0)/") }):
             return updateTTL(request)
         case ("GET", "/v1/agent/checks"):
-            return .json(200, .object(state.current.checks))
+            return filteredMap(request, agentChecks())
         case ("GET", _) where path.hasPrefix("/v1/agent/health/service/id/"):
             return agentHealth(id: String(path.dropFirst("/v1/agent/health/service/id/".count)), request: request)
         case ("GET", _) where path.hasPrefix("/v1/agent/health/service/name/"):
@@ -256,7 +317,15 @@ final class FakeConsul: FakeService, @unchecked Sendable {
                                   "Config": .null, "Upstreams": .null],
                  "ServiceConnect": ["Native": false, "Proxy": .null]]
             }
-            return .json(200, .array(matching))
+            return filteredList(request, matching)
+        case ("GET", _) where broken == .tokenLacksNodeRead && path.hasPrefix("/v1/health/checks/"):
+            let authenticated = request.header("x-consul-token") != nil || request.header("authorization") != nil
+            return .json(200, [], headers: authenticated ? [("X-Consul-Results-Filtered-By-Acls", "true")] : [])
+        case ("GET", _) where path.hasPrefix("/v1/health/checks/"):
+            let name = String(path.dropFirst("/v1/health/checks/".count))
+            let checks = state.current.checks.values.filter { $0["ServiceName"]?.string == name }
+                .sorted { ($0["CheckID"]?.string ?? "") < ($1["CheckID"]?.string ?? "") }.map(Self.catalogCheck)
+            return filteredList(request, checks)
         case ("GET", _) where path.hasPrefix("/v1/health/service/"):
             return healthService(String(path.dropFirst("/v1/health/service/".count)), request: request)
         case ("GET", _) where path.hasPrefix("/v1/health/state/"):
@@ -265,7 +334,7 @@ final class FakeConsul: FakeService, @unchecked Sendable {
             let checks = state.current.checks.values.filter { wanted == "any" || $0["Status"]?.string == wanted }
                 .sorted { ($0["CheckID"]?.string ?? "") < ($1["CheckID"]?.string ?? "") }
                 .map(Self.catalogCheck)
-            return .json(200, .array(checks))
+            return filteredList(request, checks)
         default:
             return .text(404, "Invalid URL path: not a recognized HTTP API endpoint")
         }
@@ -380,19 +449,37 @@ final class FakeConsul: FakeService, @unchecked Sendable {
         let tags = Self.field(body, "Tags") ?? []
         let address = Self.field(body, "Address")?.string ?? ""
         let port = Self.field(body, "Port") ?? 0
+        for check in checks {
+            if let status = Self.field(check, "Status")?.string, !Self.statuses.contains(status) {
+                return .text(400, "Invalid check: Status must be one of \"passing\", \"warning\", or \"critical\"; got \"\(status)\"")
+            }
+        }
         state.withLock { state in
-            state.services[id] = ["ID": .string(id), "Service": .string(name), "Tags": tags, "Meta": Self.field(body, "Meta") ?? [:],
-                                  "Port": port, "Address": .string(address),
-                                  "TaggedAddresses": Self.taggedAddresses(address, port.double ?? 0),
-                                  "Weights": ["Passing": 1, "Warning": 1], "EnableTagOverride": false, "Datacenter": "dc1"]
+            let service: JSONValue = ["ID": .string(id), "Service": .string(name), "Tags": tags, "Meta": Self.field(body, "Meta") ?? [:],
+                                      "Port": port, "Address": .string(address),
+                                      "TaggedAddresses": Self.taggedAddresses(address, port.double ?? 0),
+                                      "Weights": ["Passing": 1, "Warning": 1], "EnableTagOverride": false, "Datacenter": "dc1"]
+            var changed = state.services[id] != service
+            state.services[id] = service
             for (n, check) in checks.enumerated() {
                 let checkID = Self.field(check, "CheckID")?.string ?? Self.field(check, "ID")?.string
                     ?? "service:\(id)" + (checks.count > 1 ? ":\(n + 1)" : "")
-                state.checks[checkID] = Self.check(id: checkID, name: Self.field(check, "Name")?.string ?? "Service '\(name)' check",
-                                                   status: Self.field(check, "Status")?.string ?? "critical", serviceID: id, serviceName: name,
-                                                   tags: (tags.array ?? []).compactMap(\.string), type: Self.checkType(check))
+                var entry = Self.check(id: checkID, name: Self.field(check, "Name")?.string ?? "Service '\(name)' check",
+                                       status: Self.field(check, "Status")?.string ?? "critical", serviceID: id, serviceName: name,
+                                       tags: (tags.array ?? []).compactMap(\.string), type: Self.checkType(check))
+                if let notes = Self.field(check, "Notes")?.string, var object = entry.object {
+                    object["Notes"] = .string(notes)
+                    entry = .object(object)
+                }
+                // An identical re-registration is no catalog write (ensureCheckTxn's IsSame).
+                if Self.sameIgnoringIndexes(state.checks[checkID], entry) { continue }
+                state.checks[checkID] = entry
+                state.agentOutput[checkID] = nil
+                state.syncDue[checkID] = nil
+                if entry["Status"]?.string == "critical" { state.everCritical.insert(checkID) }
+                changed = true
             }
-            state.index += 1
+            if changed { state.bump(["services", "checks", "service.\(name)"]) }
         }
         return .empty(200)
     }
@@ -405,32 +492,145 @@ final class FakeConsul: FakeService, @unchecked Sendable {
         return state.withLock { state -> HTTPResponse in
             if !serviceID.isEmpty && state.services[serviceID] == nil { return .text(404, "ServiceID \"\(serviceID)\" does not exist") }
             let service = state.services[serviceID]
-            state.checks[id] = Self.check(id: id, name: name, status: Self.field(body, "Status")?.string ?? "critical", serviceID: serviceID,
-                                          serviceName: service?["Service"]?.string ?? "", tags: (service?["Tags"]?.array ?? []).compactMap(\.string),
-                                          type: Self.checkType(body ?? [:]))
-            state.index += 1
+            let check = Self.check(id: id, name: name, status: Self.field(body, "Status")?.string ?? "critical", serviceID: serviceID,
+                                   serviceName: service?["Service"]?.string ?? "", tags: (service?["Tags"]?.array ?? []).compactMap(\.string),
+                                   type: Self.checkType(body ?? [:]))
+            state.checks[id] = check
+            if check["Status"]?.string == "critical" { state.everCritical.insert(id) }
+            state.bump(["checks", "service.\(service?["Service"]?.string ?? "")"])
             return .empty(200)
         }
     }
 
+    static let statuses: Set<String> = ["passing", "warning", "critical"]
+
+    /// `/v1/agent/check/{pass,warn,fail}/<id>?note=` and `/v1/agent/check/update/<id>` with
+    /// `{"Status","Output"}`: the agent's UpdateCheck. A status change syncs to the catalog at
+    /// once; an output-only change waits for the deferred sync.
     private func updateTTL(_ request: HTTPRequest) -> HTTPResponse {
         let parts = request.path.split(separator: "/").map(String.init)   // v1 agent check <verb> <id>
         guard parts.count >= 5 else { return .text(400, "Missing check ID") }
         let verb = parts[3], id = parts[4...].joined(separator: "/")
-        let status = ["pass": "passing", "warn": "warning", "fail": "critical"][verb] ?? "critical"
+        let status: String, output: String
+        if verb == "update" {
+            guard let body = request.json, body.object != nil else { return .text(400, "Request decode failed: invalid character") }
+            status = Self.field(body, "Status")?.string ?? ""
+            guard Self.statuses.contains(status) else { return .text(400, "Invalid check status: \"\(status)\"") }
+            output = String((Self.field(body, "Output")?.string ?? "").utf8.prefix(4096)) ?? ""
+        } else {
+            status = ["pass": "passing", "warn": "warning", "fail": "critical"][verb] ?? "critical"
+            output = request.query["note"] ?? ""
+        }
         let ignored = breakage.current == .ttlPassIgnored
+        let interval = checkUpdateInterval
         return state.withLock { state -> HTTPResponse in
             guard var check = state.checks[id]?.object else {
                 return .text(404, "Unknown check ID \"\(id)\". Ensure that the check ID is passed, not the check name.")
             }
             guard check["Type"]?.string == "ttl" else { return .text(500, "CheckID \"\(id)\" does not have associated TTL") }
-            if !ignored {
-                check["Status"] = .string(status)
-                check["Output"] = .string(request.query["note"] ?? "")
-                state.index += 1
+            if ignored { return .empty(200) }
+            if status == "critical" { state.everCritical.insert(id) }
+            let agentOutput = state.agentOutput[id] ?? check["Output"]?.string ?? ""
+            if check["Status"]?.string == status {
+                guard agentOutput != output else { return .empty(200) }
+                state.agentOutput[id] = output
+                if state.syncDue[id] == nil {
+                    let seconds = interval / 2 + .milliseconds(Int.random(in: 0...max(0, Int(interval.components.seconds * 1000 + interval.components.attoseconds / 1_000_000_000_000_000))))
+                    state.syncDue[id] = .now + seconds
+                }
+                return .empty(200)
             }
+            check["Status"] = .string(status)
+            check["Output"] = .string(output)
+            state.agentOutput[id] = nil
+            state.syncDue[id] = nil
             state.checks[id] = .object(check)
+            state.bump(["checks", "service.\(check["ServiceName"]?.string ?? "")"])
             return .empty(200)
+        }
+    }
+
+    /// The agent's deferred output syncs that are due: one catalog write each.
+    func syncDeferredOutputs() {
+        guard breakage.current != .outputNeverSynced else { return }
+        state.withLock { state in
+            let now = ContinuousClock.now
+            for (id, due) in state.syncDue where due <= now {
+                state.syncDue[id] = nil
+                guard let output = state.agentOutput.removeValue(forKey: id), var check = state.checks[id]?.object else { continue }
+                check["Output"] = .string(output)
+                state.checks[id] = .object(check)
+                state.bump(["checks", "service.\(check["ServiceName"]?.string ?? "")"])
+            }
+        }
+    }
+
+    /// `/v1/agent/checks`: the catalog's checks with the outputs the agent has not synced yet.
+    func agentChecks() -> [String: JSONValue] {
+        let current = state.current
+        var checks = current.checks
+        for (id, output) in current.agentOutput {
+            guard var object = checks[id]?.object else { continue }
+            object["Output"] = .string(output)
+            checks[id] = .object(object)
+        }
+        return checks
+    }
+
+    static func sameIgnoringIndexes(_ old: JSONValue?, _ new: JSONValue) -> Bool {
+        guard var a = old?.object, var b = new.object else { return false }
+        for key in ["CreateIndex", "ModifyIndex", "Output"] { a[key] = nil; b[key] = nil }
+        return a == b
+    }
+
+    private func filterOf(_ request: HTTPRequest) -> Result<FakeConsulFilter?, FakeConsulFilterError> {
+        guard let text = request.query["filter"] else { return .success(nil) }
+        return FakeConsulFilter.parse(text).map { $0 }
+    }
+
+    /// A list answer with `?filter=` applied (400 with Consul's text for one it cannot compile).
+    func filteredList(_ request: HTTPRequest, _ list: [JSONValue]) -> HTTPResponse {
+        switch filterOf(request) {
+        case .failure(let error): return .text(400, error.message)
+        case .success(let filter): return .json(200, .array(filter.map { f in list.filter(f.matches) } ?? list))
+        }
+    }
+
+    /// A map answer (agent services, agent checks) with `?filter=` applied to its values.
+    func filteredMap(_ request: HTTPRequest, _ map: [String: JSONValue]) -> HTTPResponse {
+        switch filterOf(request) {
+        case .failure(let error): return .text(400, error.message)
+        case .success(let filter): return .json(200, .object(filter.map { f in map.filter { f.matches($0.value) } } ?? map))
+        }
+    }
+
+    /// An agent restarted without a data dir: the services registered through its API are
+    /// gone, and anti-entropy removes them from the catalog.
+    func restartAgentLosingRegistrations() {
+        state.withLock { state in
+            let lost = state.services.filter { $0.value["Meta"]?["infraprobe_instance"] != nil }
+            guard !lost.isEmpty else { return }
+            for (id, service) in lost {
+                state.services[id] = nil
+                for check in state.checks.filter({ $0.value["ServiceID"]?.string == id }).keys {
+                    state.checks[check] = nil; state.agentOutput[check] = nil; state.syncDue[check] = nil
+                }
+                state.bump(["services", "checks", "service.\(service["Service"]?.string ?? "")"])
+            }
+        }
+    }
+
+    /// A service as an infraprobe exporter registers it, e.g. one left behind, with its TTL check in `status`.
+    func seedInfraprobeService(id: String, instance: String, role: String, created: Int, status: String = "passing") {
+        state.withLock { state in
+            state.services[id] = ["ID": .string(id), "Service": "infraprobe", "Tags": ["infraprobe"],
+                                  "Meta": ["infraprobe_instance": .string(instance), "infraprobe_role": .string(role),
+                                           "infraprobe_created": .string(String(created))],
+                                  "Port": 9, "Address": "127.0.0.1", "TaggedAddresses": Self.taggedAddresses("127.0.0.1", 9),
+                                  "Weights": ["Passing": 1, "Warning": 1], "EnableTagOverride": false, "Datacenter": "dc1"]
+            state.checks[id + "-ttl"] = Self.check(id: id + "-ttl", name: "infraprobe TTL", status: status, serviceID: id,
+                                                   serviceName: "infraprobe", tags: ["infraprobe"], type: "ttl")
+            state.bump(["services", "checks", "service.infraprobe"])
         }
     }
 
@@ -443,7 +643,7 @@ final class FakeConsul: FakeService, @unchecked Sendable {
                                   "Weights": ["Passing": 1, "Warning": 1], "EnableTagOverride": false, "Datacenter": "dc1"]
             state.checks["service:\(id)"] = Self.check(id: "service:\(id)", name: "Service '\(name)' check", status: status, serviceID: id,
                                                         serviceName: name, tags: tags, type: "tcp")
-            state.index += 1
+            state.bump(["services", "checks", "service.\(name)"])
         }
     }
 
@@ -469,7 +669,7 @@ final class FakeConsul: FakeService, @unchecked Sendable {
                     "Checks": .array(checks.map(Self.catalogCheck)),
                 ]
             }
-        return .json(200, .array(entries))
+        return filteredList(request, entries)
     }
 
     /// 1.21.5's key validation (hashicorp/consul validateKVKey); later releases relaxed it.
@@ -490,33 +690,57 @@ final class FakeConsul: FakeService, @unchecked Sendable {
         }
         switch method {
         case "PUT":
+            guard let flags = request.query["flags"].map({ UInt64($0) }) ?? UInt64(0) else {
+                return .text(400, "Invalid flags: \"\(request.query["flags"] ?? "")\"")
+            }
             let created = state.withLock { state -> Bool in
                 if request.query["cas"] == "0" && state.kv[key] != nil { return false }
-                state.kv[key] = request.body
-                state.index += 1
+                state.bump(["kvs"])
+                state.kv[key] = KVEntry(value: request.body, flags: flags, createIndex: state.kv[key]?.createIndex ?? state.index, modifyIndex: state.index)
                 return true
             }
             return .json(200, .bool(created))
         case "GET":
+            let current = state.current
             if request.query["keys"] != nil {
-                let keys = state.current.kv.keys.filter { $0.hasPrefix(key) }.sorted()
+                let keys = current.kv.keys.filter { $0.hasPrefix(key) }.sorted()
                 return keys.isEmpty ? .empty(404) : .json(200, .array(keys.map { .string($0) }))
             }
-            guard var value = state.current.kv[key] else { return .empty(404) }
-            if breakage.current == .kvReadsOtherValue { value = Array("someone-else".utf8) }
+            if request.query["recurse"] != nil {
+                let keys = current.kv.keys.filter { $0.hasPrefix(key) }.sorted()
+                return keys.isEmpty ? .empty(404) : .json(200, .array(keys.map { kvEntry($0, current.kv[$0]!) }))
+            }
+            guard var entry = current.kv[key] else { return .empty(404) }
+            if breakage.current == .kvReadsOtherValue { entry.value = Array("someone-else".utf8) }
             if request.query["raw"] != nil {
                 var raw = HTTPResponse(status: 200, contentType: "text/plain", body: "", headers: [("X-Content-Type-Options", "nosniff")])
-                raw.body = value
+                raw.body = entry.value
                 return raw
             }
-            return .json(200, [["LockIndex": 0, "Key": .string(key), "Flags": 0,
-                                "Value": value.isEmpty ? .null : .string(Data(value).base64EncodedString()),
-                                "CreateIndex": 100, "ModifyIndex": .number(Double(state.current.index))]])
+            return .json(200, [kvEntry(key, entry)])
         default:
+            // DELETE ?cas=<ModifyIndex>: only if the entry is still that version (false otherwise).
+            if let cas = request.query["cas"] {
+                guard let wanted = Int(cas), wanted > 0 else { return .text(400, "Invalid CAS index") }
+                let deleted = state.withLock { state -> Bool in
+                    guard let entry = state.kv[key] else { return true }
+                    guard entry.modifyIndex == wanted else { return false }
+                    state.kv[key] = nil
+                    state.bump(["kvs"])
+                    return true
+                }
+                return .json(200, .bool(deleted))
+            }
             state.withLock {
-                if $0.kv.removeValue(forKey: key) != nil { $0.index += 1 }
+                if $0.kv.removeValue(forKey: key) != nil { $0.bump(["kvs"]) }
             }
             return .json(200, true)
         }
+    }
+
+    private func kvEntry(_ key: String, _ entry: KVEntry) -> JSONValue {
+        ["LockIndex": 0, "Key": .string(key), "Flags": .number(Double(entry.flags)),
+         "Value": entry.value.isEmpty ? .null : .string(Data(entry.value).base64EncodedString()),
+         "CreateIndex": .number(Double(entry.createIndex)), "ModifyIndex": .number(Double(entry.modifyIndex))]
     }
 }

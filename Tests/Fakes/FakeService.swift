@@ -83,6 +83,9 @@ class FakeService: @unchecked Sendable {
     let requestLog = Locked<[String]>([])
     /// Added to every answer, as network and service time would be (not a fault).
     let latency = Locked<Duration>(.zero)
+    /// Extra time before answering requests whose `METHOD /path` starts with a key: one slow
+    /// endpoint (a deletion the service takes long over), as network and service time would be.
+    let slowRequests = Locked<[String: Duration]>([:])
     /// When set, every answer's numbers are made hostile (see `HostileAnswer`).
     let hostile = Locked<HostileAnswer?>(nil)
 
@@ -154,6 +157,8 @@ class FakeService: @unchecked Sendable {
         requestLog.withLock { $0.append("\(role) \(request.method) \(request.path)\(query)") }
         let latency = self.latency.current
         if latency > .zero { try? await Task.sleep(for: latency) }
+        let line = "\(request.method) \(request.path)"
+        if let extra = slowRequests.current.first(where: { line.hasPrefix($0.key) })?.value { try? await Task.sleep(for: extra) }
         switch fault {
         case .slow(let delay):
             try? await Task.sleep(for: delay)

@@ -20,10 +20,11 @@ struct ConsulConformanceTests {
         }
 
         let recorded: Recorded
-        let kv = Locked<[String: [UInt8]]>([:])
-        /// Registered services (id → name) and their TTL checks (check id → service id, status).
+        /// Values and the flags they were written with.
+        let kv = Locked<[String: (value: [UInt8], flags: Double)]>([:])
+        /// Registered services (id → name) and their TTL checks (check id → service id, status, output).
         let services = Locked<[String: String]>([:])
-        let checks = Locked<[String: (service: String, status: String)]>([:])
+        let checks = Locked<[String: (service: String, status: String, output: String)]>([:])
         let autopilotUnhealthy: Bool
         private var server: LoopbackTestServer?
 
@@ -71,7 +72,9 @@ struct ConsulConformanceTests {
             case ("PUT", "/v1/agent/service/register"):
                 guard let body = request.json, let id = body["ID"]?.string, let name = body["Name"]?.string else { return plain(400) }
                 services.withLock { $0[id] = name }
-                if let checkID = body["Check"]?["CheckID"]?.string { checks.withLock { $0[checkID] = (id, "critical") } }
+                if let checkID = body["Check"]?["CheckID"]?.string {
+                    checks.withLock { $0[checkID] = (id, body["Check"]?["Status"]?.string ?? "critical", "") }
+                }
                 return plain(200)
             case ("GET", "/v1/agent/checks"):
                 guard var checks = recorded.agentChecks.json?.object, let sample = checks.values.first?.object else { return plain(500) }
@@ -80,6 +83,7 @@ struct ConsulConformanceTests {
                     var mine = sample
                     mine["CheckID"] = .string(id)
                     mine["Status"] = .string(check.status)
+                    mine["Output"] = .string(check.output)
                     mine["ServiceID"] = .string(check.service)
                     mine["ServiceName"] = .string(registered[check.service] ?? "")
                     checks[id] = .object(mine)
@@ -90,6 +94,33 @@ struct ConsulConformanceTests {
                 let all = recorded.healthState.json?.array ?? []
                 return respond(recorded.healthState, json: .array(all.filter { state == "any" || $0["Status"]?.string == state }))
             default: break
+            }
+            // health/checks answers the same HealthCheck objects as health/state (no sample of its own).
+            if path.hasPrefix("/v1/health/checks/"), request.method == "GET" {
+                let name = String(path.dropFirst("/v1/health/checks/".count))
+                guard let sample = recorded.healthState.json?.array?.first?.object else { return plain(500) }
+                let registered = services.current
+                let mine = checks.current.filter { registered[$0.value.service] == name }.sorted { $0.key < $1.key }.map { id, check -> JSONValue in
+                    var entry = sample
+                    entry["CheckID"] = .string(id)
+                    entry["Status"] = .string(check.status)
+                    entry["Output"] = .string(check.output)
+                    entry["ServiceID"] = .string(check.service)
+                    entry["ServiceName"] = .string(name)
+                    return .object(entry)
+                }
+                return respond(recorded.healthState, json: .array(mine))
+            }
+            if path.hasPrefix("/v1/agent/check/update/"), request.method == "PUT" {
+                let id = String(path.dropFirst("/v1/agent/check/update/".count))
+                guard let body = request.json, let status = body["Status"]?.string else { return plain(400) }
+                let known = checks.withLock { current -> Bool in
+                    guard current[id] != nil else { return false }
+                    current[id]?.status = status
+                    current[id]?.output = body["Output"]?.string ?? ""
+                    return true
+                }
+                return known ? plain(200) : plain(404, Array("Unknown check ID \"\(id)\"".utf8))
             }
             if path.hasPrefix("/v1/agent/check/pass/"), request.method == "PUT" {
                 let id = String(path.dropFirst("/v1/agent/check/pass/".count))
@@ -130,18 +161,19 @@ struct ConsulConformanceTests {
                 let key = String(path.dropFirst("/v1/kv/".count))
                 switch request.method {
                 case "PUT":
-                    kv.withLock { $0[key] = request.body }
+                    kv.withLock { $0[key] = (request.body, request.query["flags"].flatMap(Double.init) ?? 0) }
                     return respond(recorded.kvPut)
                 case "DELETE":
                     kv.withLock { $0[key] = nil }
                     return respond(recorded.kvDelete)
                 default:
                     // Missing key: 404 with an empty body (kv.mdx).
-                    guard let value = kv.current[key] else { return plain(404) }
+                    guard let (value, flags) = kv.current[key] else { return plain(404) }
                     if request.query["raw"] != nil { return plain(200, value, contentType: "text/plain") }
                     guard var entry = recorded.kvGet.json?.array?.first?.object else { return plain(500) }
                     entry["Key"] = .string(key.removingPercentEncoding ?? key)
                     entry["Value"] = .string(Data(value).base64EncodedString())
+                    entry["Flags"] = .number(flags)
                     return respond(recorded.kvGet, json: [.object(entry)])
                 }
             }
@@ -166,7 +198,11 @@ struct ConsulConformanceTests {
         #expect(outcome.fact("infraprobe_consul_raft_peers") == 3)
         #expect(outcome.fact("infraprobe_consul_autopilot_failure_tolerance") == 0)
         #expect(outcome.fact("infraprobe_consul_health_checks", ["status": "critical"]) == 0)
-        #expect(server.kv.current.isEmpty && server.services.current.isEmpty && server.checks.current.isEmpty, "the probe cleaned up")
+        #expect(server.kv.current.isEmpty, "the probe removed its key")
+        // What stays is the exporter's one long-lived probe service, its check passing with the last probe's output.
+        #expect(server.services.current == ["infraprobe-test-host-1": "infraprobe"], "\(server.services.current)")
+        let check = server.checks.current["infraprobe-test-host-1-ttl"]
+        #expect(check?.status == "passing" && check?.output.hasPrefix("infraprobe ") == true)
     }
 
     @Test("the documented unhealthy autopilot answer (429, Healthy false, same body) fails cluster_healthy only")
@@ -230,7 +266,7 @@ struct ConsulConformanceTests {
         let fake = FakeConsul()
         try fake.start()
         fake.seedService("shape", id: "shape-1", port: 8080, tags: ["primary"])
-        fake.state.withLock { $0.kv["shape/key"] = Array("test".utf8) }
+        fake.state.withLock { $0.kv["shape/key"] = FakeConsul.KVEntry(value: Array("test".utf8)) }
         let url = fake.url + shape.path
         let answer = try await BlockingExecutor.shared.run { Result { try HTTPFetch.get(url, method: shape.method) } }.get()
         await fake.stopOffPool()

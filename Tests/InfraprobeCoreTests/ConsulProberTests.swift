@@ -23,10 +23,14 @@ struct ConsulProberTests {
         return lines + extra
     }
 
-    /// What a probe may not leave behind (the raft index moves; the objects must not).
+    /// The harness exporter's long-lived probe service (health_checks keeps it, by design).
+    static let probeService = "infraprobe-test-host-1"
+
+    /// What a probe may not leave behind: everything but the exporter's one probe service.
     func objects(_ fake: FakeConsul) -> [String] {
         let state = fake.state.current
-        return state.kv.keys.sorted() + state.services.keys.sorted() + state.checks.keys.sorted()
+        return state.kv.keys.sorted() + state.services.keys.sorted().filter { $0 != Self.probeService }
+            + state.checks.keys.sorted().filter { $0 != Self.probeService + "-ttl" }
     }
 
     @Test("healthy Consul of each version: all six components pass, facts and version are reported, nothing is left behind",
@@ -42,6 +46,8 @@ struct ConsulProberTests {
             #expect(outcome.fact("infraprobe_consul_health_checks", ["status": "critical"]) == 1)
             #expect(outcome.fact("infraprobe_consul_health_checks", ["status": "warning"]) == 0)
             #expect(objects(fake) == before, "the probe left objects behind")
+            #expect(fake.state.current.services[Self.probeService]?["Meta"]?["infraprobe_role"]?.string == "probe")
+            #expect(fake.state.current.checks[Self.probeService + "-ttl"]?["Status"]?.string == "passing")
             let log = fake.requestLog.current
             #expect(log.contains { $0.contains("PUT /v1/kv/infraprobe/test-host-1/") && $0.contains("cas") })
             #expect(outcome.elapsed < .seconds(2))
@@ -103,16 +109,18 @@ struct ConsulProberTests {
               (.catalogNeverShowsService, "service_registration", .timeout),
               (.ttlPassIgnored, "health_checks", .unexpectedResponse),
               (.uiDisabled, "ui_accessible", .httpStatus),
-              // ACL filtering answers 200 [] (not 403) with X-Consul-Results-Filtered-By-Acls.
-              (.tokenLacksNodeRead, "service_registration", .auth),
+              // ACL filtering answers 200 [] (not 403) with X-Consul-Results-Filtered-By-Acls:
+              // both the registration's catalog read and the probe check's health read.
+              (.tokenLacksNodeRead, "service_registration,health_checks", .auth),
           ])
-    func test_consulProbe_failsComponent_whenFeatureBroken(_ breakage: FakeConsul.Break, _ component: String, _ reason: FailureReason) async throws {
+    func test_consulProbe_failsComponent_whenFeatureBroken(_ breakage: FakeConsul.Break, _ failing: String, _ reason: FailureReason) async throws {
         try await withFake { fake in
             fake.breakage.withLock { $0 = breakage }
             let before = objects(fake)
             let outcome = try await ProbeHarness.probe("consul", try settings(fake))
-            #expect(outcome.reason(component) == reason, "\(outcome.summary)")
-            for other in Self.components where other != component {
+            let broken = failing.split(separator: ",").map(String.init)
+            for component in broken { #expect(outcome.reason(component) == reason, "\(component): \(outcome.summary)") }
+            for other in Self.components where !broken.contains(other) {
                 #expect(outcome.up(other), "\(other) should pass: \(outcome.summary)")
             }
             #expect(objects(fake) == before, "objects left behind after a failing step")
@@ -184,6 +192,20 @@ struct ConsulProberTests {
         }
         let id = ProberEnvironment.makeInstanceID()
         #expect(id.unicodeScalars.allSatisfy { $0.isASCII }, "instance id \(id)")
+    }
+
+    @Test("probe_ttl and catalog_max_lag are range-checked durations: a bad value is a config error naming the key")
+    func test_consulConfig_rejectsBadProbeDurations() throws {
+        for (key, value) in [("probe_ttl", "1s"), ("probe_ttl", "2d"), ("probe_ttl", "soon"), ("catalog_max_lag", "0s"), ("catalog_max_lag", "-5m")] {
+            #expect {
+                _ = try Probe.config("targets:\n  c:\n    prober: consul\n    url: http://127.0.0.1:8500\n    \(key): \(value)\n")
+            } throws: { error in
+                "\(error)".contains(key)
+            }
+        }
+        let config = try Probe.config("targets:\n  c:\n    prober: consul\n    url: http://127.0.0.1:8500\n    probe_ttl: 30m\n    catalog_max_lag: 2m\n")
+        let prober = try #require(config.targets[0].prober as? ConsulProber)
+        #expect(prober.probeTTL == .seconds(1800) && prober.catalogMaxLag == .seconds(120))
     }
 
     @Test("KV writes are sent as application/octet-stream, as Consul's own client does")

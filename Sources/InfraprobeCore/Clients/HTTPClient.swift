@@ -43,6 +43,10 @@ public struct HTTPClientRequest: Sendable {
     public var maxHeaderBytes: Int
     /// Response headers to hand back (by name, case-insensitive); others are not kept.
     public var responseHeaders: [String] = []
+    /// When set, the whole (decoded) body streams through it and `maxBodyBytes` bounds the
+    /// streamed total; the response keeps only its first `HTTPBodyConsumer.keptBytes` (for
+    /// error texts), so a large answer is read in bounded memory.
+    public var bodyConsumer: (any HTTPBodyConsumer)?
 
     public init(method: String = "GET", url: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
                 auth: HTTPAuth = .none, tls: HTTPTLSOptions = HTTPTLSOptions(), deadline: Deadline,
@@ -151,7 +155,7 @@ public final class HTTPClient: @unchecked Sendable {
 
     /// Sends a request and waits for its answer, a transport failure, or its deadline.
     public func send(_ request: HTTPClientRequest) async -> HTTPClientResult {
-        if let responder { return await responder(request) }
+        if let responder { return Self.streamed(await responder(request), through: request) }
         let id = nextID.withLock { value -> UInt64 in value += 1; return value }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<HTTPClientResult, Never>) in
@@ -163,6 +167,22 @@ public final class HTTPClient: @unchecked Sendable {
             cancelled.withLock { $0.append(id) }
             curl_multi_wakeup(multi)
         }
+    }
+
+    /// A scripted answer to a request with a body consumer, treated as a transfer would treat
+    /// it: the consumer gets the body (within the size limit) and the response keeps only its head.
+    private static func streamed(_ result: HTTPClientResult, through request: HTTPClientRequest) -> HTTPClientResult {
+        guard case .response(let response) = result, let consumer = request.bodyConsumer else { return result }
+        guard response.body.count <= request.maxBodyBytes else {
+            return .failure(HTTPTransportError(curlCode: 23, reason: .unexpectedResponse,
+                                               message: "response body larger than \(request.maxBodyBytes) bytes (after decoding)"))
+        }
+        response.body.withUnsafeBytes { consumer.consume($0) }
+        var kept = HTTPClientResponse(status: response.status, contentType: response.contentType,
+                                      body: Array(response.body.prefix(HTTPBodyConsumerLimits.keptBytes)), totalTime: response.totalTime,
+                                      newConnections: response.newConnections, redirectURL: response.redirectURL)
+        kept.headers = response.headers
+        return .response(kept)
     }
 
     // MARK: loop thread
@@ -327,6 +347,8 @@ private final class Transfer: @unchecked Sendable {
     let continuation: CheckedContinuation<HTTPClientResult, Never>
     let errorBuffer: UnsafeMutablePointer<CChar>
     var body: [UInt8] = []
+    /// Bytes handed to the request's body consumer.
+    var streamed = 0
     var overflow = false
     var headerBytes = 0
     var headerOverflow = false
@@ -352,6 +374,19 @@ private let curlWriteCallback: curl_write_callback = { data, size, count, userda
     guard let userdata else { return 0 }
     let transfer = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
     let length = size * count
+    if let consumer = transfer.request.bodyConsumer {
+        transfer.streamed += length
+        if transfer.streamed > transfer.request.maxBodyBytes {
+            transfer.overflow = true
+            return 0
+        }
+        guard let data, length > 0 else { return length }
+        let bytes = UnsafeRawBufferPointer(start: data, count: length)
+        consumer.consume(bytes)
+        let room = max(0, HTTPBodyConsumerLimits.keptBytes - transfer.body.count)
+        if room > 0 { transfer.body.append(contentsOf: bytes.prefix(room)) }
+        return length
+    }
     if transfer.body.count + length > transfer.request.maxBodyBytes {
         transfer.overflow = true
         return 0

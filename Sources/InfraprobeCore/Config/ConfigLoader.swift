@@ -53,18 +53,13 @@ public struct ConfigLoader: Sendable {
             throw section.error("prober", "unknown prober \"\(kind)\"; known: \(registry.kinds.joined(separator: ", "))")
         }
         let timeout = try section.duration("timeout") ?? defaultTimeout
-        var components = descriptor.componentNames
-        if let subset = try section.stringList("components") {
-            for component in subset where !descriptor.componentNames.contains(component) {
-                throw section.error("components", "unknown component \"\(component)\" for prober \(kind); known: \(descriptor.componentNames.joined(separator: ", "))")
-            }
-            guard !subset.isEmpty else { throw section.error("components", "must name at least one component") }
-            components = descriptor.componentNames.filter(subset.contains)
-        }
+        let selection = try section.componentSelection(descriptor)
+        let minInterval = try section.duration("min_interval")
         let prober = try descriptor.make(section, environment)
         try section.rejectUnknownKeys()
-        return TargetSpec(name: name, kind: kind, timeout: timeout, components: components, prober: prober,
-                          redactedSettings: section.rendered.map { RedactedSetting(key: $0.key, value: $0.value) })
+        return TargetSpec(name: name, kind: kind, timeout: timeout, components: selection.enabled, prober: prober,
+                          redactedSettings: section.rendered.map { RedactedSetting(key: $0.key, value: $0.value) },
+                          every: selection.every, minInterval: minInterval)
     }
 
     /// The document's root, an empty mapping for an empty document, after its shape is checked.

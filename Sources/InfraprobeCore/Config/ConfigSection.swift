@@ -32,7 +32,7 @@ public final class ConfigSection {
 
     public var line: Int? { node.mark?.line }
 
-    private func keyPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+    func keyPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
     public func error(_ key: String, _ message: String) -> ConfigError {
         ConfigError(file: file, line: valueNode(key)?.mark?.line ?? line, key: keyPath(key), message: message)
@@ -82,7 +82,7 @@ public final class ConfigSection {
         throw error(key, "expected a single value")
     }
 
-    private func record(_ key: String, _ display: String?) {
+    func record(_ key: String, _ display: String?) {
         if let display { rendered.append((key, display.contains("://") ? URLUserinfo.redacted(display) : display)) }
     }
 

@@ -10,15 +10,31 @@ public struct TargetSpec: Sendable {
     public let prober: any Prober
     /// Every configured setting with secrets replaced by `<secret>`, for `/config` and debug output.
     public let redactedSettings: [RedactedSetting]
+    /// How often each component runs, for those that run less often than every scrape
+    /// (the prober's defaults, then `components: {NAME: {every: …}}`); absent: every scrape.
+    public let every: [String: Duration]
+    /// A result younger than this is served to any scrape instead of probing again; nil: off.
+    public let minInterval: Duration?
 
     public init(name: String, kind: String, timeout: Duration, components: [String],
-                prober: any Prober, redactedSettings: [RedactedSetting]) {
+                prober: any Prober, redactedSettings: [RedactedSetting], every: [String: Duration] = [:],
+                minInterval: Duration? = nil) {
         self.name = name
         self.kind = kind
         self.timeout = timeout
         self.components = components
         self.prober = prober
         self.redactedSettings = redactedSettings
+        self.every = every.filter { $0.value > .zero }
+        self.minInterval = minInterval
+    }
+
+    /// Equal for two specs that probe the same way (secrets' values aside, which are redacted):
+    /// a reload that changes it drops the target's cached results.
+    public var fingerprint: String {
+        let cadence = every.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        return ([kind, "\(timeout)", components.joined(separator: ","), cadence.joined(separator: ","), "\(minInterval.map { "\($0)" } ?? "-")"]
+                + redactedSettings.map { "\($0.key)=\($0.value)" }).joined(separator: "\u{0}")
     }
 }
 
@@ -60,6 +76,10 @@ public struct InfraprobeConfig: Sendable {
             lines.append("    prober: \(target.kind)")
             lines.append("    timeout: \(DurationParser.format(target.timeout))")
             lines.append("    components: [\(target.components.joined(separator: ", "))]")
+            if !target.every.isEmpty {
+                let cadence = target.every.sorted { $0.key < $1.key }.map { "\($0.key) every \(DurationParser.format($0.value))" }
+                lines.append("    # cadence: \(cadence.joined(separator: ", ")); the rest every scrape")
+            }
             for setting in target.redactedSettings where !["prober", "timeout", "components"].contains(setting.key) {
                 lines.append("    \(setting.key): \(yamlQuoted(setting.value))")
             }

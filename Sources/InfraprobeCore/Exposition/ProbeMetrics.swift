@@ -16,6 +16,13 @@ public enum ProbeMetrics {
         var passed = MetricFamily(name: "infraprobe_target_components_up", help: "Number of components of the target that passed.", kind: .gauge)
         var success = MetricFamily(name: "probe_success", help: "1 if every component of the target passed (blackbox_exporter compatible).", kind: .gauge)
         var probeDuration = MetricFamily(name: "probe_duration_seconds", help: "How long the probe of the target took.", kind: .gauge, unit: "seconds")
+        var lastRun = MetricFamily(name: "infraprobe_component_last_run_timestamp_seconds",
+                                   help: "When the component's check last ran, in seconds since the Unix epoch; older than this probe when its result was served from the component's cadence cache.",
+                                   kind: .gauge, unit: "seconds")
+        var probeTimestamp = MetricFamily(name: "infraprobe_probe_timestamp_seconds",
+                                          help: "When the probe this answer comes from started, in seconds since the Unix epoch.", kind: .gauge, unit: "seconds")
+        var reused = MetricFamily(name: "infraprobe_probe_reused",
+                                  help: "1 if this answer is an earlier probe served again within the target's min_interval, 0 if it was probed for this scrape.", kind: .gauge)
         var info = MetricFamily(name: "infraprobe_service_info", help: "1, labelled with the version the service reports.", kind: .gauge)
         var facts: [String: MetricFamily] = [:]
 
@@ -25,6 +32,7 @@ public enum ProbeMetrics {
                 let labels = base + [("component", component.component)]
                 up.add(labels, component.ok ? 1 : 0)
                 duration.add(labels, component.duration.seconds)
+                lastRun.add(labels, component.lastRunAt)
                 let seconds = component.duration.seconds
                 let exemplar = result.traceID.map {
                     MetricFamily.Exemplar(labels: [.init("trace_id", $0)], value: seconds,
@@ -43,6 +51,8 @@ public enum ProbeMetrics {
             passed.add(base, Double(result.passed))
             success.add([("target", result.target)], result.success ? 1 : 0)
             probeDuration.add([("target", result.target)], result.duration.seconds)
+            probeTimestamp.add([("target", result.target)], result.startedAt)
+            reused.add([("target", result.target)], result.reused ? 1 : 0)
             if let version = result.version { info.add(base + [("version", version)], 1) }
             for fact in result.facts {
                 var family = facts[fact.name] ?? MetricFamily(name: fact.name, help: fact.help, kind: .gauge)
@@ -50,7 +60,8 @@ public enum ProbeMetrics {
                 facts[fact.name] = family
             }
         }
-        var families = [up, duration, histogram, failure, ratio, total, passed, success, probeDuration, info] + facts.values
+        var families = [up, duration, lastRun, histogram, failure, ratio, total, passed, success, probeDuration, probeTimestamp, reused, info]
+            + facts.values
         if includeOverall {
             let components = results.reduce(0) { $0 + $1.components.count }
             let healthy = results.reduce(0) { $0 + $1.passed }

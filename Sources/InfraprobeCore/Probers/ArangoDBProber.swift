@@ -15,6 +15,12 @@ public struct ArangoDBProber: Prober {
         componentNames: ["service_running", "database_operations", "collection_operations", "document_operations",
                          "graph_operations", "metadata_operations", "telemetry_operations", "performance_metrics"],
         addressKey: "url",
+        // Creating a database builds its system collections (in a cluster, on every DB server),
+        // and a graph three collections: every few minutes, not every scrape. Each other write
+        // check creates and drops one collection (shards in a cluster): once a minute.
+        defaultEvery: ["database_operations": .seconds(300), "graph_operations": .seconds(300),
+                       "collection_operations": .seconds(60), "document_operations": .seconds(60),
+                       "metadata_operations": .seconds(60), "telemetry_operations": .seconds(60)],
         make: { section, environment in try ArangoDBProber(section: section, environment: environment) })
 
     public let endpoint: HTTPEndpoint

@@ -89,13 +89,15 @@ public struct HTTPEndpoint: Sendable {
     @discardableResult
     public func call(_ method: String, _ path: String, body: [UInt8]? = nil, contentType: String? = nil,
                      headers extra: [(String, String)] = [], expect: Set<Int> = [200], maxBodyBytes: Int = 4 * 1024 * 1024,
-                     responseHeaders: [String] = [], deadline: Deadline? = nil, context: ComponentContext) async throws -> HTTPClientResponse {
+                     responseHeaders: [String] = [], deadline: Deadline? = nil, bodyConsumer: (any HTTPBodyConsumer)? = nil,
+                     context: ComponentContext) async throws -> HTTPClientResponse {
         let url = resolve(path)
         var requestHeaders = headers + extra
         if let contentType { requestHeaders.append(("Content-Type", contentType)) }
         var request = HTTPClientRequest(method: method, url: url, headers: requestHeaders, body: body, auth: auth, tls: tls,
                                         deadline: deadline ?? context.deadline, maxBodyBytes: maxBodyBytes)
         request.responseHeaders = responseHeaders
+        request.bodyConsumer = bodyConsumer
         let started = ContinuousClock.now
         let result = await client.send(request)
         let elapsed = ContinuousClock.now - started
@@ -187,6 +189,8 @@ func withCleanup<T>(_ body: () async throws -> T, cleanup: @escaping @Sendable (
     do {
         return try await body()
     } catch {
+        // Recorded before cleanup starts: a deadline during cleanup reports this, not `timeout`.
+        ComponentContext.current?.recordFailure(error)
         await Task { await cleanup() }.value
         throw error
     }

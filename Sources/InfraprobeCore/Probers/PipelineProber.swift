@@ -94,8 +94,11 @@ public struct PipelineProber: ReferencesTargets {
 
     /// The components the target enables (the loader validates the list itself).
     static func enabledComponents(_ section: ConfigSection) -> [String] {
-        guard case .sequence(let list)? = section.valueNode("components") else { return componentNames }
-        return list.compactMap(\.string)
+        switch section.valueNode("components") {
+        case .sequence(let list)?: return list.compactMap(\.string)
+        case .mapping(let mapping)?: return mapping.compactMap { $0.key.string }
+        default: return componentNames
+        }
     }
 
     public func resolvingReferences(_ targets: [String: TargetSpec]) throws -> any Prober {

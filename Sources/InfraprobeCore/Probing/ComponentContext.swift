@@ -9,6 +9,12 @@ public final class ComponentContext: Sendable {
     let probe: ProbeScratch
     private let started = ContinuousClock.now
     private let log = Locked<[ProbeStep]>([])
+    /// The first failure the check recorded (`recordFailure(_:)`), for the runner's deadline timer.
+    private let firstFailure = Locked<ProbeFailure?>(nil)
+
+    /// The context of the check running in this task, for helpers that are handed no context
+    /// (`withCleanup`).
+    @TaskLocal static var current: ComponentContext?
 
     init(component: String, deadline: Deadline, target: String, probe: ProbeScratch) {
         self.component = component
@@ -25,6 +31,18 @@ public final class ComponentContext: Sendable {
     }
 
     public var steps: [ProbeStep] { log.current }
+
+    /// Records why the check failed the moment it fails, before any cleanup runs. If the deadline
+    /// fires while the check is still cleaning up (or refining the failure, as ArangoDB's read-only
+    /// check does), the component reports this failure instead of `timeout`; a check that finishes
+    /// before the deadline reports what it throws. The first recorded failure wins.
+    /// Cancellation (the deadline already answered) records nothing.
+    public func recordFailure(_ error: any Error) {
+        guard let failure = ComponentRunner.failure(from: error) else { return }
+        firstFailure.withLock { if $0 == nil { $0 = failure } }
+    }
+
+    var recordedFailure: ProbeFailure? { firstFailure.current }
 
     public func fact(_ name: String, help: String, labels: [String: String] = [:], value: Double) {
         probe.facts.withLock { $0.append(ServiceFact(name: name, help: help, labels: labels, value: value)) }

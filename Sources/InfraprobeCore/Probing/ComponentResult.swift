@@ -6,6 +6,12 @@ public struct ComponentResult: Sendable, Equatable {
     public let steps: [ProbeStep]
     /// When the check began, from the start of the probe (checks wait for the ones they depend on).
     public var startOffset: Duration = .zero
+    /// When the check began, in seconds since the Unix epoch; for a result served from the
+    /// component cache, when it last really ran.
+    public var lastRunAt: Double = 0
+    /// True when this probe served the component's last result instead of running it
+    /// (its `every` had not passed yet).
+    public var servedFromCache = false
 
     public var ok: Bool { failure == nil }
 
@@ -54,6 +60,8 @@ public struct TargetProbeResult: Sendable {
     public let startedAt: Double  // seconds since the Unix epoch
     /// The probe's trace id (32 lowercase hex digits) when probes are exported as traces.
     public var traceID: String? = nil
+    /// True when this answer is an earlier probe's result, served again within the target's `min_interval`.
+    public var reused = false
 
     public init(target: String, prober: String, components: [ComponentResult], facts: [ServiceFact],
                 version: String?, duration: Duration, startedAt: Double) {

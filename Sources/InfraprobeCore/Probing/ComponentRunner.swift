@@ -8,11 +8,21 @@ public enum ComponentRunner {
     public static let gateComponent = "service_running"
 
     public static func run(target: TargetSpec, deadline: Deadline, environment: ProberEnvironment) async -> TargetProbeResult {
+        await run(target: target, deadline: deadline, environment: environment, cache: [:], progress: nil)
+    }
+
+    /// `cache` holds the component's last results (`ComponentCadence` decides which are served);
+    /// `progress` sees each component's result the moment it is known, for scrapes that answer
+    /// before the whole probe has finished.
+    static func run(target: TargetSpec, deadline: Deadline, environment: ProberEnvironment,
+                    cache: [String: ComponentResult], progress: (any ProbeProgress)?) async -> TargetProbeResult {
         let startedAt = Date().timeIntervalSince1970
         let start = ContinuousClock.now
         let scratch = ProbeScratch(nonce: environment.nonce(), instanceID: environment.instanceID)
+        progress?.began(scratch: scratch)
         let checks = Dictionary(target.prober.checks().map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let order = executionOrder(enabled: target.components, checks: checks)
+        let served = ComponentCadence.served(order: order, checks: checks, every: target.every, cache: cache, now: startedAt)
 
         var tasks: [String: Task<ComponentResult, Never>] = [:]
         for name in order {
@@ -20,9 +30,25 @@ public enum ComponentRunner {
             let gate = (name != gateComponent) ? tasks[gateComponent] : nil
             let dependencies = check.dependencies.compactMap { dependency in tasks[dependency].map { (dependency, $0) } }
             let context = ComponentContext(component: name, deadline: deadline, target: target.name, probe: scratch)
+            let cached = served[name]
             tasks[name] = Task {
+                if var cached {
+                    // Its group is fresh, so no dependency runs now; only a gate that finds the
+                    // service unreachable in this probe overrides the cached outcome.
+                    if let gate, let failure = await gate.value.failure, failure.reason.meansServiceUnreachable {
+                        cached = notAttempted(name, gate: failure)
+                        cached.startOffset = ContinuousClock.now - start
+                        cached.lastRunAt = startedAt + cached.startOffset.seconds
+                    } else {
+                        cached.servedFromCache = true
+                    }
+                    progress?.finished(cached)
+                    return cached
+                }
                 var result = await runAfterDependencies(check, gate: gate, dependencies: dependencies, context: context)
                 result.startOffset = ContinuousClock.now - start - result.duration
+                result.lastRunAt = startedAt + result.startOffset.seconds
+                progress?.finished(result)
                 return result
             }
         }
@@ -40,6 +66,20 @@ public enum ComponentRunner {
             target: target.name, prober: target.kind, components: results,
             facts: scratch.facts.current, version: scratch.version.current,
             duration: ContinuousClock.now - start, startedAt: startedAt)
+    }
+
+    static func notAttempted(_ name: String, gate failure: ProbeFailure) -> ComponentResult {
+        ComponentResult(component: name, duration: .zero, failure: ProbeFailure(
+            .dependencyFailed, "not attempted: \(gateComponent) failed (\(failure.reason.rawValue))"))
+    }
+
+    /// What a check's thrown error means as a component failure; nil for cancellation.
+    static func failure(from error: any Error) -> ProbeFailure? {
+        switch error {
+        case let failure as ProbeFailure: failure
+        case is CancellationError: nil
+        default: ProbeFailure(.unexpectedResponse, String(describing: error))
+        }
     }
 
     /// Enabled checks plus the disabled ones they depend on, dependencies first.
@@ -62,8 +102,7 @@ public enum ComponentRunner {
                                      dependencies: [(String, Task<ComponentResult, Never>)], context: ComponentContext) async -> ComponentResult {
         let name = check.name
         if let gate, let failure = await gate.value.failure, failure.reason.meansServiceUnreachable {
-            return ComponentResult(component: name, duration: .zero, failure: ProbeFailure(
-                .dependencyFailed, "not attempted: \(gateComponent) failed (\(failure.reason.rawValue))"))
+            return notAttempted(name, gate: failure)
         }
         for (dependency, task) in dependencies {
             if let failure = await task.value.failure {
@@ -78,10 +117,10 @@ public enum ComponentRunner {
         let start = ContinuousClock.now
         let deadline = context.deadline
         let budget = deadline.remaining
-        let failure: ProbeFailure? = await withCheckedContinuation { continuation in
+        let outcome: ProbeFailure? = await withCheckedContinuation { (continuation: CheckedContinuation<ProbeFailure?, Never>) in
             // Whichever ends first, the check or the deadline, answers; the other is cancelled.
             let race = Locked<(done: Bool, timer: DeadlineTimer.Token?)>((false, nil))
-            let finish: @Sendable (ProbeFailure?) -> Void = { failure in
+            let finish: @Sendable (ProbeFailure?) -> Void = { answer in
                 let timer = race.withLock { state -> DeadlineTimer.Token?? in
                     guard !state.done else { return nil }
                     state.done = true
@@ -89,22 +128,22 @@ public enum ComponentRunner {
                 }
                 guard let timer else { return }
                 if let timer { DeadlineTimer.shared.cancel(timer) }
-                continuation.resume(returning: failure)
+                continuation.resume(returning: answer)
             }
             let work = Task {
                 do {
-                    try await check.run(context)
+                    try await ComponentContext.$current.withValue(context) { try await check.run(context) }
                     finish(nil)
-                } catch let failure as ProbeFailure {
-                    finish(failure)
                 } catch is CancellationError {
-                    finish(ProbeFailure(.timeout, "cancelled at the deadline"))
+                    finish(context.recordedFailure ?? ProbeFailure(.timeout, "cancelled at the deadline"))
                 } catch {
-                    finish(ProbeFailure(.unexpectedResponse, String(describing: error)))
+                    finish(Self.failure(from: error) ?? ProbeFailure(.timeout, "cancelled at the deadline"))
                 }
             }
             let timer = DeadlineTimer.shared.schedule(at: deadline.instant) {
-                finish(ProbeFailure(.timeout, "no answer within the probe deadline of \(formatSeconds(budget))"))
+                // A failure the check recorded before its cleanup began is the answer, not the deadline.
+                finish(context.recordedFailure
+                       ?? ProbeFailure(.timeout, "no answer within the probe deadline of \(formatSeconds(budget))"))
                 work.cancel()
             }
             let alreadyDone = race.withLock { state -> Bool in
@@ -114,7 +153,7 @@ public enum ComponentRunner {
             if alreadyDone { DeadlineTimer.shared.cancel(timer) }
         }
         return ComponentResult(component: check.name, duration: ContinuousClock.now - start,
-                               failure: failure, steps: context.steps)
+                               failure: outcome, steps: context.steps)
     }
 
     /// `0.001234s`; hand-rolled because String(format:) is slow on the probe's hot path.

@@ -21,7 +21,7 @@ public final class ProbeService: Sendable {
     }
 
     private struct RunningProbe {
-        let task: Task<ProbeRecord, Never>
+        let shared: SharedProbe
         /// Scrapes that joined it, besides the one that started it.
         var joiners = 0
     }
@@ -33,9 +33,23 @@ public final class ProbeService: Sendable {
         var activeRequests = 0
         var history: [ProbeRecord] = []
         var nextID = 1
+        /// Probes finished so far (ids are taken when a probe starts).
+        var finished = 0
         var latest: [String: ProbeRecord] = [:]
         /// Latest result per (module, address); bounded, oldest dropped first.
         var latestDiscovered: [String: ProbeRecord] = [:]
+        /// Per target, and per (module, address): component results for cadence, the last probe for `min_interval`.
+        var cache: [String: TargetCache] = [:]
+    }
+
+    /// What one target's next probes may serve instead of probing.
+    private struct TargetCache {
+        /// The spec the results were probed with; a different one (a reload) finds nothing.
+        let fingerprint: String
+        var components: [String: ComponentResult] = [:]
+        var lastRecord: ProbeRecord?
+        /// Id of the probe that last stored here, to drop the oldest module addresses first.
+        var touched = 0
     }
 
     /// How many module-probed addresses the landing page remembers.
@@ -70,66 +84,128 @@ public final class ProbeService: Sendable {
     public var config: InfraprobeConfig { state.withLock { $0.config } }
 
     /// Swaps in a new config; probes already running finish with the one they started with.
+    /// A target whose settings changed loses its cached results.
     public func replaceConfig(_ config: InfraprobeConfig) {
         state.withLock { state in
             state.config = config
             state.generation += 1
             state.latest = state.latest.filter { name, _ in config.target(named: name) != nil }
             state.latestDiscovered = state.latestDiscovered.filter { _, record in record.module.flatMap(config.module(named:)) != nil }
+            state.cache = state.cache.filter { key, entry in
+                switch Self.cacheOwner(key) {
+                case .target(let name): config.target(named: name)?.fingerprint == entry.fingerprint
+                // A module's address is built per request; its fingerprint is compared at the next probe.
+                case .module(let name): config.module(named: name) != nil
+                }
+            }
         }
     }
 
-    /// Probes one target, or joins the probe of it already running.
+    private enum CacheOwner { case target(String), module(String) }
+
+    private static func cacheKey(_ target: TargetSpec, module: String?) -> String {
+        module.map { "module=\($0)\u{0}\(target.name)" } ?? target.name
+    }
+
+    private static func cacheOwner(_ key: String) -> CacheOwner {
+        guard key.hasPrefix("module="), let separator = key.firstIndex(of: "\u{0}") else { return .target(key) }
+        return .module(String(key[key.index(key.startIndex, offsetBy: 7)..<separator]))
+    }
+
+    private enum Started {
+        case reused(ProbeRecord)
+        case shared(SharedProbe)
+
+        func answer(by deadline: Deadline) async -> ProbeRecord {
+            switch self {
+            case .reused(let record): record
+            case .shared(let probe): await probe.answer(by: deadline)
+            }
+        }
+    }
+
+    /// Probes one target, or joins the probe of it already running, or, within the target's
+    /// `min_interval`, serves the last probe again. The answer comes by this call's own deadline.
     public func probe(_ target: TargetSpec, module: String? = nil, timeout: Duration) async throws -> ProbeRecord {
-        let task = try state.withLock { state -> Task<ProbeRecord, Never> in
+        let deadline = Deadline.after(timeout)
+        let started = try state.withLock { state -> Started in
+            if let record = reusable(target, module: module, state: &state) { return .reused(record) }
             let key = module.map { "\(state.generation)/module=\($0)/\(target.name)" } ?? "\(state.generation)/\(target.name)"
             if let running = state.inFlight[key] {
                 // Joiners stay counted until the probe ends and removes its entry.
                 guard running.joiners < maxJoinersPerProbe else { throw TooManyWaiting(target: target.name, limit: maxJoinersPerProbe) }
                 state.inFlight[key]?.joiners += 1
-                return running.task
+                return .shared(running.shared)
             }
             guard state.activeRequests < maxConcurrentProbes else { throw Overloaded() }
             state.activeRequests += 1
-            return startProbe(target, module: module, timeout: timeout, key: key, state: &state, countsAsRequest: true)
+            return .shared(startProbe(target, module: module, timeout: timeout, key: key, state: &state, countsAsRequest: true))
         }
-        return await task.value
+        return await started.answer(by: deadline)
     }
 
     /// Probes every configured target concurrently (one request against the cap).
     public func probeAll(timeout: (TargetSpec) -> Duration) async throws -> [ProbeRecord] {
-        let tasks = try state.withLock { state -> [Task<ProbeRecord, Never>] in
+        let started = try state.withLock { state -> [(Started, Deadline)] in
             guard state.activeRequests < maxConcurrentProbes else { throw Overloaded() }
             state.activeRequests += 1
             return state.config.targets.map { target in
+                let deadline = Deadline.after(timeout(target))
+                if let record = reusable(target, module: nil, state: &state) { return (.reused(record), deadline) }
                 let key = "\(state.generation)/\(target.name)"
-                return state.inFlight[key]?.task ?? startProbe(target, timeout: timeout(target), key: key, state: &state, countsAsRequest: false)
+                let shared = state.inFlight[key]?.shared
+                    ?? startProbe(target, timeout: timeout(target), key: key, state: &state, countsAsRequest: false)
+                return (.shared(shared), deadline)
             }
         }
         defer { state.withLock { $0.activeRequests -= 1 } }
         var records: [ProbeRecord] = []
-        for task in tasks { records.append(await task.value) }
+        for (probe, deadline) in started { records.append(await probe.answer(by: deadline)) }
         return records
     }
 
+    /// The last probe of this target, marked reused, when it started less than `min_interval` ago.
+    private func reusable(_ target: TargetSpec, module: String?, state: inout State) -> ProbeRecord? {
+        guard let minInterval = target.minInterval,
+              let entry = state.cache[Self.cacheKey(target, module: module)], entry.fingerprint == target.fingerprint,
+              var record = entry.lastRecord else { return nil }
+        let age = Date().timeIntervalSince1970 - record.result.startedAt
+        guard age >= 0, age < minInterval.seconds else { return nil }
+        var result = record.result
+        result.reused = true
+        record = ProbeRecord(id: record.id, result: result, settings: record.settings, module: record.module)
+        return record
+    }
+
+    /// The shared probe runs to the target's own timeout even when the scrape that starts it has a
+    /// shorter one, so a scrape that joins later with a longer deadline is answered by the check's
+    /// real outcome, not by the first scrape's deadline.
     private func startProbe(_ target: TargetSpec, module: String? = nil, timeout: Duration, key: String, state: inout State,
-                            countsAsRequest: Bool) -> Task<ProbeRecord, Never> {
-        let deadline = Deadline.after(timeout)
+                            countsAsRequest: Bool) -> SharedProbe {
+        let deadline = Deadline.after(max(timeout, target.timeout))
         let environment = self.environment
-        let work: @Sendable () async -> ProbeRecord = { [self] in
+        let id = state.nextID
+        state.nextID += 1
+        let cacheKey = Self.cacheKey(target, module: module)
+        let fingerprint = target.fingerprint
+        let cached = state.cache[cacheKey].flatMap { $0.fingerprint == fingerprint ? $0.components : nil } ?? [:]
+        let traceID = tracer.map { _ in ProbeTrace.newTraceID() }
+        let shared = SharedProbe(target: target, module: module, id: id, deadline: deadline, traceID: traceID)
+        let work: @Sendable () async -> Void = { [self] in
             metrics.probeStarted()
-            var result = await ComponentRunner.run(target: target, deadline: deadline, environment: environment)
-            if let tracer {
-                result.traceID = ProbeTrace.newTraceID()
+            var result = await ComponentRunner.run(target: target, deadline: deadline, environment: environment,
+                                                   cache: cached, progress: shared)
+            if let tracer, let traceID {
+                result.traceID = traceID
                 tracer.submit(ProbeTrace(result: result))
             }
             metrics.probeFinished()
             metrics.recordProbe(prober: target.kind, success: result.success, duration: result.duration)
             logOutcome(result)
-            return self.state.withLock { state in
-                let record = ProbeRecord(id: state.nextID, result: result, settings: target.redactedSettings, module: module)
-                state.nextID += 1
+            let record = self.state.withLock { state in
+                let record = ProbeRecord(id: id, result: result, settings: target.redactedSettings, module: module)
                 state.history.append(record)
+                state.finished += 1
                 if state.history.count > historyLimit { state.history.removeFirst(state.history.count - historyLimit) }
                 if let module {
                     state.latestDiscovered["\(module)\u{0}\(target.name)"] = record
@@ -140,14 +216,36 @@ public final class ProbeService: Sendable {
                 } else {
                     state.latest[target.name] = record
                 }
+                store(record, target: target, cacheKey: cacheKey, fingerprint: fingerprint, state: &state)
                 state.inFlight[key] = nil
                 if countsAsRequest { state.activeRequests -= 1 }
                 return record
             }
+            shared.complete(record)
         }
-        let task = Task(operation: work)
-        state.inFlight[key] = RunningProbe(task: task)
-        return task
+        Task(operation: work)
+        state.inFlight[key] = RunningProbe(shared: shared)
+        return shared
+    }
+
+    private func store(_ record: ProbeRecord, target: TargetSpec, cacheKey: String, fingerprint: String, state: inout State) {
+        guard !target.every.isEmpty || target.minInterval != nil else {
+            state.cache[cacheKey] = nil
+            return
+        }
+        var entry = state.cache[cacheKey].flatMap { $0.fingerprint == fingerprint ? $0 : nil } ?? TargetCache(fingerprint: fingerprint)
+        for result in record.result.components where target.every[result.component] != nil && ComponentCadence.isCacheable(result) {
+            entry.components[result.component] = result
+        }
+        if target.minInterval != nil { entry.lastRecord = record }
+        entry.touched = record.id
+        state.cache[cacheKey] = entry
+        if case .module = Self.cacheOwner(cacheKey),
+           state.cache.count > Self.discoveredLimit + state.config.targets.count,
+           let oldest = state.cache.filter({ if case .module = Self.cacheOwner($0.key) { true } else { false } })
+               .min(by: { $0.value.touched < $1.value.touched })?.key {
+            state.cache[oldest] = nil
+        }
     }
 
     private func logOutcome(_ result: TargetProbeResult) {
@@ -167,9 +265,12 @@ public final class ProbeService: Sendable {
     public var history: [ProbeRecord] { state.withLock { $0.history } }
 
     /// Changes whenever a probe finishes or the config is replaced.
-    public var revision: Int { state.withLock { $0.nextID &* 1_000_003 &+ $0.generation } }
+    public var revision: Int { state.withLock { $0.finished &* 1_000_003 &+ $0.generation } }
 
     public func record(id: Int) -> ProbeRecord? { state.withLock { $0.history.first { $0.id == id } } }
+
+    /// Targets and module addresses with kept results (cadence or `min_interval`).
+    var cachedTargetCount: Int { state.withLock { $0.cache.count } }
 
     public func latest(target: String) -> ProbeRecord? { state.withLock { $0.latest[target] } }
 

@@ -7,7 +7,8 @@ public protocol Prober: Sendable {
 }
 
 /// One named component check. `dependencies` name checks whose success this one needs
-/// (their shared values are read through `ComponentContext.shared`).
+/// (their shared values are read through `ComponentContext.shared`), so a check and its
+/// dependencies always run in the same probe (`ComponentCadence`).
 public struct ComponentCheck: Sendable {
     public let name: String
     public let dependencies: [String]
@@ -32,15 +33,21 @@ public struct ProberDescriptor: Sendable {
     /// True for kinds that probe through other configured targets (pipeline): they have no
     /// address of their own, so a module cannot hand them one.
     public let followsOtherTargets: Bool
+    /// How often each component runs when the config does not say (`components: {NAME: {every: …}}`);
+    /// a component not listed runs on every scrape. Heavy checks run less often so that, out of the
+    /// box, a scrape is cheap for the service (docs/probers.md, Cadence).
+    public let defaultEvery: [String: Duration]
     public let make: @Sendable (ConfigSection, ProberEnvironment) throws -> any Prober
 
     public init(kind: String, componentNames: [String], addressKey: String, addressIsURL: Bool = true, followsOtherTargets: Bool = false,
+                defaultEvery: [String: Duration] = [:],
                 make: @escaping @Sendable (ConfigSection, ProberEnvironment) throws -> any Prober) {
         self.kind = kind
         self.componentNames = componentNames
         self.addressKey = addressKey
         self.addressIsURL = addressIsURL
         self.followsOtherTargets = followsOtherTargets
+        self.defaultEvery = defaultEvery
         self.make = make
     }
 }

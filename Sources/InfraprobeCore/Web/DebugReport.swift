@@ -11,9 +11,13 @@ public enum DebugReport {
         out += "Started at \(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: result.startedAt))), "
         out += String(format: "took %.3fs, %d/%d components passed\n", result.duration.seconds, result.passed, result.components.count)
         if let traceID = result.traceID { out += "Trace \(traceID)\n" }
+        if result.reused { out += "Reused: an earlier probe served again within the target's min_interval\n" }
         for component in result.components {
             let status = component.ok ? "PASS" : "FAIL"
             out += "\n== \(component.component): \(status) in \(String(format: "%.3fs", component.duration.seconds))"
+            if component.servedFromCache {
+                out += String(format: " (last result, ran %.0fs before this probe)", max(0, result.startedAt - component.lastRunAt))
+            }
             if let failure = component.failure {
                 out += " reason=\(failure.reason.rawValue)"
                 if let hop = failure.hop { out += " hop=\(hop)" }
