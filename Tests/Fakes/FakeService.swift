@@ -88,6 +88,11 @@ class FakeService: @unchecked Sendable {
     let slowRequests = Locked<[String: Duration]>([:])
     /// When set, every answer's numbers are made hostile (see `HostileAnswer`).
     let hostile = Locked<HostileAnswer?>(nil)
+    /// Requests this matches are accepted and read but not answered until it is cleared: a
+    /// service that hangs mid-probe (e.g. after the create, before the delete). Held at most
+    /// `holdLimit`, so a test that forgets to clear it still stops.
+    let holdRequests = Locked<(@Sendable (HTTPRequest) -> Bool)?>(nil)
+    static let holdLimit: Duration = .seconds(30)
 
     init(roles: [String]) {
         self.roles = roles
@@ -155,6 +160,10 @@ class FakeService: @unchecked Sendable {
     private func handle(role: String, request: HTTPRequest) async -> HTTPResponse {
         let query = request.query.isEmpty ? "" : "?" + request.query.keys.sorted().joined(separator: "&")
         requestLog.withLock { $0.append("\(role) \(request.method) \(request.path)\(query)") }
+        let heldSince = ContinuousClock.now
+        while let hold = holdRequests.current, hold(request), ContinuousClock.now - heldSince < Self.holdLimit {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
         let latency = self.latency.current
         if latency > .zero { try? await Task.sleep(for: latency) }
         let line = "\(request.method) \(request.path)"

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import InfraprobeCore
+@testable import InfraprobeFakes
 
 /// `infraprobe check` and `--config.check`, run as the built binary the way cron or CI would.
 @Suite("infraprobe check command", .serialized)
@@ -81,5 +82,50 @@ struct CheckCommandTests {
         #expect(status == 0)
         #expect(out.hasPrefix("infraprobe \(BuildInfo.version) (revision "))
         #expect(out.contains("Swift 6"))
+    }
+
+    /// An ArangoDB target whose drops hang: a 1 s probe leaves every object it created to the ledger.
+    func hungArangoConfig(_ fake: FakeArangoDB) throws -> String {
+        let file = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("check-arango-\(UInt32.random(in: 0...UInt32.max)).yml")
+        try "targets:\n  arango:\n    prober: arangodb\n    timeout: 1s\n    url: \(fake.url)\n    username: root\n    password_file: \(try ProbeHarness.secretFile("pw"))\n"
+            .write(to: file, atomically: true, encoding: .utf8)
+        return file.path
+    }
+
+    @Test func test_check_waitsForItsCleanup_beforeExiting_whenTheServiceHungMidProbe() async throws {
+        let fake = FakeArangoDB()
+        try fake.start()
+        let before = fake.state.current
+        fake.holdRequests.withLock { $0 = { $0.method == "DELETE" } }
+        // The service recovers after the probes' 1 s deadline, while check is waiting.
+        let release = Task {
+            try? await Task.sleep(for: .milliseconds(2500))
+            fake.holdRequests.withLock { $0 = nil }
+        }
+        let started = ContinuousClock.now
+        let (status, out, err) = try await run(["check", "--config.file", try hungArangoConfig(fake), "--cleanup.wait", "10"])
+        let elapsed = ContinuousClock.now - started
+        await release.value
+        #expect(status == 1, "\(out)\(err)")
+        #expect(out.contains("timeout"))
+        #expect(fake.state.current == before, "check exited leaving \(fake.state.current.databases.keys.sorted()) and collections behind")
+        #expect(elapsed < .seconds(10), "check took \(elapsed)")
+        #expect(!err.contains("still pending"), "\(err)")
+        await fake.stopOffPool()
+    }
+
+    @Test func test_check_waitIsBounded_andSaysWhatIsLeft_whenTheServiceStaysHung() async throws {
+        let fake = FakeArangoDB()
+        try fake.start()
+        fake.holdRequests.withLock { $0 = { $0.method == "DELETE" } }
+        let started = ContinuousClock.now
+        let (status, _, err) = try await run(["check", "--config.file", try hungArangoConfig(fake), "--cleanup.wait", "1"])
+        let elapsed = ContinuousClock.now - started
+        fake.holdRequests.withLock { $0 = nil }
+        #expect(status == 1)
+        #expect(err.contains("still pending after --cleanup.wait=1.0s"), "\(err)")
+        // 1 s of probing, 1 s of waiting, and the start of a debug binary.
+        #expect(elapsed < .seconds(5), "check took \(elapsed)")
+        await fake.stopOffPool()
     }
 }

@@ -94,11 +94,11 @@ struct ConfigTests {
             password: inline-secret
         """, directory: directory)
         let prober = try #require(config.targets[0].prober as? RedisProber)
-        #expect(prober.pool.login.password?.value == "hunter2")
+        #expect(prober.login.password?.value == "hunter2")
         let yaml = config.redactedYAML()
         #expect(!yaml.contains("hunter2") && !yaml.contains("inline-secret"))
         #expect(yaml.contains("password: <secret>") || yaml.contains("password: \"<secret>\""))
-        #expect("\(prober.pool.login.password!)" == "<secret>")
+        #expect("\(prober.login.password!)" == "<secret>")
     }
 
     @Test func test_config_reportsUnreadableSecretFile() {

@@ -117,12 +117,16 @@ struct ConsulProberTests {
         try await withFake { fake in
             fake.breakage.withLock { $0 = breakage }
             let before = objects(fake)
-            let outcome = try await ProbeHarness.probe("consul", try settings(fake))
+            let ledger = CleanupLedger()
+            let environment = ProberEnvironment(instanceID: ProbeHarness.environment.instanceID, cleanupLedger: ledger)
+            let outcome = try await ProbeHarness.probe("consul", try settings(fake), environment: environment)
             let broken = failing.split(separator: ",").map(String.init)
             for component in broken { #expect(outcome.reason(component) == reason, "\(component): \(outcome.summary)") }
             for other in Self.components where !broken.contains(other) {
                 #expect(outcome.up(other), "\(other) should pass: \(outcome.summary)")
             }
+            // What the deadline left no time to remove inline (a poll that ran to it), the ledger removes.
+            #expect(await ledger.drain(within: .seconds(5)) == 0)
             #expect(objects(fake) == before, "objects left behind after a failing step")
             #expect(outcome.elapsed < .seconds(2))
         }

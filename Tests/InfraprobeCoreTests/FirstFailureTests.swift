@@ -17,12 +17,13 @@ struct FirstFailureTests {
         func checks() -> [ComponentCheck] {
             [ComponentCheck("service_running") { context in
                 let cleanup = self.cleanup, cleanedUp = self.cleanedUp
-                try await withCleanup({
+                try await withCleanup(context, {
                     try await Task.sleep(until: context.deadline.instant - failBefore, clock: .continuous)
                     throw ProbeFailure(.auth, "403 Permission denied")
-                }, cleanup: {
+                }, cleanup: ObjectRemoval(what: "slow removal") { _ in
                     try? await Task.sleep(for: cleanup)
                     cleanedUp.withLock { $0 = true }
+                    return true
                 })
             }]
         }
@@ -71,9 +72,10 @@ struct FirstFailureTests {
     @Test func test_failureRefinedAfterCleanup_beforeTheDeadline_reportsTheRefinedReason() async {
         // ArangoDB turns a 403 into not_ready after its cleanup when the server is read-only; with
         // time left the check's own final answer wins over what it recorded first.
-        let check = ComponentCheck("service_running") { _ in
+        let check = ComponentCheck("service_running") { context in
             do {
-                try await withCleanup({ throw ProbeFailure(.auth, "403") }, cleanup: { try? await Task.sleep(for: .milliseconds(20)) })
+                try await withCleanup(context, { throw ProbeFailure(.auth, "403") },
+                                      cleanup: ObjectRemoval(what: "removal") { _ in try? await Task.sleep(for: .milliseconds(20)); return true })
             } catch {
                 throw ProbeFailure(.notReady, "server is read-only")
             }

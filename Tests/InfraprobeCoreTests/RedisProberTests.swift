@@ -45,6 +45,24 @@ struct RedisProberTests {
         }
     }
 
+    /// Redis keys need no janitor: what a probe could not delete expires on its own.
+    @Test func test_redisProbe_leftoverKeysExpire_whenItsDeletesAreRefused() async throws {
+        let redis = try await RedisServer.make()
+        try redis.command(["ACL", "SETUSER", "nodelete", "on", ">pw", "~*", "&*", "+@all", "-del", "-unlink"])
+        let target = try Probe.redis(redis.address, extra: "username: nodelete\npassword_file: \(try ProbeHarness.secretFile("pw"))")
+        let result = await Probe.run(target)
+        #expect(!result.success, "the deletes were refused, so some component must fail")
+        guard case .array(let keys) = try redis.command(["KEYS", "infraprobe:*"]) else { throw TestFailure("KEYS is not an array") }
+        #expect(!keys.isEmpty, "refused deletes should have left keys, so this test proves nothing")
+        for key in keys {
+            guard case .bulk(let bytes) = key else { continue }
+            let name = String(decoding: bytes, as: UTF8.self)
+            let ttl = try redis.command(["TTL", name])
+            guard case .integer(let seconds) = ttl else { throw TestFailure("TTL \(name) answered \(ttl)") }
+            #expect((1...60).contains(seconds), "\(name) has TTL \(seconds): it would never expire")
+        }
+    }
+
     @Test func test_redisProbe_reportsConnectionRefused_whenServerStopped() async throws {
         let redis = try await RedisServer.make()
         redis.stop()

@@ -1,156 +1,159 @@
 import Foundation
 
-/// A component's conversation with Redis: one leased connection, every command bounded by
-/// the probe deadline, logged as a step, and every failure turned into a `ProbeFailure`.
-/// Runs on a blocking-executor thread.
+/// A component's conversation with Redis: the pool's shared connection (or, for
+/// `service_running`, a fresh one), every pipeline bounded by the probe deadline, logged as a
+/// step, and every failure turned into a `ProbeFailure`. Used by one task at a time.
 final class RedisSession {
-    private let pool: RedisConnectionPool
+    private let pool: RedisPool
     private let context: ComponentContext
+    private let fresh: Bool
     private var connection: RedisConnection?
     private var reused = false
     private var sentOnThisConnection = 0
+    /// Set when this session opened its connection: how long TCP (or unix) connect and the setup pipeline took.
+    private(set) var connectTime: Duration?
+    private(set) var setupTime: Duration?
 
-    init(pool: RedisConnectionPool, context: ComponentContext) {
+    private init(pool: RedisPool, context: ComponentContext, fresh: Bool) {
         self.pool = pool
         self.context = context
+        self.fresh = fresh
     }
 
-    /// Leases a connection and runs `body`; a pooled connection that turns out to be dead
-    /// (server restarted) is replaced once by a fresh one.
-    static func with<T>(pool: RedisConnectionPool, context: ComponentContext, _ body: (RedisSession) throws -> T) throws -> T {
-        let session = RedisSession(pool: pool, context: context)
+    /// Runs `body` on the pool's shared connection, or on a connection of its own when
+    /// `fresh`; a pooled connection that turns out to be dead (server restarted) is replaced
+    /// once by a new one.
+    static func with<T>(pool: RedisPool, context: ComponentContext, fresh: Bool = false,
+                        _ body: (RedisSession) async throws -> T) async throws -> T {
+        let session = RedisSession(pool: pool, context: context, fresh: fresh)
         do {
             let value: T
             do {
-                try session.open(allowPooled: true)
-                value = try body(session)
+                try await session.open()
+                value = try await body(session)
             } catch let failure as StaleConnection {
                 context.step("pooled connection was dead (\(failure.message)); reconnecting")
-                try session.open(allowPooled: false)
-                value = try body(session)
+                try await session.open(replacing: session.connection)
+                value = try await body(session)
             }
-            session.release()
+            session.finish(failed: false)
             return value
         } catch {
-            // After a failure the connection's state is unknown (half-done setup, open transaction): never pool it.
-            session.discard()
+            session.finish(failed: true)
             throw error
         }
     }
 
     private struct StaleConnection: Error { let message: String }
 
-    private func open(allowPooled: Bool) throws {
-        if allowPooled, let pooled = pool.lease() {
-            connection = pooled
-            reused = true
-            sentOnThisConnection = 0
-            return
+    private func open(replacing dead: RedisConnection? = nil) async throws {
+        let opening: RedisOpening?
+        if let dead { letGo(dead, failed: true) }
+        if fresh {
+            let started = pool.openFresh(deadline: context.deadline)
+            connection = started.connection
+            opening = started
+        } else {
+            let lease = pool.lease(deadline: context.deadline, replacing: dead)
+            connection = lease.connection
+            opening = lease.opening
         }
-        reused = false
+        reused = opening == nil && connection?.hasAnswered == true
         sentOnThisConnection = 0
-        let started = ContinuousClock.now
+        guard let opening else { return }
         do {
-            connection = try pool.connect(timeout: context.deadline.remaining)
-        } catch let error as RedisClientError {
+            _ = try await opening.connected.value()
+        } catch {
             context.step("connect \(pool.address) failed: \(error.message)")
-            throw Self.failure(for: error, address: pool.address)
+            throw Self.failure(for: error, address: pool.address, command: "connect")
         }
-        context.step("connected to \(pool.address) in \(ComponentRunner.formatSeconds(ContinuousClock.now - started))")
-        for setup in pool.login.setupCommands {
-            let reply = try send(setup.command, shown: setup.shown)
-            if case .error(let message) = reply { throw RedisReplyClassifier.failure(for: message, command: setup.command[0]) }
+        let connected = ContinuousClock.now
+        connectTime = connected - opening.started
+        context.step("connected to \(pool.address) in \(ComponentRunner.formatSeconds(connected - opening.started))")
+        guard let setup = opening.setup else { return }
+        let replies = try await wait(for: setup, commands: opening.setupCommands, shown: opening.setupShown, started: connected)
+        setupTime = ContinuousClock.now - connected
+        for (index, reply) in replies.enumerated() {
+            if case .error(let message) = reply { throw RedisReplyClassifier.failure(for: message, command: opening.setupCommands[index][0]) }
         }
     }
 
-    private func discard() {
-        connection?.close()
-        connection = nil
-    }
-
-    private func release() {
+    private func finish(failed: Bool) {
         guard let connection else { return }
         self.connection = nil
-        pool.giveBack(connection)
+        letGo(connection, failed: failed)
+    }
+
+    private func letGo(_ connection: RedisConnection, failed: Bool) {
+        if fresh {
+            connection.close()
+            return
+        }
+        // After a failure the connection's state is unknown (hostile bytes, half-done setup): others must not get it.
+        if failed { pool.retire(connection) }
+        connection.release()
     }
 
     /// Sends a command; an error reply becomes a `ProbeFailure` classified by its code.
     @discardableResult
-    func call(_ arguments: [String]) throws -> RedisValue {
-        let reply = try send(arguments, shown: arguments.joined(separator: " "))
-        if case .error(let message) = reply { throw RedisReplyClassifier.failure(for: message, command: arguments[0]) }
-        return reply
+    func call(_ arguments: [String]) async throws -> RedisValue {
+        try await pipeline([arguments])[0]
     }
 
-    /// Sends commands in one round trip and returns their replies; error replies become failures.
-    func pipeline(_ commands: [[String]]) throws -> [RedisValue] {
+    /// Sends commands in one write and returns their replies; error replies become failures.
+    func pipeline(_ commands: [[String]]) async throws -> [RedisValue] {
         guard let connection else { throw ProbeFailure(.protocol, "no connection") }
         let shown = commands.map { $0.joined(separator: " ") }.joined(separator: " | ")
-        let started = ContinuousClock.now
-        let replies: [RedisValue]
-        do {
-            replies = try connection.pipeline(commands, timeout: context.deadline.remaining)
-        } catch let error as RedisClientError {
-            throw transportFailure(error, shown: shown)
-        }
+        let replies = try await wait(for: connection.send(commands, before: context.deadline), commands: commands, shown: shown,
+                                     started: .now)
         sentOnThisConnection += 1
-        context.step("\(shown) → \(replies.map(\.description).joined(separator: " | ")) (\(RESPSize.describe(sent: commands, shown: shown, received: replies))\(ComponentRunner.formatSeconds(ContinuousClock.now - started)))")
         for (index, reply) in replies.enumerated() {
             if case .error(let message) = reply { throw RedisReplyClassifier.failure(for: message, command: commands[index][0]) }
         }
         return replies
     }
 
-    private func send(_ arguments: [String], shown: String) throws -> RedisValue {
-        guard let connection else { throw ProbeFailure(.protocol, "no connection") }
-        let started = ContinuousClock.now
+    private func wait(for future: RedisReplyFuture, commands: [[String]], shown: String, started: ContinuousClock.Instant) async throws -> [RedisValue] {
+        let replies: [RedisValue]
         do {
-            let reply = try connection.command(arguments, timeout: context.deadline.remaining)
-            sentOnThisConnection += 1
-            context.step("\(shown) → \(reply) (\(RESPSize.describe(sent: [arguments], shown: shown, received: [reply]))\(ComponentRunner.formatSeconds(ContinuousClock.now - started)))")
-            return reply
-        } catch let error as RedisClientError {
-            throw transportFailure(error, shown: shown)
+            replies = try await future.value()
+        } catch {
+            throw transportFailure(await explained(error), shown: shown, command: commands.first?.first ?? "")
         }
+        context.step("\(shown) → \(replies.map(\.description).joined(separator: " | ")) (\(RESPSize.describe(sent: commands, shown: shown, received: replies))\(ComponentRunner.formatSeconds(ContinuousClock.now - started)))")
+        return replies
     }
 
-    private func transportFailure(_ error: RedisClientError, shown: String) -> Error {
-        context.step("\(shown) → transport error: \(error.message)")
-        if reused && sentOnThisConnection == 0 && error.kind != .timeout {
+    /// A new connection reset or closed before its first reply may be Redis refusing the
+    /// client (maxclients): it writes why and closes, and the reset our unread commands cause
+    /// can discard that message. Listening, without sending, on one more connection hears it.
+    private func explained(_ error: RedisClientError) async -> RedisClientError {
+        guard fresh, sentOnThisConnection == 0, error.serverError == nil, error.kind == .io || error.kind == .closed else { return error }
+        let listenDeadline = min(context.deadline, Deadline.after(.milliseconds(250)))
+        let listener = RedisConnection.open(to: pool.address, deadline: listenDeadline, resolver: pool.resolver, loop: pool.loop)
+        defer { listener.close() }
+        guard case .error(let message)? = try? await listener.unpromptedReply(before: listenDeadline).value().first else { return error }
+        context.step("a connection that sends nothing is told: \(message)")
+        return RedisClientError(error.kind, error.message, serverError: message)
+    }
+
+    private func transportFailure(_ error: RedisClientError, shown: String, command: String) -> Error {
+        context.step("\(shown) → transport error: \(error.message)\(error.serverError.map { " after \"\($0)\"" } ?? "")")
+        if reused && sentOnThisConnection == 0 && error.kind != .timeout && error.serverError == nil {
             return StaleConnection(message: error.message)
         }
-        return Self.failure(for: error, address: pool.address)
+        return Self.failure(for: error, address: pool.address, command: command)
     }
 
-    static func failure(for error: RedisClientError, address: RedisAddress) -> ProbeFailure {
+    static func failure(for error: RedisClientError, address: RedisAddress, command: String = "connect") -> ProbeFailure {
+        if let serverError = error.serverError { return RedisReplyClassifier.failure(for: serverError, command: command) }
         switch error.kind {
         case .refused: return ProbeFailure(.connectionRefused, "\(address): \(error.message)")
         case .dns: return ProbeFailure(.dns, "\(address): \(error.message)")
         case .timeout: return ProbeFailure(.timeout, "\(address): no answer before the deadline (\(error.message))")
         case .closed: return ProbeFailure(.protocol, "\(address): server closed the connection")
+        case .resourceExhausted: return ProbeFailure(.resourceExhausted, "\(address): \(error.message)")
         case .io, .protocol: return ProbeFailure(.protocol, "\(address): \(error.message)")
-        }
-    }
-}
-
-/// Maps Redis error replies to failure reasons by their error code (the first word).
-enum RedisReplyClassifier {
-    static func failure(for message: String, command: String) -> ProbeFailure {
-        let code = message.split(separator: " ", maxSplits: 1).first.map(String.init) ?? ""
-        let text = "\(command.uppercased()): \(message)"
-        switch code {
-        case "NOAUTH", "WRONGPASS", "NOPERM":
-            return ProbeFailure(.auth, text)
-        case "LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN":
-            return ProbeFailure(.notReady, text)
-        case "OOM", "MISCONF":
-            return ProbeFailure(.resourceExhausted, text)
-        case "ERR" where message.contains("invalid password") || message.contains("AUTH"):
-            return ProbeFailure(.auth, text)
-        case "ERR" where message.contains("unknown command"):
-            return ProbeFailure(.protocol, "\(text) (server too old for this check?)")
-        default:
-            return ProbeFailure(.unexpectedResponse, text)
         }
     }
 }

@@ -40,15 +40,20 @@ public indirect enum RedisValue: Sendable, Equatable, CustomStringConvertible {
 /// Why a Redis connection or command failed at the transport level.
 public struct RedisClientError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Kind: Sendable, Equatable {
-        case refused, dns, timeout, closed, io, `protocol`
+        /// `resourceExhausted`: this process ran out of descriptors (or socket memory), not the server.
+        case refused, dns, timeout, closed, io, `protocol`, resourceExhausted
     }
 
     public let kind: Kind
     public let message: String
+    /// An error reply the server sent just before it closed the connection (e.g. "ERR max
+    /// number of clients reached"): the real reason, where the transport only saw the close.
+    public let serverError: String?
 
-    public init(_ kind: Kind, _ message: String) {
+    public init(_ kind: Kind, _ message: String, serverError: String? = nil) {
         self.kind = kind
         self.message = message
+        self.serverError = serverError
     }
 
     public var description: String { message }

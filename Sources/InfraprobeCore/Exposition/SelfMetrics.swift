@@ -26,6 +26,11 @@ public final class SelfMetrics: Sendable {
         var tracesExported: Double?
         var tracesDropped: [String: Double] = [:]
         var traceQueueLength = 0
+        var leftoversFound: [String: Double] = [:]
+        var leftoversRemoved: [String: Double] = [:]
+        var cleanupsAbandoned: [String: Double] = [:]
+        var cleanupPending = 0
+        var janitorLastRun: Double?
     }
 
     private let state = Locked(State())
@@ -89,6 +94,28 @@ public final class SelfMetrics: Sendable {
         state.withLock { $0.tracesDropped[reason, default: 0] += Double(count) }
     }
 
+    /// An object a probe or crashed exporter left behind was found (by the cleanup ledger or the janitor).
+    public func recordLeftoverFound(prober: String, count: Int = 1) {
+        state.withLock { $0.leftoversFound[prober, default: 0] += Double(count) }
+    }
+
+    public func recordLeftoverRemoved(prober: String, count: Int = 1) {
+        state.withLock { $0.leftoversRemoved[prober, default: 0] += Double(count) }
+    }
+
+    /// A pending removal given up (ledger full, or out of tries): the janitor's to find later.
+    public func recordCleanupAbandoned(prober: String) {
+        state.withLock { $0.cleanupsAbandoned[prober, default: 0] += 1 }
+    }
+
+    public func recordCleanupPending(_ count: Int) {
+        state.withLock { $0.cleanupPending = count }
+    }
+
+    public func recordJanitorRun(at timestamp: Double = Date().timeIntervalSince1970) {
+        state.withLock { $0.janitorLastRun = timestamp }
+    }
+
     public func families() -> [MetricFamily] {
         let snapshot = state.current
         var probes = MetricFamily(name: "infraprobe_probes", help: "Probes run, by prober and result.", kind: .counter)
@@ -120,6 +147,17 @@ public final class SelfMetrics: Sendable {
             .gauge("infraprobe_web_config_last_reload_successful", "1 if the last re-read of the web config succeeded (else the previous one is in force).",
                    [([], snapshot.webConfigReloadSuccessful)]),
         ]
+        families.append(.counter("infraprobe_leftovers_found", "Objects probes left behind (a hung service, a killed exporter) found by the cleanup ledger or the janitor, by prober.",
+                                 snapshot.leftoversFound.sorted { $0.key < $1.key }.map { ([("prober", $0.key)], $0.value) }))
+        families.append(.counter("infraprobe_leftovers_removed", "Left-behind objects removed, by prober.",
+                                 snapshot.leftoversRemoved.sorted { $0.key < $1.key }.map { ([("prober", $0.key)], $0.value) }))
+        families.append(.counter("infraprobe_cleanups_abandoned", "Pending removals given up by the cleanup ledger (full, or out of tries), left to the janitor, by prober.",
+                                 snapshot.cleanupsAbandoned.sorted { $0.key < $1.key }.map { ([("prober", $0.key)], $0.value) }))
+        families.append(.gauge("infraprobe_cleanup_pending", "Removals waiting in the cleanup ledger for a retry.", [([], Double(snapshot.cleanupPending))]))
+        if let janitorLastRun = snapshot.janitorLastRun {
+            families.append(.gauge("infraprobe_janitor_last_run_timestamp_seconds", "When the janitor last finished a sweep of every target.",
+                                   unit: "seconds", [([], janitorLastRun)]))
+        }
         if let exported = snapshot.tracesExported {
             families.append(.counter("infraprobe_traces_exported", "Probe traces the OTLP endpoint accepted.", [([], exported)]))
             families.append(.counter("infraprobe_traces_dropped", "Probe traces not delivered, by reason (queue_full, send_failed, rejected).",

@@ -2,7 +2,8 @@ import Foundation
 
 /// Functional test of ArangoDB over its HTTP API: every write component works on objects of
 /// its own named `infraprobe_<instance>_<nonce>_<component>` (ArangoDB names allow no `/`),
-/// checks what the server answers, and drops them before returning, also when a step fails.
+/// checks what the server answers, and drops them before returning, also when a step fails (a
+/// drop the deadline cuts off goes to the cleanup ledger; see also ArangoDBProber+LeftoverSweeping).
 /// Write statuses accept both 201 (waitForSync) and 202 (default).
 ///
 /// A read-only server (`PUT /_admin/server/mode`, an expired license, a Community deployment over
@@ -104,7 +105,7 @@ public struct ArangoDBProber: Prober {
         let instance = context.instanceID.map { $0.isLetter || $0.isNumber ? $0 : "_" }
         let db = "infraprobe_\(String(instance.prefix(24)))_\(context.nonce)_db"
         let endpoint = self.endpoint
-        try await withCleanup({
+        try await withCleanup(context, {
             let (_, created) = try await endpoint.json("POST", "/_db/_system/_api/database", body: ["name": .string(db)], expect: [201], context: context)
             guard created["result"]?.bool == true else { throw Self.failure("database create", created) }
             let (_, list) = try await endpoint.json("GET", "/_db/_system/_api/database", context: context)
@@ -116,7 +117,7 @@ public struct ArangoDBProber: Prober {
             try await endpoint.json("DELETE", "/_db/_system/_api/database/\(urlEncode(db))", context: context)
             let (_, after) = try await endpoint.json("GET", "/_db/_system/_api/database", context: context)
             guard after["result"]?.array?.contains(.string(db)) == false else { throw Self.failure("database \(db) still listed after drop", after) }
-        }, cleanup: { await endpoint.cleanup("DELETE", "/_db/_system/_api/database/\(urlEncode(db))", context: context) })
+        }, cleanup: endpoint.removal("DELETE", "/_db/_system/_api/database/\(urlEncode(db))", context: context))
     }
 
     /// Runs `body` with a fresh collection that is dropped afterwards, also on failure.
@@ -124,13 +125,13 @@ public struct ArangoDBProber: Prober {
         let collection = name(context)
         let endpoint = self.endpoint
         let dropPath = api("/_api/collection/\(urlEncode(collection))")
-        try await withCleanup({
+        try await withCleanup(context, {
             let (_, created) = try await endpoint.json("POST", api("/_api/collection"), body: ["name": .string(collection), "type": .number(Double(type))],
                                                        expect: [200, 201], context: context)
             guard created["name"]?.string == collection else { throw Self.failure("collection create", created) }
             try await body(collection)
             try await endpoint.json("DELETE", dropPath, context: context)
-        }, cleanup: { await endpoint.cleanup("DELETE", dropPath, context: context) })
+        }, cleanup: endpoint.removal("DELETE", dropPath, context: context))
     }
 
     func collectionOperations(_ context: ComponentContext) async throws {
@@ -175,7 +176,7 @@ public struct ArangoDBProber: Prober {
         let edges = name(context, "_e")
         let endpoint = self.endpoint
         let dropPath = api("/_api/gharial/\(urlEncode(graph))?dropCollections=true")
-        try await withCleanup({
+        try await withCleanup(context, {
             let (_, created) = try await endpoint.json("POST", api("/_api/gharial"), body: [
                 "name": .string(graph), "orphanCollections": [],
                 "edgeDefinitions": [["collection": .string(edges), "from": [.string(vertices)], "to": [.string(vertices)]]],
@@ -196,7 +197,7 @@ public struct ArangoDBProber: Prober {
                 throw ProbeFailure(.unexpectedResponse, "traversal from a returned \(String(decoding: JSONValue.array(result).serialized, as: UTF8.self)), expected [\"a>b\"]")
             }
             try await endpoint.json("DELETE", dropPath, expect: [200, 201, 202], context: context)
-        }, cleanup: { await endpoint.cleanup("DELETE", dropPath, context: context) })
+        }, cleanup: endpoint.removal("DELETE", dropPath, context: context))
     }
 
     /// Persistent index on a field, then an AQL lookup by that field that must use it.
@@ -254,7 +255,8 @@ public struct ArangoDBProber: Prober {
         var followUps = 0
         while answer["hasMore"]?.bool == true, let id = answer["id"]?.string {
             guard followUps < Self.maxCursorFollowUps else {
-                await endpoint.cleanup("DELETE", api("/_api/cursor/\(urlEncode(id))"), context: context)
+                // Best effort: a cursor the server keeps also expires by its own TTL.
+                _ = await endpoint.removal("DELETE", api("/_api/cursor/\(urlEncode(id))"), context: context).remove(context.deadline)
                 throw ProbeFailure(.unexpectedResponse, "cursor \(String(id.prefix(40))) still has more after \(followUps) follow-up batches")
             }
             followUps += 1

@@ -6,8 +6,7 @@ import Foundation
 /// name; age by the creation time written with the object (KV flags, `infraprobe_created`).
 extension ConsulProber: LeftoverSweeping {
     public func sweepLeftovers(_ sweep: LeftoverSweep) async -> SweepReport {
-        let context = ComponentContext(component: "leftover_sweep", deadline: sweep.deadline, target: sweep.target,
-                                       probe: ProbeScratch(nonce: "sweep", instanceID: instanceID))
+        let context = ComponentContext.sweeping(target: sweep.target, deadline: sweep.deadline, prober: Self.descriptor.kind)
         var report = SweepReport()
         let minimumAge = Int(sweep.minimumAge.components.seconds)
         let now = Self.unixNow()

@@ -157,7 +157,7 @@ public struct ConsulProber: Prober {
         let value = "infraprobe-\(context.nonce)-\(UInt32.random(in: 0...UInt32.max))"
         let created = Self.unixNow()
         let endpoint = self.endpoint
-        try await withCleanup({
+        try await withCleanup(context, {
             // cas=0: create only, never overwrites a key that is not ours.
             // octet-stream: what Consul's own client sends, and what ≥ 1.20 agents expect for KV writes.
             let (_, put) = try await consulJSON("PUT", path + "?cas=0&flags=\(created)", rawBody: Array(value.utf8),
@@ -178,7 +178,7 @@ public struct ConsulProber: Prober {
             let (_, deleted) = try await consulJSON("DELETE", path, context: context)
             guard deleted.bool == true else { throw ProbeFailure(.unexpectedResponse, "KV DELETE answered \(deleted), expected true") }
             try await consulCall("GET", path, expect: [404], context: context)
-        }, cleanup: { await endpoint.cleanup("DELETE", path, context: context) })
+        }, cleanup: endpoint.removal("DELETE", path, context: context))
     }
 
     /// A service of this exporter: passing from the start (a TTL check with `Status`), tagged
@@ -197,9 +197,8 @@ public struct ConsulProber: Prober {
     /// Runs `body` and deregisters the service if it fails (200 and 404 both mean gone).
     func withRegistration(_ id: String, context: ComponentContext, _ body: () async throws -> Void) async throws {
         let endpoint = self.endpoint
-        try await withCleanup(body, cleanup: {
-            await endpoint.cleanup("PUT", "/v1/agent/service/deregister/\(urlEncode(id))", expect: [200, 404], context: context)
-        })
+        try await withCleanup(context, body,
+                              cleanup: endpoint.removal("PUT", "/v1/agent/service/deregister/\(urlEncode(id))", expect: [200, 404], context: context))
     }
 
     /// A real registration and deregistration: two catalog writes, so it is meant to run at

@@ -139,13 +139,13 @@ public struct HTTPEndpoint: Sendable {
         }
     }
 
-    /// A best-effort cleanup request with its own short deadline, so it still runs after the
-    /// probe deadline or a cancellation; failures are only logged as steps.
-    public func cleanup(_ method: String, _ path: String, expect: Set<Int> = [200, 201, 202, 404], context: ComponentContext) async {
+    /// The removal of one object: a request whose expected statuses (404 included) mean gone,
+    /// bounded by the deadline each attempt is given.
+    public func removal(_ method: String, _ path: String, expect: Set<Int> = [200, 201, 202, 404], context: ComponentContext) -> ObjectRemoval {
         let endpoint = self
-        await Task {
-            _ = try? await endpoint.call(method, path, expect: expect, deadline: .after(.seconds(2)), context: context)
-        }.value
+        return ObjectRemoval(what: "\(method) \(Self.pathOnly(resolve(path)))") { deadline in
+            (try? await endpoint.call(method, path, expect: expect, deadline: deadline, context: context)) != nil
+        }
     }
 
     /// A GET of a Prometheus text endpoint.
@@ -180,19 +180,6 @@ public struct HTTPEndpoint: Sendable {
     static func pathOnly(_ url: String) -> String {
         guard let scheme = url.range(of: "://"), let slash = url[scheme.upperBound...].firstIndex(of: "/") else { return url }
         return String(url[slash...])
-    }
-}
-
-/// Runs `body`; if it throws, runs `cleanup` (outside the cancelled task) before rethrowing.
-/// The success path cleans up inline, so its deletions are checked like any other step.
-func withCleanup<T>(_ body: () async throws -> T, cleanup: @escaping @Sendable () async -> Void) async throws -> T {
-    do {
-        return try await body()
-    } catch {
-        // Recorded before cleanup starts: a deadline during cleanup reports this, not `timeout`.
-        ComponentContext.current?.recordFailure(error)
-        await Task { await cleanup() }.value
-        throw error
     }
 }
 

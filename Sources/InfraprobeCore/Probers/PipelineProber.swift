@@ -378,29 +378,25 @@ public struct PipelineProber: ReferencesTargets {
     func answers(_ instance: Instance, service: String, deadline: Deadline, context: ComponentContext) async -> ProbeFailure? {
         let address = RedisAddress.tcp(host: instance.address, port: instance.port)
         let started = ContinuousClock.now
+        let connection = RedisConnection.open(to: address, deadline: deadline, resolver: executor)
         let failure: ProbeFailure?
         do {
-            failure = try await executor.run(before: deadline) {
-                do {
-                    let connection = try RedisConnection.connect(to: address, timeout: deadline.remaining)
-                    defer { connection.close() }
-                    guard instance.redis else { return nil }
-                    let reply = try connection.command(["PING"], timeout: deadline.remaining)
-                    switch reply {
-                    case .status("PONG"): return nil
-                    // A password-protected Redis answering NOAUTH is still a Redis answering.
-                    case .error(let message) where message.hasPrefix("NOAUTH") || message.hasPrefix("WRONGPASS"): return nil
-                    default: return ProbeFailure(.unexpectedResponse, "\(address): PING answered \(reply)")
-                    }
-                } catch let error as RedisClientError {
-                    return RedisSession.failure(for: error, address: address)
-                } catch {
-                    return ProbeFailure(.protocol, "\(address): \(error)")
+            _ = try await connection.connected(before: deadline).value()
+            if instance.redis {
+                let reply = try await connection.send([["PING"]], before: deadline).value()[0]
+                switch reply {
+                case .status("PONG"): failure = nil
+                // A password-protected Redis answering NOAUTH is still a Redis answering.
+                case .error(let message) where message.hasPrefix("NOAUTH") || message.hasPrefix("WRONGPASS"): failure = nil
+                default: failure = ProbeFailure(.unexpectedResponse, "\(address): PING answered \(reply)")
                 }
+            } else {
+                failure = nil
             }
         } catch {
-            failure = error as? ProbeFailure ?? ProbeFailure(.resourceExhausted, "\(address): \(error)")
+            failure = RedisSession.failure(for: error, address: address)
         }
+        connection.close()
         let took = ComponentRunner.formatSeconds(ContinuousClock.now - started)
         context.step("\(service) instance \(address)\(instance.redis ? " (PING)" : "") → \(failure.map { "\($0)" } ?? "answers") in \(took)")
         return failure

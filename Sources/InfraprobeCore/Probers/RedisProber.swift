@@ -13,10 +13,12 @@ public struct RedisProber: Prober {
 
     static let keyTTLSeconds = "60"
 
-    public let pool: RedisConnectionPool
+    public let address: RedisAddress
+    public let login: RedisLogin
     public let maxMemoryRatio: Double
     public let keyPrefix: String
-    let executor: BlockingExecutor
+    /// The runtime's pools: a probe takes its address's pool from them, the config builds none.
+    let pools: RedisPools
 
     public init(section: ConfigSection, environment: ProberEnvironment) throws {
         let addressText = try section.requiredString("address")
@@ -33,13 +35,14 @@ public struct RedisProber: Prober {
         }
         maxMemoryRatio = try section.double("max_memory_ratio", range: 0.01...1) ?? 0.9
         keyPrefix = try section.string("key_prefix") ?? "infraprobe"
-        pool = RedisConnectionPool(address: address, login: login)
-        executor = environment.executor
+        self.address = address
+        self.login = login
+        pools = environment.redisPools
     }
 
     public func checks() -> [ComponentCheck] {
         [
-            check("service_running", Self.serviceRunning),
+            check("service_running", fresh: true, Self.serviceRunning),
             check("basic_operations", Self.basicOperations),
             check("cache_operations", Self.cacheOperations),
             check("session_management", Self.sessionManagement),
@@ -49,13 +52,12 @@ public struct RedisProber: Prober {
         ]
     }
 
-    /// Runs a blocking component body on its own thread with a leased connection.
-    private func check(_ name: String, _ body: @escaping @Sendable (RedisProber, RedisSession, ComponentContext) throws -> Void) -> ComponentCheck {
-        ComponentCheck(name) { context in
-            let outcome: Result<Void, Error> = try await executor.run(before: context.deadline) { [self] in
-                Result { try RedisSession.with(pool: pool, context: context) { try body(self, $0, context) } }
-            }
-            try outcome.get()
+    /// Runs a component body on the address's shared connection, or on a fresh one (`fresh`).
+    private func check(_ name: String, fresh: Bool = false,
+                       _ body: @escaping @Sendable (RedisProber, RedisSession, ComponentContext) async throws -> Void) -> ComponentCheck {
+        ComponentCheck(name) { [self] context in
+            let pool = pools.pool(for: address, login: login)
+            try await RedisSession.with(pool: pool, context: context, fresh: fresh) { try await body(self, $0, context) }
         }
     }
 
@@ -71,8 +73,19 @@ public struct RedisProber: Prober {
     // checked, but the probe pays one round trip instead of one per command. The final DEL is
     // part of the pipeline, so Redis runs it even when an earlier command was refused.
 
-    private static func serviceRunning(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) throws {
-        let replies = try redis.pipeline([["PING"], ["INFO", "server"]])
+    /// On a connection of its own, opened and logged in on every probe, so a full client
+    /// table, a changed password or a broken accept path shows here even while the pooled
+    /// connections the other components use still work.
+    private static func serviceRunning(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) async throws {
+        if let connect = redis.connectTime {
+            context.fact("infraprobe_redis_connect_seconds", help: "Seconds service_running took to open its fresh connection to Redis.",
+                         value: connect.seconds)
+        }
+        if let setup = redis.setupTime, probe.login.password != nil {
+            context.fact("infraprobe_redis_auth_seconds", help: "Seconds the AUTH (and SELECT) of service_running's fresh connection took.",
+                         value: setup.seconds)
+        }
+        let replies = try await redis.pipeline([["PING"], ["INFO", "server"]])
         guard replies[0].string == "PONG" else { throw ProbeFailure(.unexpectedResponse, "PING answered \(replies[0]), expected PONG") }
         let info = RedisInfo(replies[1].string ?? "")
         if let version = info["redis_version"] { context.reportVersion(version) }
@@ -81,21 +94,21 @@ public struct RedisProber: Prober {
         }
     }
 
-    private static func basicOperations(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) throws {
+    private static func basicOperations(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) async throws {
         let key = probe.key(context)
         let value = "value-\(context.nonce)"
-        let replies = try redis.pipeline([["SET", key, value, "EX", keyTTLSeconds], ["GET", key], ["DEL", key], ["EXISTS", key]])
+        let replies = try await redis.pipeline([["SET", key, value, "EX", keyTTLSeconds], ["GET", key], ["DEL", key], ["EXISTS", key]])
         try expect(replies[0], .status("OK"), "SET")
         try expect(replies[1], .bulk(Array(value.utf8)), "GET after SET")
         try expect(replies[2], .integer(1), "DEL")
         try expect(replies[3], .integer(0), "EXISTS after DEL")
     }
 
-    private static func cacheOperations(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) throws {
+    private static func cacheOperations(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) async throws {
         let entry = probe.key(context, ":entry")
         let counter = probe.key(context, ":hits")
         let missing = probe.key(context, ":missing")
-        let replies = try redis.pipeline([
+        let replies = try await redis.pipeline([
             ["SET", entry, "cached", "EX", keyTTLSeconds], ["TTL", entry],
             ["SET", counter, "41", "EX", keyTTLSeconds], ["INCR", counter], ["TTL", counter],
             ["GET", missing], ["DEL", entry, counter],
@@ -111,12 +124,12 @@ public struct RedisProber: Prober {
         try expect(replies[6], .integer(2), "DEL")
     }
 
-    private static func sessionManagement(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) throws {
+    private static func sessionManagement(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) async throws {
         let key = probe.key(context)
         let fields = ["user": "probe", "token": context.nonce, "role": "reader"]
         let write = ["HSET", key] + fields.sorted { $0.key < $1.key }.flatMap { [$0.key, $0.value] }
         // MULTI/EXEC: the hash never exists without its TTL, even if the probe dies in between.
-        let replies = try redis.pipeline([["MULTI"], write, ["EXPIRE", key, keyTTLSeconds], ["EXEC"],
+        let replies = try await redis.pipeline([["MULTI"], write, ["EXPIRE", key, keyTTLSeconds], ["EXEC"],
                                           ["HGETALL", key], ["TTL", key], ["DEL", key]])
         guard let results = replies[3].array, results == [.integer(3), .integer(1)] else {
             throw ProbeFailure(.unexpectedResponse, "MULTI HSET+EXPIRE answered \(replies[3]), expected [3, 1]")
@@ -132,12 +145,23 @@ public struct RedisProber: Prober {
         try expect(replies[6], .integer(1), "DEL session")
     }
 
-    private static func streamOperations(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) throws {
+    private static func streamOperations(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) async throws {
         let key = probe.key(context)
         let group = "infraprobe"
-        var deleted = false
-        defer { if !deleted { _ = try? redis.call(["DEL", key]) } }
-        let replies = try redis.pipeline([
+        do {
+            try await streamRoundTrip(key: key, group: group, redis, context)
+        } catch {
+            // The stream may exist without its group or with an unacked entry: delete it anyway.
+            if !(error is DeletedStream) { _ = try? await redis.call(["DEL", key]) }
+            throw (error as? DeletedStream)?.failure ?? error
+        }
+    }
+
+    /// A failure found after the pipeline that deleted the stream.
+    private struct DeletedStream: Error { let failure: Error }
+
+    private static func streamRoundTrip(key: String, group: String, _ redis: RedisSession, _ context: ComponentContext) async throws {
+        let replies = try await redis.pipeline([
             ["MULTI"], ["XADD", key, "MAXLEN", "~", "100", "*", "probe", context.nonce], ["EXPIRE", key, keyTTLSeconds], ["EXEC"],
             ["XGROUP", "CREATE", key, group, "0"],
             ["XREADGROUP", "GROUP", group, "consumer", "COUNT", "10", "STREAMS", key, ">"],
@@ -152,17 +176,25 @@ public struct RedisProber: Prober {
               let entry = entries.first?.array, entry.first?.string == id,
               entry.last?.array == [.bulk(Array("probe".utf8)), .bulk(Array(context.nonce.utf8))]
         else { throw ProbeFailure(.unexpectedResponse, "XREADGROUP did not deliver entry \(id): \(delivered)") }
-        let acked = try redis.pipeline([["XACK", key, group, id], ["XPENDING", key, group], ["DEL", key]])
-        deleted = true
-        try expect(acked[0], .integer(1), "XACK")
-        let pending = acked[1].array?.first?.integer
-        guard pending == 0 else { throw ProbeFailure(.unexpectedResponse, "XPENDING reports \(pending.map(String.init) ?? "?") unacked entries after XACK") }
-        try expect(acked[2], .integer(1), "DEL stream")
+        let acked: [RedisValue]
+        do {
+            acked = try await redis.pipeline([["XACK", key, group, id], ["XPENDING", key, group], ["DEL", key]])
+        } catch let failure as ProbeFailure {
+            throw DeletedStream(failure: failure)  // the pipeline's DEL ran even when XACK was refused
+        }
+        do {
+            try expect(acked[0], .integer(1), "XACK")
+            let pending = acked[1].array?.first?.integer
+            guard pending == 0 else { throw ProbeFailure(.unexpectedResponse, "XPENDING reports \(pending.map(String.init) ?? "?") unacked entries after XACK") }
+            try expect(acked[2], .integer(1), "DEL stream")
+        } catch {
+            throw DeletedStream(failure: error)
+        }
     }
 
-    private static func priorityQueue(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) throws {
+    private static func priorityQueue(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) async throws {
         let key = probe.key(context)
-        let replies = try redis.pipeline([
+        let replies = try await redis.pipeline([
             ["MULTI"], ["ZADD", key, "30", "low", "10", "urgent", "20", "normal"], ["EXPIRE", key, keyTTLSeconds], ["EXEC"],
             ["ZPOPMIN", key], ["ZPOPMIN", key], ["ZCARD", key], ["DEL", key],
         ])
@@ -179,8 +211,8 @@ public struct RedisProber: Prober {
         try expect(replies[7], .integer(1), "DEL queue")
     }
 
-    private static func memoryUsage(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) throws {
-        let info = RedisInfo(try redis.call(["INFO", "memory"]).string ?? "")
+    private static func memoryUsage(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) async throws {
+        let info = RedisInfo(try await redis.call(["INFO", "memory"]).string ?? "")
         guard let usedBytes = try info.count("used_memory") else {
             throw ProbeFailure(.unexpectedResponse, "INFO memory has no used_memory field")
         }

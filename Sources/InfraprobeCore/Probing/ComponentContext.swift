@@ -23,6 +23,12 @@ public final class ComponentContext: Sendable {
         self.probe = probe
     }
 
+    /// A context for a janitor's sweep: its requests are bounded and logged like a probe's.
+    static func sweeping(target: String, deadline: Deadline, prober: String) -> ComponentContext {
+        ComponentContext(component: "janitor", deadline: deadline, target: target,
+                         probe: ProbeScratch(nonce: "", instanceID: "", prober: prober, cleanupLedger: CleanupLedger()))
+    }
+
     /// Records one step (a command and its answer). Callers pass already-redacted text;
     /// control characters a service sent are escaped here.
     public func step(_ text: String) {
@@ -59,6 +65,9 @@ public final class ComponentContext: Sendable {
 
     public var nonce: String { probe.nonce }
     public var instanceID: String { probe.instanceID }
+    /// The prober kind (`arangodb`), for what the cleanup ledger counts.
+    public var prober: String { probe.prober }
+    public var cleanupLedger: CleanupLedger { probe.cleanupLedger }
 }
 
 /// Per-probe state shared by all components of one target probe.
@@ -68,10 +77,14 @@ final class ProbeScratch: Sendable {
     let shared = SharedValues()
     let nonce: String
     let instanceID: String
+    let prober: String
+    let cleanupLedger: CleanupLedger
 
-    init(nonce: String, instanceID: String) {
+    init(nonce: String, instanceID: String, prober: String, cleanupLedger: CleanupLedger) {
         self.nonce = nonce
         self.instanceID = instanceID
+        self.prober = prober
+        self.cleanupLedger = cleanupLedger
     }
 }
 

@@ -18,7 +18,8 @@ public enum ComponentRunner {
                     cache: [String: ComponentResult], progress: (any ProbeProgress)?) async -> TargetProbeResult {
         let startedAt = Date().timeIntervalSince1970
         let start = ContinuousClock.now
-        let scratch = ProbeScratch(nonce: environment.nonce(), instanceID: environment.instanceID)
+        let scratch = ProbeScratch(nonce: environment.nonce(), instanceID: environment.instanceID,
+                                   prober: target.kind, cleanupLedger: environment.cleanupLedger)
         progress?.began(scratch: scratch)
         let checks = Dictionary(target.prober.checks().map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let order = executionOrder(enabled: target.components, checks: checks)

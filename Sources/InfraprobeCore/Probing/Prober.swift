@@ -59,12 +59,19 @@ public final class ProberEnvironment: Sendable {
     public let executor: BlockingExecutor
     /// One libcurl multi loop for every HTTP prober: connections are reused across probes.
     public let http: HTTPClient
+    /// Redis connections by address and login, for named and module targets alike (on the
+    /// shared Redis event loop).
+    public let redisPools: RedisPools
+    /// Removals that did not finish by their probe's deadline, retried in the background.
+    public let cleanupLedger: CleanupLedger
 
     public init(instanceID: String = ProberEnvironment.makeInstanceID(), executor: BlockingExecutor = .shared,
-                http: HTTPClient = .shared) {
+                http: HTTPClient = .shared, redisPools: RedisPools? = nil, cleanupLedger: CleanupLedger = CleanupLedger()) {
         self.instanceID = instanceID
         self.executor = executor
         self.http = http
+        self.redisPools = redisPools ?? RedisPools(resolver: executor)
+        self.cleanupLedger = cleanupLedger
     }
 
     public static func makeInstanceID() -> String {
@@ -74,9 +81,10 @@ public final class ProberEnvironment: Sendable {
         return "\(safeHost)-\(getpid())"
     }
 
-    /// A fresh token for one probe's keys/objects.
+    /// A fresh token for one probe's keys/objects; it carries the probe's start time, so a
+    /// sweeper can tell an abandoned object from one a running probe still owns.
     public func nonce() -> String {
-        String(UInt64.random(in: 0...UInt64.max), radix: 36)
+        ProbeNonce.make().text
     }
 }
 

@@ -26,6 +26,12 @@ public final class ExporterRuntime: Sendable {
         /// The file `webConfig` came from: watched, and re-read when it or a file it names changes.
         public var webConfigFile: String?
         public var webConfigPollInterval: Duration = .seconds(3)
+        /// nil: no janitor (library default, so embedding tests see only their own requests);
+        /// the executable turns it on.
+        public var janitor: Janitor.Options?
+        public var cleanupLedger = CleanupLedger.Options()
+        /// How long shutdown waits for pending removals.
+        public var cleanupDrainLimit: Duration = .seconds(10)
 
         public init(configFile: String, listen: ListenAddress) {
             self.configFile = configFile
@@ -35,6 +41,9 @@ public final class ExporterRuntime: Sendable {
 
     public let service: ProbeService
     public let server: HTTPServer
+    public let janitor: Janitor?
+    public let cleanupLedger: CleanupLedger
+    private let cleanupDrainLimit: Duration
     private let loader: ConfigLoader
     private let configFile: String
     private let logger: Logger
@@ -46,12 +55,15 @@ public final class ExporterRuntime: Sendable {
     static let reloadWait: Duration = .seconds(30)
 
     public init(settings: Settings, registry: ProberRegistry = .standard, logger: Logger = Logger(label: "infraprobe")) throws {
-        let environment = ProberEnvironment()
+        cleanupLedger = CleanupLedger(options: settings.cleanupLedger, logger: logger)
+        cleanupDrainLimit = settings.cleanupDrainLimit
+        let environment = ProberEnvironment(cleanupLedger: cleanupLedger)
         loader = ConfigLoader(registry: registry, environment: environment)
         configFile = settings.configFile
         self.logger = logger
         let config = try loader.load(file: settings.configFile)
         let metrics = SelfMetrics(version: BuildInfo.version, revision: BuildInfo.revision)
+        cleanupLedger.report(to: metrics)
         let tracer = settings.tracing.map { TraceExporter(options: $0, metrics: metrics, instanceID: environment.instanceID, logger: logger) }
         service = ProbeService(config: config, environment: environment, metrics: metrics,
                                maxConcurrentProbes: settings.maxRequests, maxJoinersPerProbe: settings.maxJoinersPerProbe,
@@ -75,6 +87,10 @@ public final class ExporterRuntime: Sendable {
             await app.handle(request, facts)
         }
         self.server = server
+        let probeService = service
+        janitor = settings.janitor.map { options in
+            Janitor(options: options, metrics: metrics, logger: logger) { probeService.config.targets }
+        }
         for warning in settings.webConfig?.warnings ?? [] { logger.warning("web config", metadata: ["warning": "\(warning)"]) }
         if let file = settings.webConfigFile, let current = settings.webConfig {
             webConfigWatcher = WebConfigWatcher(file: file, current: current, interval: settings.webConfigPollInterval,
@@ -96,12 +112,14 @@ public final class ExporterRuntime: Sendable {
         try server.start()
         webConfigWatcher?.start()
         service.tracer?.start()
+        janitor?.start()
         logger.info("listening", metadata: ["port": "\(server.port)", "targets": "\(service.config.targets.count)"])
     }
 
     public func stop() {
         logger.info("shutting down; waiting for in-flight requests", metadata: ["in_flight": "\(server.inFlightCount)"])
         webConfigWatcher?.stop()
+        janitor?.stop()
         server.stop()
         service.tracer?.stop()
     }
@@ -110,9 +128,14 @@ public final class ExporterRuntime: Sendable {
     /// leaving the cooperative pool to the handlers being waited for.
     public func stopOffPool() async {
         logger.info("shutting down; waiting for in-flight requests", metadata: ["in_flight": "\(server.inFlightCount)"])
+        janitor?.stop()
         await server.stopOffPool()
         if server.inFlightCount > 0 {
             logger.warning("requests still in flight after the shutdown grace; exiting without waiting", metadata: ["in_flight": "\(server.inFlightCount)"])
+        }
+        let left = await cleanupLedger.drain(within: cleanupDrainLimit)
+        if left > 0 {
+            logger.warning("exiting with removals still pending; the janitor of the next start finds them", metadata: ["pending": "\(left)"])
         }
     }
 

@@ -26,7 +26,8 @@ enum ProbeHarness {
 
     /// `settings` are the target's YAML lines (without `prober:`), indented by the caller-free convention `key: value`.
     static func probe(_ kind: String, _ settings: [String], deadline: Duration = .milliseconds(1500),
-                      directory: URL = URL(fileURLWithPath: NSTemporaryDirectory())) async throws -> Outcome {
+                      directory: URL = URL(fileURLWithPath: NSTemporaryDirectory()),
+                      environment: ProberEnvironment = ProbeHarness.environment) async throws -> Outcome {
         let yaml = "targets:\n  t:\n    prober: \(kind)\n" + settings.map { "    \($0)\n" }.joined()
         let config = try ConfigLoader(environment: environment).parse(yaml: yaml, file: "test.yml", baseDirectory: directory)
         let start = ContinuousClock.now

@@ -44,16 +44,18 @@ final class RedisServer: @unchecked Sendable {
     private var log: String { (try? String(contentsOf: directory.appendingPathComponent("redis.log"), encoding: .utf8)) ?? "" }
 
     private func canConnect() -> Bool {
-        (try? RedisConnection.connect(to: .tcp(host: "127.0.0.1", port: port), timeout: .milliseconds(200))) != nil
+        let connection = RedisConnection.open(to: .tcp(host: "127.0.0.1", port: port), deadline: .after(.milliseconds(200)))
+        defer { connection.close() }
+        return (try? connection.connected(before: .after(.milliseconds(200))).wait()) != nil
     }
 
     /// Runs a command on a side connection (setup/inspection, not the code under test).
     @discardableResult
     func command(_ arguments: [String], password: String? = nil) throws -> RedisValue {
-        let connection = try RedisConnection.connect(to: .tcp(host: "127.0.0.1", port: port), timeout: .seconds(2))
+        let connection = RedisConnection.open(to: .tcp(host: "127.0.0.1", port: port), deadline: .after(.seconds(2)))
         defer { connection.close() }
-        if let password { _ = try connection.command(["AUTH", password], timeout: .seconds(2)) }
-        return try connection.command(arguments, timeout: .seconds(5))
+        if let password { _ = try connection.send([["AUTH", password]], before: .after(.seconds(2))).wait() }
+        return try connection.send([arguments], before: .after(.seconds(5))).wait()[0]
     }
 
     /// SIGKILL (after SIGCONT, in case a test stopped it) and reap: its port is closed on return.

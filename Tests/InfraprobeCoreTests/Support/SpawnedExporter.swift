@@ -14,7 +14,8 @@ final class SpawnedExporter: @unchecked Sendable {
     private(set) var port: Int
     private(set) var logFile: URL
 
-    init(configFile: String, arguments: [String] = [], directory: URL) throws {
+    /// `launcher` runs first and execs the exporter (e.g. `prlimit --nofile=40:40`).
+    init(configFile: String, arguments: [String] = [], directory: URL, launcher: [String] = []) throws {
         // A port picked free can be taken before the exporter binds it (by a client's ephemeral
         // port, in a parallel run): then the exporter exits at once, and another port is tried.
         var attempt = 0
@@ -24,8 +25,8 @@ final class SpawnedExporter: @unchecked Sendable {
             logFile = directory.appendingPathComponent("infraprobe-\(port).log")
             _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
             let log = try FileHandle(forWritingTo: logFile)
-            process = try ChildProcess.spawn(Self.binary, ["--config.file", configFile, "--web.listen-address", "127.0.0.1:\(port)"] + arguments,
-                                             output: log)
+            let command = launcher + [Self.binary, "--config.file", configFile, "--web.listen-address", "127.0.0.1:\(port)"] + arguments
+            process = try ChildProcess.spawn(command[0], Array(command.dropFirst()), output: log)
             try? log.close()
             for _ in 0..<300 {
                 if (try? HTTPFetch.get("http://127.0.0.1:\(port)/-/healthy", maxTime: 1))?.status == 200 { return }

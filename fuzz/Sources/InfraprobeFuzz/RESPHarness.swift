@@ -1,7 +1,7 @@
 import InfraprobeCore
 
 /// Raw bytes as a Redis server's answer: RedisReplyReader (hiredis' reader with the reply limits
-/// and conversion RedisConnection uses), then the accessors the Redis prober reads replies with.
+/// and conversion the Redis connections use), then the accessors the Redis prober reads replies with.
 enum RESPHarness {
     static let harness = Harness(name: "resp") { bytes in
         let reader = RedisReplyReader()
