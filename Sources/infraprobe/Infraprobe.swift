@@ -74,6 +74,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("history.limit"), help: "Number of recent probes kept for / and /logs.")
     var historyLimit = 100
 
+    @Option(name: .customLong("history.max-bytes"), help: "Memory budget of the kept probes (estimated bytes); the oldest go first past it.")
+    var historyMaxBytes = ProbeService.defaultHistoryByteLimit
+
     @Option(name: .customLong("tracing.otlp-endpoint"),
             help: "OTLP/HTTP base URL (e.g. http://127.0.0.1:4318) to export every probe to as a trace; off when unset.")
     var tracingEndpoint: String?
@@ -123,6 +126,7 @@ struct Serve: AsyncParsableCommand {
         guard (0...1_000_000).contains(maxConnectionsPerIP) else { throw ValidationError("--web.max-connections-per-ip must be between 0 and 1000000") }
         guard timeoutOffset >= 0 && timeoutOffset <= 3600 else { throw ValidationError("--probe.timeout-offset must be between 0 and 3600 seconds") }
         guard historyLimit >= 0 else { throw ValidationError("--history.limit must be >= 0") }
+        guard historyMaxBytes >= 0 else { throw ValidationError("--history.max-bytes must be >= 0") }
     }
 
     func run() async throws {
@@ -161,6 +165,7 @@ struct Serve: AsyncParsableCommand {
         settings.web.timeoutOffset = .milliseconds(Int64(timeoutOffset * 1000))
         settings.maxRequests = maxRequests
         settings.historyLimit = historyLimit
+        settings.historyByteLimit = historyMaxBytes
         if let tracingEndpoint {
             var tracing = TraceExporter.Options(endpoint: tracingEndpoint)
             tracing.queueCapacity = tracingQueueSize

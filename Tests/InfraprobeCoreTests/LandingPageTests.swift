@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Testing
 @testable import InfraprobeCore
 
@@ -47,5 +48,60 @@ struct LandingPageTests {
         #expect(try await exporter.get("/logs?id=4").text.contains("Probe #4 of target \"broken\""))
         #expect(html.contains("href=\"/metrics\"") && html.contains("href=\"/config\""))
         #expect(html.contains("Version \(BuildInfo.version)"))
+    }
+}
+
+/// At a thousand targets the page stays one page of them, failing first, with a summary of all.
+@Suite("Landing page at 1,000 targets", .serialized)
+struct LandingPageScaleTests {
+    @Test func test_landingPage_isBounded_at1000Targets_failingFirst_paginated() async throws {
+        let redis = try await RedisServer.make()
+        var yaml = "targets:\n"
+        for index in 0..<1000 {
+            let failing = index % 200 == 150
+            yaml += "  t\(index):\n    prober: redis\n    address: \(failing ? "127.0.0.1:1" : redis.address)\n"
+        }
+        let config = try ConfigLoader(environment: ProbeHarness.environment)
+            .parse(yaml: yaml, file: "test.yml", baseDirectory: URL(fileURLWithPath: NSTemporaryDirectory()))
+        var quiet = Logger(label: "test")
+        quiet.logLevel = .critical
+        let service = ProbeService(config: config, environment: ProbeHarness.environment, metrics: SelfMetrics(version: "t", revision: "t"),
+                                   logger: quiet)
+        // Five failing targets and five healthy ones probed; the other 990 not yet.
+        let probed = config.targets.filter { ["t150", "t350", "t550", "t750", "t950", "t0", "t1", "t2", "t3", "t999"].contains($0.name) }
+        for target in probed { _ = try await service.probe(target, timeout: .seconds(3)) }
+
+        let first = LandingPage.render(service: service, telemetryPath: "/metrics")
+        let rows = first.components(separatedBy: "<tr class=\"component\">").count - 1
+        #expect(rows == LandingPage.targetsPerPage * 7, "one page of targets, 7 components each")
+        #expect(first.utf8.count < 400_000, "\(first.utf8.count) B")
+        #expect(first.contains("1000 targets: 5 failing, 990 not probed yet, 5 up · showing 1–100, failing first"))
+        #expect(first.contains("Overall health: 50%"), "35 of 70 probed components up, over all targets")
+        let failingAt = ["t150", "t350", "t550", "t750", "t950"].map { first.range(of: "debug=true\">\($0)</a>")?.lowerBound }
+        let firstUnprobed = try #require(first.range(of: "debug=true\">t4</a>")?.lowerBound)
+        #expect(failingAt.allSatisfy { $0 != nil && $0! < firstUnprobed }, "failing targets come first")
+        #expect(first.contains("Page 1 of 10") && first.contains("<a href=\"/?page=2\">next</a>") && !first.contains("previous"))
+
+        let last = LandingPage.render(service: service, telemetryPath: "/metrics", page: 10)
+        #expect(last.contains("debug=true\">t999</a>") && last.contains("debug=true\">t0</a>"), "healthy targets come last")
+        #expect(last.contains("<a href=\"/?page=9\">previous</a>") && !last.contains(">next</a>"))
+        #expect(LandingPage.render(service: service, telemetryPath: "/metrics", page: 999).contains("Page 10 of 10"))
+    }
+
+    @Test func test_landingPage_refusesABadPageNumber_andShowsTheLastPastTheEnd() async throws {
+        let exporter = try TestExporter(config: """
+            targets:
+              one:
+                prober: redis
+                address: 127.0.0.1:1
+            """)
+        for bad in ["abc", "0", "-1", "99999999999999999999999"] {
+            let page = try await exporter.get("/?page=\(bad)")
+            #expect(page.status == 400, "page=\(bad)")
+            #expect(page.text.contains("expected a page number from 1"))
+        }
+        let past = try await exporter.get("/?page=7")
+        #expect(past.status == 200 && past.text.contains("debug=true\">one</a>"))
+        #expect(!past.text.contains("Page 1 of"), "one page needs no pager")
     }
 }

@@ -24,6 +24,9 @@ func withCleanup<T>(_ context: ComponentContext, _ body: () async throws -> T, c
 
 /// Time kept between an inline removal's end and the probe's deadline, for the failure to be reported.
 let inlineCleanupMargin: Duration = .milliseconds(100)
+/// What a wait that may end in failure leaves before the deadline for the removal that follows
+/// it: room for one request plus the margin, so the object goes inline, not to the ledger.
+let inlineCleanupReserve: Duration = inlineCleanupMargin * 3
 
 private func runCleaningUp<T>(_ context: ComponentContext, _ body: () async throws -> T, _ removal: ObjectRemoval) async throws -> T {
     do {

@@ -120,7 +120,7 @@ final class RedisSession {
         } catch {
             throw transportFailure(await explained(error), shown: shown, command: commands.first?.first ?? "")
         }
-        context.step("\(shown) → \(replies.map(\.description).joined(separator: " | ")) (\(RESPSize.describe(sent: commands, shown: shown, received: replies))\(ComponentRunner.formatSeconds(ContinuousClock.now - started)))")
+        context.step(.redis(RedisExchangeStep(sent: commands, shown: shown, replies: replies, elapsed: ContinuousClock.now - started)))
         return replies
     }
 

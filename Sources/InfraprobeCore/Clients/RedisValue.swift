@@ -74,12 +74,5 @@ enum RESPSize {
     static func of(command arguments: [String]) -> Int {
         3 + String(arguments.count).utf8.count + arguments.reduce(0) { $0 + 5 + String($1.utf8.count).utf8.count + $1.utf8.count }
     }
-
-    /// "12 B sent, 5 B received, " — the sent size is left out when the command carries a
-    /// secret (it would give away the password's length).
-    static func describe(sent commands: [[String]], shown: String, received replies: [RedisValue]) -> String {
-        let received = replies.reduce(0) { $0 + of($1) }
-        if shown.contains(Secret.placeholder) { return "\(received) B received, " }
-        return "\(commands.reduce(0) { $0 + of(command: $1) }) B sent, \(received) B received, "
-    }
 }
+

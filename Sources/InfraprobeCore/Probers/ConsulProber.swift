@@ -216,7 +216,8 @@ public struct ConsulProber: Prober {
             // failed sync can lag, so poll. An ACL token without node:read sees an empty list.
             // The filter keeps the answer to this one instance however many probe services exist.
             let catalog = "/v1/catalog/service/\(Self.serviceName)?" + Self.filter("ServiceID == \(Self.quoted(id))")
-            try await poll(context, what: "service \(id) in the catalog (a token needs node:read and service:read to see it)") {
+            try await Poll.standard.until(context, what: "service \(id) in the catalog (a token needs node:read and service:read to see it)",
+                                          reserving: inlineCleanupReserve) {
                 let response = try await consulCall("GET", catalog, context: context)
                 guard let list = JSONValue.parse(response.body)?.array else { throw ProbeFailure(.unexpectedResponse, "catalog answer is not an array") }
                 if list.isEmpty { try Self.rejectACLFiltered(response, what: "the catalog entry of \(Self.serviceName)") }
@@ -277,7 +278,7 @@ public struct ConsulProber: Prober {
     func checkCatalogView(drivenSince: Date, context: ComponentContext) async throws {
         let path = "/v1/health/checks/\(Self.serviceName)?stale&" + Self.filter("ServiceID == \(Self.quoted(probeServiceID))")
         var seen: JSONValue?
-        try await poll(context, what: "the probe check \(probeCheckID) in the catalog (a token needs node:read and service:read to see it)") {
+        try await Poll.standard.until(context, what: "the probe check \(probeCheckID) in the catalog (a token needs node:read and service:read to see it)") {
             let response = try await consulCall("GET", path, context: context)
             guard let list = JSONValue.parse(response.body)?.array else { throw ProbeFailure(.unexpectedResponse, "/v1/health/checks answer is not an array") }
             if list.isEmpty { try Self.rejectACLFiltered(response, what: "the probe check") }

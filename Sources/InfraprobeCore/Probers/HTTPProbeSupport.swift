@@ -101,15 +101,14 @@ public struct HTTPEndpoint: Sendable {
         let started = ContinuousClock.now
         let result = await client.send(request)
         let elapsed = ContinuousClock.now - started
-        // Request bodies are counted, never shown: they may carry what the service echoes back.
-        let shown = Self.redactedURL(url) + (body.map { " [\($0.count) B sent]" } ?? "")
         switch result {
         case .failure(let error):
-            context.step("\(method) \(shown) → \(error.reason.rawValue): \(error.message) after \(Self.ms(elapsed))")
+            context.step(.http(HTTPExchangeStep(method: method, url: url, sentBytes: body?.count, elapsed: elapsed,
+                                                outcome: .failed(error.reason, message: error.message))))
             throw ProbeFailure(error.reason, "\(method) \(Self.pathOnly(url)): \(error.message)")
         case .response(let response):
-            context.step("\(method) \(shown) → \(response.status) (\(response.body.count) B, \(Self.ms(elapsed)))"
-                         + (response.body.isEmpty ? "" : " \(Self.snippet(response.body))"))
+            context.step(.http(HTTPExchangeStep(method: method, url: url, sentBytes: body?.count, elapsed: elapsed,
+                                                status: response.status, body: response.body)))
             guard expect.contains(response.status) else {
                 let reason: FailureReason
                 switch response.status {
@@ -165,7 +164,7 @@ public struct HTTPEndpoint: Sendable {
     }
 
     /// The start of a body for a step or reason: newlines as spaces, other control characters escaped.
-    static func snippet(_ body: [UInt8], limit: Int = 200) -> String {
+    static func snippet<Bytes: Collection<UInt8>>(_ body: Bytes, limit: Int = 200) -> String {
         let text = String(decoding: body.prefix(limit).map { $0 == UInt8(ascii: "\n") ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
             .escapingControlCharacters
         return body.count > limit ? text + "…" : text

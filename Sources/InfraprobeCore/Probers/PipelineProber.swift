@@ -208,17 +208,6 @@ public struct PipelineProber: ReferencesTargets {
         return try TempoProber.containsTrace(answer["batches"] ?? answer["resourceSpans"], traceID)
     }
 
-    /// Polls with backoff (20 ms doubling to 500 ms) until `attempt` is true or `deadline` is near.
-    static func pollUntil(_ deadline: Deadline, _ attempt: () async throws -> Bool) async throws -> Bool {
-        var delay: Duration = .milliseconds(20)
-        while true {
-            if try await attempt() { return true }
-            guard deadline.remaining > delay else { return false }
-            try await Task.sleep(for: delay)
-            delay = min(delay * 2, .milliseconds(500))
-        }
-    }
-
     // MARK: components
 
     func traceViaCollector(_ context: ComponentContext) async throws {
@@ -254,7 +243,7 @@ public struct PipelineProber: ReferencesTargets {
         let pollDeadline = Self.pollDeadline(report)
         var found = false
         try await Self.at("tempo_query", "tempo \(tempo.name)") {
-            found = try await Self.pollUntil(pollDeadline) {
+            found = try await Poll.standard.until(pollDeadline) {
                 try await Self.traceVisible(tempo.prober.api, traceID: traceID, useV1: &useV1, deadline: report, context: context)
             }
         }
@@ -293,7 +282,7 @@ public struct PipelineProber: ReferencesTargets {
         var useV1 = false
         var found = false
         try await Self.at("grafana_proxy", "grafana \(grafana.name) datasource \(uid)") {
-            found = try await Self.pollUntil(Self.pollDeadline(report)) {
+            found = try await Poll.standard.until(Self.pollDeadline(report)) {
                 try await Self.traceVisible(grafana.prober.endpoint, prefix: prefix, traceID: trace.id, useV1: &useV1,
                                             deadline: report, context: context)
             }

@@ -92,7 +92,7 @@ public struct TempoProber: Prober {
         // A time range keeps the query-frontend from fanning each poll out over every block.
         let range = "?start=\(start - 60)&end=\(start + 3600)"
         var useV1 = false
-        try await poll(context, what: "trace \(traceID) by id") {
+        try await Poll.standard.until(context, what: "trace \(traceID) by id") {
             if !useV1 {
                 let response = try await api.call("GET", "/api/v2/traces/\(traceID)" + range, expect: [200, 404], context: context)
                 if response.status == 404 {
@@ -158,7 +158,7 @@ public struct TempoProber: Prober {
             return
         }
         let age = (ContinuousClock.now - old.pushed).components.seconds
-        try await poll(context, what: "trace \(old.id) (pushed \(age) s ago by an earlier probe) in search results") {
+        try await Poll.standard.until(context, what: "trace \(old.id) (pushed \(age) s ago by an earlier probe) in search results") {
             try await search(old.id, nonce: old.nonce, pushedUnix: old.pushedUnix, context: context)
         }
         context.fact("infraprobe_tempo_search_verified", help: "1 when trace_search found a probe trace this probe, 0 while it waits for one old enough (warm-up).", value: 1)

@@ -8,7 +8,7 @@ public final class ComponentContext: Sendable {
     public let target: String
     let probe: ProbeScratch
     private let started = ContinuousClock.now
-    private let log = Locked<[ProbeStep]>([])
+    private let log = Locked(StepLog())
     /// The first failure the check recorded (`recordFailure(_:)`), for the runner's deadline timer.
     private let firstFailure = Locked<ProbeFailure?>(nil)
 
@@ -29,14 +29,19 @@ public final class ComponentContext: Sendable {
                          probe: ProbeScratch(nonce: "", instanceID: "", prober: prober, cleanupLedger: CleanupLedger()))
     }
 
-    /// Records one step (a command and its answer). Callers pass already-redacted text;
-    /// control characters a service sent are escaped here.
+    /// Records a note. Callers pass already-redacted text; it is cut and its control
+    /// characters escaped when rendered, not here.
     public func step(_ text: String) {
-        let offset = ContinuousClock.now - started
-        log.withLock { $0.append(ProbeStep(offset: offset, text: text.prefix(512).escapingControlCharacters)) }
+        step(ProbeStep.note(text))
     }
 
-    public var steps: [ProbeStep] { log.current }
+    /// Records one exchange as values; rendered to text only when someone asks for it.
+    public func step(_ detail: ProbeStep.Detail) {
+        let offset = ContinuousClock.now - started
+        log.withLock { $0.append(ProbeStep(offset: offset, detail: detail)) }
+    }
+
+    public var steps: [ProbeStep] { log.withLock { $0.steps } }
 
     /// Records why the check failed the moment it fails, before any cleanup runs. If the deadline
     /// fires while the check is still cleaning up (or refining the failure, as ArangoDB's read-only

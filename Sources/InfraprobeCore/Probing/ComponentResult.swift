@@ -23,17 +23,6 @@ public struct ComponentResult: Sendable, Equatable {
     }
 }
 
-/// One command or request a component made, kept for `debug=true` and `/logs`.
-public struct ProbeStep: Sendable, Equatable {
-    public let offset: Duration
-    public let text: String
-
-    public init(offset: Duration, text: String) {
-        self.offset = offset
-        self.text = text
-    }
-}
-
 /// A service fact measured during a probe (e.g. Redis used memory), exported as a gauge.
 public struct ServiceFact: Sendable, Equatable {
     public let name: String

@@ -8,6 +8,20 @@ public struct ProbeRecord: Sendable {
     public let settings: [RedactedSetting]
     /// The module, for `/probe?module=M&target=ADDR`; nil for a named target.
     public var module: String? = nil
+
+    /// Roughly what the record keeps in memory, for the history's byte budget.
+    public var estimatedBytes: Int { Self.estimatedBytes(result: result, settings: settings) }
+
+    static func estimatedBytes(result: TargetProbeResult, settings: [RedactedSetting]) -> Int {
+        var bytes = 256 + result.target.utf8.count + (result.version?.utf8.count ?? 0)
+        for component in result.components {
+            bytes += 128 + component.component.utf8.count + (component.failure?.message.utf8.count ?? 0)
+            for step in component.steps { bytes += step.estimatedBytes }
+        }
+        for fact in result.facts { bytes += 96 + fact.name.utf8.count + fact.help.utf8.count + fact.labels.count * 64 }
+        for setting in settings { bytes += 48 + setting.key.utf8.count + setting.value.utf8.count }
+        return bytes
+    }
 }
 
 /// Runs probes for the web handlers and `check`: single-flight per target (concurrent scrapes
@@ -32,6 +46,9 @@ public final class ProbeService: Sendable {
         var inFlight: [String: RunningProbe] = [:]
         var activeRequests = 0
         var history: [ProbeRecord] = []
+        /// `estimatedBytes` of each history record, and their sum.
+        var historySizes: [Int] = []
+        var historyBytes = 0
         var nextID = 1
         /// Probes finished so far (ids are taken when a probe starts).
         var finished = 0
@@ -63,13 +80,18 @@ public final class ProbeService: Sendable {
     /// hold a connection each until its deadline.
     public let maxJoinersPerProbe: Int
     public let historyLimit: Int
+    /// The history's memory budget: oldest records go first once their estimated sizes sum past it
+    /// (the newest is always kept).
+    public let historyByteLimit: Int
+    public static let defaultHistoryByteLimit = 4 << 20
     /// Exports each probe as a trace when `--tracing.otlp-endpoint` is set.
     public let tracer: TraceExporter?
     private let logger: Logger
     private let state: Locked<State>
 
     public init(config: InfraprobeConfig, environment: ProberEnvironment, metrics: SelfMetrics,
-                maxConcurrentProbes: Int = 40, maxJoinersPerProbe: Int = 8, historyLimit: Int = 100, tracer: TraceExporter? = nil,
+                maxConcurrentProbes: Int = 40, maxJoinersPerProbe: Int = 8, historyLimit: Int = 100,
+                historyByteLimit: Int = ProbeService.defaultHistoryByteLimit, tracer: TraceExporter? = nil,
                 logger: Logger = Logger(label: "infraprobe")) {
         self.environment = environment
         self.tracer = tracer
@@ -77,6 +99,7 @@ public final class ProbeService: Sendable {
         self.maxConcurrentProbes = maxConcurrentProbes
         self.maxJoinersPerProbe = maxJoinersPerProbe
         self.historyLimit = historyLimit
+        self.historyByteLimit = historyByteLimit
         self.logger = logger
         self.state = Locked(State(config: config))
     }
@@ -202,11 +225,13 @@ public final class ProbeService: Sendable {
             metrics.probeFinished()
             metrics.recordProbe(prober: target.kind, success: result.success, duration: result.duration)
             logOutcome(result)
+            let settings = target.redactedSettings
+            // Sized outside the lock: it walks every step.
+            let bytes = ProbeRecord.estimatedBytes(result: result, settings: settings)
             let record = self.state.withLock { state in
-                let record = ProbeRecord(id: id, result: result, settings: target.redactedSettings, module: module)
-                state.history.append(record)
+                let record = ProbeRecord(id: id, result: result, settings: settings, module: module)
+                remember(record, bytes: bytes, in: &state)
                 state.finished += 1
-                if state.history.count > historyLimit { state.history.removeFirst(state.history.count - historyLimit) }
                 if let module {
                     state.latestDiscovered["\(module)\u{0}\(target.name)"] = record
                     if state.latestDiscovered.count > Self.discoveredLimit,
@@ -248,6 +273,22 @@ public final class ProbeService: Sendable {
         }
     }
 
+    private func remember(_ record: ProbeRecord, bytes: Int, in state: inout State) {
+        state.history.append(record)
+        state.historySizes.append(bytes)
+        state.historyBytes += bytes
+        var evicted = 0
+        while state.history.count - evicted > historyLimit
+                || (state.historyBytes > historyByteLimit && state.history.count - evicted > 1) {
+            state.historyBytes -= state.historySizes[evicted]
+            evicted += 1
+        }
+        if evicted > 0 {
+            state.history.removeFirst(evicted)
+            state.historySizes.removeFirst(evicted)
+        }
+    }
+
     private func logOutcome(_ result: TargetProbeResult) {
         let failed = result.components.filter { !$0.ok }
         if failed.isEmpty {
@@ -264,6 +305,9 @@ public final class ProbeService: Sendable {
 
     public var history: [ProbeRecord] { state.withLock { $0.history } }
 
+    /// The estimated bytes the history holds (at most `historyByteLimit`, unless one record alone is larger).
+    public var historyBytes: Int { state.withLock { $0.historyBytes } }
+
     /// Changes whenever a probe finishes or the config is replaced.
     public var revision: Int { state.withLock { $0.finished &* 1_000_003 &+ $0.generation } }
 
@@ -273,6 +317,11 @@ public final class ProbeService: Sendable {
     var cachedTargetCount: Int { state.withLock { $0.cache.count } }
 
     public func latest(target: String) -> ProbeRecord? { state.withLock { $0.latest[target] } }
+
+    /// The latest record of every configured target, by name, in one look.
+    public var latestByTarget: [String: ProbeRecord] { state.withLock { $0.latest } }
+
+    public var latestDiscoveredCount: Int { state.withLock { $0.latestDiscovered.count } }
 
     /// The latest result of every address probed through a module, by module then address.
     public var latestDiscovered: [ProbeRecord] {

@@ -13,6 +13,7 @@ public final class ExporterRuntime: Sendable {
         /// Scrapes that may join one running probe of a target (DESIGN: single-flight).
         public var maxJoinersPerProbe = 8
         public var historyLimit = 100
+        public var historyByteLimit = ProbeService.defaultHistoryByteLimit
         /// From `--tracing.otlp-endpoint`: nil leaves probe traces off.
         public var tracing: TraceExporter.Options?
         /// From `--web.config.file`: TLS material goes to the server, auth policy to the web app.
@@ -67,7 +68,8 @@ public final class ExporterRuntime: Sendable {
         let tracer = settings.tracing.map { TraceExporter(options: $0, metrics: metrics, instanceID: environment.instanceID, logger: logger) }
         service = ProbeService(config: config, environment: environment, metrics: metrics,
                                maxConcurrentProbes: settings.maxRequests, maxJoinersPerProbe: settings.maxJoinersPerProbe,
-                               historyLimit: settings.historyLimit, tracer: tracer, logger: logger)
+                               historyLimit: settings.historyLimit,
+                               historyByteLimit: settings.historyByteLimit, tracer: tracer, logger: logger)
         // Reading and parsing a large file takes a while (0.8 s for 9,000 targets in a debug
         // build): off the cooperative pool, so probes and scrapes go on meanwhile.
         // Set once the watcher exists (it needs the app, which needs this closure).

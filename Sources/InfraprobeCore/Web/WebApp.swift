@@ -95,9 +95,7 @@ public final class WebApp: Sendable {
             return ("/logs", logs(request))
         case "/":
             guard readOnly.contains(request.method) else { return ("/", methodNotAllowed(readOnly)) }
-            let (service, telemetryPath) = (service, options.telemetryPath)
-            let html = await landingPage.page(revision: service.revision) { LandingPage.render(service: service, telemetryPath: telemetryPath) }
-            return ("/", HTTPResponse(status: 200, contentType: "text/html; charset=utf-8", body: html))
+            return ("/", await landing(request))
         default:
             return ("other", .text(404, "404 page not found"))
         }
@@ -196,6 +194,24 @@ public final class WebApp: Sendable {
         case .success: return .text(200, "configuration reloaded")
         case .failure(let error): return .text(500, "failed to reload config: \(error)")
         }
+    }
+
+    /// `/` and `/?page=N`; a page past the last shows the last, so a page left open keeps
+    /// working when targets go away.
+    private func landing(_ request: HTTPRequest) async -> HTTPResponse {
+        var page = 1
+        if let text = request.query["page"] {
+            guard let number = Int(text), number >= 1 else {
+                return .text(400, "invalid page \"\(String(text.prefix(50)))\": expected a page number from 1")
+            }
+            page = number
+        }
+        let (service, telemetryPath) = (service, options.telemetryPath)
+        let shown = min(page, LandingPage.pageCount(service: service))
+        let html = await landingPage.page(shown, revision: service.revision) {
+            LandingPage.render(service: service, telemetryPath: telemetryPath, page: shown)
+        }
+        return HTTPResponse(status: 200, contentType: "text/html; charset=utf-8", body: html)
     }
 
     private func logs(_ request: HTTPRequest) -> HTTPResponse {

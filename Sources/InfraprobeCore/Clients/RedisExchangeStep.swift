@@ -1,0 +1,51 @@
+/// One Redis round trip as a step: the command line as shown (secrets already replaced), a
+/// bounded copy of the replies, wire sizes and time; rendered like `redis-cli` on demand.
+public struct RedisExchangeStep: Sendable, Equatable {
+    public let shown: String
+    public let replies: [RedisValue]
+    /// Nil when the command carries a secret: its size would give away the secret's length.
+    public let sentBytes: Int?
+    public let receivedBytes: Int
+    public let elapsed: Duration
+
+    /// Reply elements and nesting kept: more than a 512-character step can show.
+    static let elementLimit = 64
+    static let depthLimit = 3
+    /// What `RedisValue.description` shows of a bulk string.
+    static let bulkBytesShown = 200
+
+    init(sent commands: [[String]], shown: String, replies: [RedisValue], elapsed: Duration) {
+        self.shown = shown.utf8.count <= ProbeStep.maxTextLength ? shown : String(shown.prefix(ProbeStep.maxTextLength))
+        self.replies = replies.prefix(Self.elementLimit).map { Self.bounded($0, depth: 1) }
+        receivedBytes = replies.reduce(0) { $0 + RESPSize.of($1) }
+        sentBytes = shown.contains(Secret.placeholder) ? nil : commands.reduce(0) { $0 + RESPSize.of(command: $1) }
+        self.elapsed = elapsed
+    }
+
+    static func bounded(_ value: RedisValue, depth: Int) -> RedisValue {
+        switch value {
+        case .bulk(let bytes) where bytes.count > Self.bulkBytesShown:
+            return .bulk(Array(bytes.prefix(Self.bulkBytesShown)))
+        case .status(let text) where text.utf8.count > ProbeStep.maxTextLength:
+            return .status(String(text.prefix(ProbeStep.maxTextLength)))
+        case .error(let text) where text.utf8.count > ProbeStep.maxTextLength:
+            return .error(String(text.prefix(ProbeStep.maxTextLength)))
+        case .array(let values):
+            guard depth < depthLimit else { return .status("[…]") }
+            var kept = values.prefix(elementLimit).map { bounded($0, depth: depth + 1) }
+            if values.count > elementLimit { kept.append(.status("…")) }
+            return .array(kept)
+        default:
+            return value
+        }
+    }
+
+    var rendered: String {
+        let sizes = (sentBytes.map { "\($0) B sent, " } ?? "") + "\(receivedBytes) B received, "
+        return "\(shown) → \(replies.map(\.description).joined(separator: " | ")) (\(sizes)\(ComponentRunner.formatSeconds(elapsed)))"
+    }
+
+    var estimatedBytes: Int {
+        64 + shown.utf8.count + replies.reduce(0) { $0 + 16 + RESPSize.of($1) }
+    }
+}
