@@ -22,8 +22,10 @@
 # 2m -> 4s, PipelineLinkBroken 5m -> 10s); expressions, labels and annotations are the shipped
 # ones. The measured "alert firing" time is therefore detection + the scaled `for:` + one
 # evaluation; with the real rules add the difference (e.g. +116 s for TargetDown).
-# Scrape timeout 1 s means infraprobe answers within 0.5 s (its 0.5 s offset), which bounds every
-# probe and the pipeline's wait for a span.
+# Scrape timeout 1 s means infraprobe answers within 0.5 s (its 0.5 s offset); the probe those
+# scrapes share runs on to the target's own timeout (10 s by default), and a component it has not
+# finished by a scrape's deadline shows as timeout in that answer. So the pipeline's wait for a span
+# ends a probe up to 10 s after the collector is repaired: its "repair → resolved" is about 10 s.
 #
 # Every process this script starts is stopped by its pid on exit. KEEP_RES_DIR=1 keeps the
 # temporary directory (logs, rendered configs, results.json).

@@ -9,6 +9,9 @@
 #include <errno.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -21,6 +24,31 @@ CURLcode cshim_easy_getinfo_long(CURL *h, CURLINFO i, long *out) { return curl_e
 CURLcode cshim_easy_getinfo_double(CURL *h, CURLINFO i, double *out) { return curl_easy_getinfo(h, i, out); }
 CURLcode cshim_easy_getinfo_pointer(CURL *h, CURLINFO i, void **out) { return curl_easy_getinfo(h, i, out); }
 CURLMcode cshim_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
+
+int cshim_within_descriptor_reserve(int fd) {
+    struct rlimit limit;
+    if (fd < 0 || getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 0;
+    return (rlim_t)fd + CSHIM_DESCRIPTOR_RESERVE >= limit.rlim_cur;
+}
+
+static curl_socket_t cshim_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *address) {
+    (void)purpose;
+    curl_socket_t fd = socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+    if (fd != CURL_SOCKET_BAD && cshim_within_descriptor_reserve(fd)) {
+        close(fd);
+        fd = CURL_SOCKET_BAD;
+        errno = EMFILE;
+    }
+    if (fd == CURL_SOCKET_BAD && clientp) *(int *)clientp = errno;
+    return fd;
+}
+
+int cshim_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
+
+CURLcode cshim_easy_record_socket_errno(CURL *h, int *socket_errno) {
+    CURLcode code = curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, cshim_open_socket);
+    return code != CURLE_OK ? code : curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, (void *)socket_errno);
+}
 
 const unsigned long cshim_CURLAUTH_BASIC = CURLAUTH_BASIC;
 const unsigned long cshim_CURLAUTH_BEARER = CURLAUTH_BEARER;

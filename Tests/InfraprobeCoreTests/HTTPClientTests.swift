@@ -147,4 +147,37 @@ struct HTTPClientTests {
             #expect(skipped.status == 200)
         }
     }
+
+    @Test("an idle connection is closed after the idle timeout, with no further transfer to trigger it")
+    func test_idleConnection_isClosed_afterTheIdleTimeout() async throws {
+        let closedAfter = Locked<Duration?>(nil)
+        let server = HostileTCPServer(lifetime: .seconds(10)) { connection in
+            connection.readRequestHead()
+            guard connection.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok") else { return }
+            let answered = ContinuousClock.now
+            var byte: UInt8 = 0
+            while connection.open {
+                let n = recv(connection.fd, &byte, 1, 0)
+                if n == 0 { closedAfter.withLock { $0 = ContinuousClock.now - answered }; return }
+                if n < 0 && errno != EAGAIN && errno != EWOULDBLOCK { return }
+            }
+        }
+        defer { server.stop() }
+        let idleClient = HTTPClient(idleConnectionTimeout: .seconds(1))
+        let response = try await idleClient.send(HTTPClientRequest(url: server.url + "/", deadline: .after(.seconds(2)))).get()
+        #expect(response.status == 200)
+        let end = ContinuousClock.now + .seconds(6)
+        while closedAfter.current == nil && ContinuousClock.now < end { try await Task.sleep(for: .milliseconds(50)) }
+        let after = try #require(closedAfter.current, "the idle connection was still open 6 s after a 1 s idle timeout")
+        #expect(after >= .milliseconds(900), "closed \(after) after the answer: before the idle timeout")
+    }
+
+    @Test("a socket() failing with EMFILE or ENFILE is resource_exhausted, not connection_refused")
+    func test_socketExhaustion_errnos() {
+        #expect(SocketExhaustion(errno: EMFILE) == .processDescriptors)
+        #expect(SocketExhaustion(errno: ENFILE) == .systemDescriptors)
+        #expect(SocketExhaustion(errno: ENOBUFS) == .memory)
+        #expect(SocketExhaustion(errno: ECONNREFUSED) == nil)
+        #expect(SocketExhaustion(errno: 0) == nil)
+    }
 }

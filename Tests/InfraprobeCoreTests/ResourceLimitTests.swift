@@ -55,6 +55,28 @@ struct ResourceLimitTests {
         #expect(outcomes.filter { $0 == "ok" }.count == 3, "\(outcomes)")
         #expect(outcomes.filter { $0 == "too-many-waiting" }.count == 3, "\(outcomes)")
     }
+
+    @Test func test_probeService_freesAJoinersPlace_whenItIsAnsweredByItsOwnShorterDeadline() async throws {
+        let hole = try BlackHoleListener()
+        let config = try ConfigLoader(environment: ProberEnvironment()).parse(
+            yaml: "targets:\n  hung:\n    prober: redis\n    address: \(hole.address)\n    timeout: 10s\n", file: "t.yml", baseDirectory: URL(fileURLWithPath: "/tmp"))
+        let service = ProbeService(config: config, environment: ProberEnvironment(), metrics: SelfMetrics(version: "t", revision: "t"),
+                                   maxConcurrentProbes: 1, maxJoinersPerProbe: 2)
+        let target = try #require(config.target(named: "hung"))
+        // Scrapes one after another, each with a 0.1 s deadline, all within the one probe's 10 s:
+        // the first starts it, the others join it and are answered early, so none waits past its
+        // answer and the limit of two waiting joiners is never reached.
+        var outcomes: [String] = []
+        for _ in 0..<6 {
+            do {
+                let record = try await service.probe(target, timeout: .milliseconds(100))
+                outcomes.append(record.result.success ? "passed" : "answered")
+            } catch {
+                outcomes.append("\(error)")
+            }
+        }
+        #expect(outcomes == Array(repeating: "answered", count: 6), "\(outcomes)")
+    }
 }
 
 /// The watchdog's rules, on socket pairs: which connections a sweep shuts down.

@@ -16,6 +16,18 @@ CURLcode cshim_easy_getinfo_long(CURL *handle, CURLINFO info, long *out);
 CURLcode cshim_easy_getinfo_double(CURL *handle, CURLINFO info, double *out);
 CURLcode cshim_easy_getinfo_pointer(CURL *handle, CURLINFO info, void **out);
 CURLMcode cshim_multi_setopt_long(CURLM *multi, CURLMoption option, long value);
+/// Descriptors kept free below RLIMIT_NOFILE: libdispatch's worker-pool monitor opens
+/// /proc/<tid>/stat and crashes the process when that open() fails, so the process's own sockets
+/// must never take the last descriptors.
+#define CSHIM_DESCRIPTOR_RESERVE 64
+/// 1 when descriptor `fd` lies within the reserve (the caller should close it and fail with EMFILE).
+int cshim_within_descriptor_reserve(int fd);
+/// Opens the transfer's sockets close-on-exec, refuses one within the descriptor reserve (as
+/// EMFILE), and stores socket()'s errno in *socket_errno when it fails (curl reports that only
+/// as "could not connect", the same as a refused connection).
+CURLcode cshim_easy_record_socket_errno(CURL *handle, int *socket_errno);
+/// A non-blocking, close-on-exec eventfd (a loop's wake-up signal), or -1 with errno set.
+int cshim_eventfd(void);
 
 // Macros whose casts keep them from importing into Swift.
 extern const unsigned long cshim_CURLAUTH_BASIC;

@@ -120,24 +120,38 @@ public enum HTTPClientResult: Sendable {
 /// transfers run concurrently; connections are reused across probes because the multi handle
 /// (and its connection cache) lives as long as the client. Only `curl_multi_wakeup` is called
 /// from other threads; everything else touching curl handles runs on the loop thread.
+///
+/// Descriptors stay bounded: at most `maxCachedConnections` idle connections are kept, one idle
+/// longer than `idleConnectionTimeout` is not reused (closed at the next transfer), and once no
+/// transfer has run for that long the whole cache is closed, so an idle exporter holds none.
+/// Other threads wake the loop through its own eventfd, never through the multi handle, so the
+/// loop may replace that handle (which is how the cache is closed).
 public final class HTTPClient: @unchecked Sendable {
     /// The process-wide client (one event-loop thread).
     public static let shared = HTTPClient()
+    /// Longer than Prometheus' usual 15 s–1 min scrape interval, so a target scraped
+    /// regularly keeps its connection.
+    public static let defaultIdleConnectionTimeout: Duration = .seconds(75)
+    public static let maxCachedConnections = 256
 
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
 
-    private let multi: UnsafeMutableRawPointer
+    private var multi: UnsafeMutableRawPointer  // loop thread only once the loop runs
+    private let idleConnectionTimeout: Duration
+    private let wakeFD: Int32
     private let pending = Locked<[Transfer]>([])
     private let cancelled = Locked<[UInt64]>([])
     private let nextID = Locked<UInt64>(0)
     private var active: [UInt64: (easy: UnsafeMutableRawPointer, transfer: Transfer)] = [:]  // loop thread only
     private let responder: Responder?
 
-    public init() {
+    public init(idleConnectionTimeout: Duration = defaultIdleConnectionTimeout) {
         _ = Self.globalInit
-        multi = curl_multi_init()
+        self.idleConnectionTimeout = idleConnectionTimeout
+        multi = Self.makeMulti()
+        wakeFD = cshim_eventfd()
+        precondition(wakeFD >= 0, "eventfd: \(String(cString: strerror(errno)))")
         responder = nil
-        _ = cshim_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, 256)
         let thread = Thread { [self] in self.loop() }
         thread.name = "curl-multi"
         thread.start()
@@ -149,8 +163,21 @@ public final class HTTPClient: @unchecked Sendable {
 
     @_spi(Fuzzing) public init(responder: @escaping Responder) {
         _ = Self.globalInit
-        multi = curl_multi_init()
+        multi = Self.makeMulti()
+        idleConnectionTimeout = Self.defaultIdleConnectionTimeout
+        wakeFD = -1
         self.responder = responder
+    }
+
+    private static func makeMulti() -> UnsafeMutableRawPointer {
+        let multi = curl_multi_init()!
+        _ = cshim_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, maxCachedConnections)
+        return multi
+    }
+
+    private func wake() {
+        var one: UInt64 = 1
+        _ = withUnsafeBytes(of: &one) { write(wakeFD, $0.baseAddress, 8) }
     }
 
     /// Sends a request and waits for its answer, a transport failure, or its deadline.
@@ -161,11 +188,11 @@ public final class HTTPClient: @unchecked Sendable {
             await withCheckedContinuation { (continuation: CheckedContinuation<HTTPClientResult, Never>) in
                 let transfer = Transfer(id: id, request: request, continuation: continuation)
                 pending.withLock { $0.append(transfer) }
-                curl_multi_wakeup(multi)
+                wake()
             }
         } onCancel: {
             cancelled.withLock { $0.append(id) }
-            curl_multi_wakeup(multi)
+            wake()
         }
     }
 
@@ -189,6 +216,9 @@ public final class HTTPClient: @unchecked Sendable {
 
     private func loop() {
         var running: Int32 = 0
+        var idleSince = ContinuousClock.now
+        var cacheMayHoldConnections = false
+        var wakeWait = curl_waitfd(fd: wakeFD, events: Int16(CURL_WAIT_POLLIN), revents: 0)
         while true {
             for transfer in pending.withLock({ queue -> [Transfer] in defer { queue = [] }; return queue }) {
                 start(transfer)
@@ -208,8 +238,23 @@ public final class HTTPClient: @unchecked Sendable {
                 guard let privatePointer else { continue }
                 let transfer = Unmanaged<Transfer>.fromOpaque(privatePointer).takeUnretainedValue()
                 finish(easy, transfer, result(of: easy, transfer: transfer, code: code))
+                cacheMayHoldConnections = true
             }
-            curl_multi_poll(multi, nil, 0, 1000, nil)
+            if !active.isEmpty {
+                idleSince = .now
+            } else if cacheMayHoldConnections && ContinuousClock.now - idleSince >= idleConnectionTimeout {
+                // curl closes idle connections only when a new transfer connects; with none
+                // coming, a fresh multi handle is the only way to let go of the cached ones.
+                curl_multi_cleanup(multi)
+                multi = Self.makeMulti()
+                cacheMayHoldConnections = false
+            }
+            wakeWait.revents = 0
+            curl_multi_poll(multi, &wakeWait, 1, 1000, nil)
+            if wakeWait.revents != 0 {
+                var count: UInt64 = 0
+                _ = withUnsafeMutableBytes(of: &count) { read(wakeFD, $0.baseAddress, 8) }
+            }
         }
     }
 
@@ -217,7 +262,7 @@ public final class HTTPClient: @unchecked Sendable {
         let request = transfer.request
         let remainingMS = max(1, Int(request.deadline.remaining.milliseconds))
         guard let easy = curl_easy_init() else {
-            transfer.continuation.resume(returning: .failure(HTTPTransportError(curlCode: 2, reason: .protocol, message: "curl_easy_init failed")))
+            transfer.continuation.resume(returning: .failure(HTTPTransportError(curlCode: 2, reason: .resourceExhausted, message: "curl_easy_init failed (out of memory)")))
             return
         }
         let me = Unmanaged.passRetained(transfer).toOpaque()
@@ -237,6 +282,8 @@ public final class HTTPClient: @unchecked Sendable {
         _ = cshim_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, transfer.errorBuffer)
         _ = cshim_easy_setopt_string(easy, CURLOPT_ACCEPT_ENCODING, "")
         _ = cshim_easy_setopt_string(easy, CURLOPT_USERAGENT, "infraprobe")
+        _ = cshim_easy_setopt_long(easy, CURLOPT_MAXAGE_CONN, max(1, Int(idleConnectionTimeout.components.seconds)))
+        _ = cshim_easy_record_socket_errno(easy, transfer.socketErrno)
 
         switch request.method {
         case "GET": break
@@ -293,6 +340,12 @@ public final class HTTPClient: @unchecked Sendable {
                 return .failure(HTTPTransportError(curlCode: Int(code.rawValue), reason: .unexpectedResponse,
                                                    message: "response headers larger than \(transfer.request.maxHeaderBytes) bytes"))
             }
+            // Out of descriptors or socket buffers is this process's trouble, not the service's:
+            // curl says only "could not connect", as for a refused connection.
+            if let exhausted = SocketExhaustion(errno: transfer.socketErrno.pointee) {
+                return .failure(HTTPTransportError(curlCode: Int(code.rawValue), reason: .resourceExhausted,
+                                                   message: "cannot open a socket: \(exhausted) (\(text.escapingControlCharacters))"))
+            }
             return .failure(HTTPTransportError(curlCode: Int(code.rawValue), reason: Self.reason(forCurlCode: Int(code.rawValue)),
                                                message: text.escapingControlCharacters))
         }
@@ -346,6 +399,8 @@ private final class Transfer: @unchecked Sendable {
     let request: HTTPClientRequest
     let continuation: CheckedContinuation<HTTPClientResult, Never>
     let errorBuffer: UnsafeMutablePointer<CChar>
+    /// socket()'s errno when curl could not open one (written by the C open-socket callback).
+    let socketErrno: UnsafeMutablePointer<Int32>
     var body: [UInt8] = []
     /// Bytes handed to the request's body consumer.
     var streamed = 0
@@ -361,10 +416,13 @@ private final class Transfer: @unchecked Sendable {
         self.continuation = continuation
         errorBuffer = malloc(Int(CURL_ERROR_SIZE) + 1)!.assumingMemoryBound(to: CChar.self)
         errorBuffer.initialize(to: 0)
+        socketErrno = .allocate(capacity: 1)
+        socketErrno.initialize(to: 0)
     }
 
     deinit {
         free(errorBuffer)
+        socketErrno.deallocate()
         if let bodyBuffer { free(bodyBuffer) }
         if let headerList { curl_slist_free_all(headerList) }
     }

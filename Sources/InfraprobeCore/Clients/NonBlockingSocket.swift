@@ -1,3 +1,4 @@
+import CShims
 import Foundation
 
 /// The socket calls the Redis event loop makes, with errno turned into `RedisClientError`s.
@@ -12,6 +13,13 @@ struct NonBlockingSocket {
     static func connect(to address: SocketAddress) throws(RedisClientError) -> (NonBlockingSocket, ConnectProgress) {
         let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw error("socket") }
+        // The last descriptors below the limit stay free for what must not fail for want of one
+        // (libdispatch's worker monitor aborts the process when it cannot open /proc files).
+        guard cshim_within_descriptor_reserve(fd) == 0 else {
+            Foundation.close(fd)
+            errno = EMFILE
+            throw error("socket")
+        }
         let socket = NonBlockingSocket(fd: fd)
         if address.family != AF_UNIX {
             var on: Int32 = 1

@@ -36,7 +36,7 @@ public final class ProbeService: Sendable {
 
     private struct RunningProbe {
         let shared: SharedProbe
-        /// Scrapes that joined it, besides the one that started it.
+        /// Scrapes that joined it and still wait on it, besides the one that started it.
         var joiners = 0
     }
 
@@ -151,20 +151,27 @@ public final class ProbeService: Sendable {
     /// `min_interval`, serves the last probe again. The answer comes by this call's own deadline.
     public func probe(_ target: TargetSpec, module: String? = nil, timeout: Duration) async throws -> ProbeRecord {
         let deadline = Deadline.after(timeout)
-        let started = try state.withLock { state -> Started in
-            if let record = reusable(target, module: module, state: &state) { return .reused(record) }
+        let (started, joinedKey) = try state.withLock { state -> (Started, String?) in
+            if let record = reusable(target, module: module, state: &state) { return (.reused(record), nil) }
             let key = module.map { "\(state.generation)/module=\($0)/\(target.name)" } ?? "\(state.generation)/\(target.name)"
             if let running = state.inFlight[key] {
-                // Joiners stay counted until the probe ends and removes its entry.
                 guard running.joiners < maxJoinersPerProbe else { throw TooManyWaiting(target: target.name, limit: maxJoinersPerProbe) }
                 state.inFlight[key]?.joiners += 1
-                return .shared(running.shared)
+                return (.shared(running.shared), key)
             }
             guard state.activeRequests < maxConcurrentProbes else { throw Overloaded() }
             state.activeRequests += 1
-            return .shared(startProbe(target, module: module, timeout: timeout, key: key, state: &state, countsAsRequest: true))
+            return (.shared(startProbe(target, module: module, timeout: timeout, key: key, state: &state, countsAsRequest: true)), nil)
         }
-        return await started.answer(by: deadline)
+        let record = await started.answer(by: deadline)
+        // A joiner answered by its own, shorter deadline waits no more: its place goes to the next
+        // scrape, so scrapes more frequent than the probe is long are not refused.
+        if let joinedKey, case .shared(let joined) = started {
+            state.withLock { state in
+                if state.inFlight[joinedKey]?.shared === joined { state.inFlight[joinedKey]?.joiners -= 1 }
+            }
+        }
+        return record
     }
 
     /// Probes every configured target concurrently (one request against the cap).

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Runs blocking C calls (hiredis connect, DNS, socket waits, bcrypt) on dedicated threads so
+/// Runs blocking C calls (getaddrinfo for Redis host names, bcrypt) on dedicated threads so
 /// they never stall Swift's cooperative pool. Threads are reused while work keeps coming and
 /// exit after idling. At most `maxThreads` exist: further work waits in a queue of at most
 /// `maxQueued` jobs, and a job that cannot start before its deadline is refused instead of
@@ -9,9 +9,10 @@ import Foundation
 /// Refusals are `ProbeFailure`s: `resource_exhausted` when the queue is full, `timeout` when
 /// the deadline passes while the job waits for a thread.
 public final class BlockingExecutor: @unchecked Sendable {
-    /// Well below the shipped systemd unit's `TasksMax=512`, with room for the cooperative
-    /// pool, libmicrohttpd's, libcurl's and the deadline timer's threads.
-    public static let defaultMaxThreads = 256
+    /// Probes no longer block a thread each (Redis and HTTP run on event loops); what is left is
+    /// name resolution, a few milliseconds per lookup, so a small pool keeps the process's
+    /// thread count fixed however many targets it probes.
+    public static let defaultMaxThreads = 16
     public static let defaultMaxQueued = 4096
     public static let shared = BlockingExecutor()
 
