@@ -70,6 +70,55 @@ struct ComponentCadenceTests {
         #expect(DebugReport.render(second).contains("(last result, ran 0s before this probe)"))
     }
 
+    @Test func test_runIntervalGauge_exportsTheConfiguredEvery_andZeroForEveryScrape() async throws {
+        let redis = try await RedisServer.make()
+        let config = try Probe.config("""
+        targets:
+          cache:
+            prober: redis
+            address: \(redis.address)
+            components: {service_running: , basic_operations: {every: 10m}}
+        """)
+        let target = try #require(config.target(named: "cache"))
+        let service = Self.service(config)
+        let prefix = "infraprobe_component_run_interval_seconds{target=\"cache\",prober=\"redis\",component="
+        // Both the probe that ran the component and the one that served it from the cache say so.
+        for _ in 0..<2 {
+            let text = Self.exposition(try await service.probe(target, timeout: .seconds(3)))
+            #expect(Self.sample(text, prefix + "\"basic_operations\"}") == 600, "\(text)")
+            #expect(Self.sample(text, prefix + "\"service_running\"}") == 0, "\(text)")
+            #expect(text.contains("# TYPE infraprobe_component_run_interval_seconds gauge"))
+        }
+    }
+
+    @Test func test_runIntervalGauge_exportsTheProbersDefaults() async throws {
+        let fake = FakeConsul()
+        try fake.start()
+        defer { fake.stop() }
+        let config = try Probe.config("targets:\n  consul:\n    prober: consul\n    url: \(fake.url)\n")
+        let target = try #require(config.target(named: "consul"))
+        let text = Self.exposition(try await Self.service(config).probe(target, timeout: .seconds(5)))
+        let prefix = "infraprobe_component_run_interval_seconds{target=\"consul\",prober=\"consul\",component="
+        #expect(Self.sample(text, prefix + "\"service_registration\"}") == 300, "\(text)")
+        #expect(Self.sample(text, prefix + "\"kv_store\"}") == 0, "\(text)")
+        #expect(Self.sample(text, prefix + "\"health_checks\"}") == 0, "\(text)")
+    }
+
+    @Test func test_runInterval_ofAGroup_isItsMostFrequentMembers() {
+        let noop: @Sendable (ComponentContext) async throws -> Void = { _ in }
+        let checks = Dictionary(uniqueKeysWithValues: [
+            ComponentCheck("service_running", run: noop), ComponentCheck("trace_ingest", run: noop),
+            ComponentCheck("trace_query", dependsOn: ["trace_ingest"], run: noop), ComponentCheck("metrics_endpoint", run: noop),
+        ].map { ($0.name, $0) })
+        let order = ["service_running", "trace_ingest", "trace_query", "metrics_endpoint"]
+        // trace_query runs every 2m, so trace_ingest does too, although its own every is 10m.
+        let intervals = ComponentCadence.runIntervals(order: order, checks: checks,
+                                                      every: ["trace_ingest": .seconds(600), "trace_query": .seconds(120),
+                                                              "metrics_endpoint": .seconds(300)])
+        #expect(intervals == ["service_running": .zero, "trace_ingest": .seconds(120), "trace_query": .seconds(120),
+                              "metrics_endpoint": .seconds(300)])
+    }
+
     @Test func test_cachedComponent_reportsDependencyFailed_whenTheGateFindsTheServiceDown() async throws {
         let redis = try await RedisServer.make()
         let config = try Probe.config("""

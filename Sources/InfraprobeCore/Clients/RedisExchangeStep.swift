@@ -18,8 +18,27 @@ public struct RedisExchangeStep: Sendable, Equatable {
         self.shown = shown.utf8.count <= ProbeStep.maxTextLength ? shown : String(shown.prefix(ProbeStep.maxTextLength))
         self.replies = replies.prefix(Self.elementLimit).map { Self.bounded($0, depth: 1) }
         receivedBytes = replies.reduce(0) { $0 + RESPSize.of($1) }
-        sentBytes = shown.contains(Secret.placeholder) ? nil : commands.reduce(0) { $0 + RESPSize.of(command: $1) }
+        sentBytes = Self.carriesSecret(shown) ? nil : commands.reduce(0) { $0 + RESPSize.of(command: $1) }
         self.elapsed = elapsed
+    }
+
+    /// A plain byte search for the secret placeholder: Foundation's `contains` bridges to
+    /// NSString and the generic `firstRange(of:)` is slower still; each cost a few percent of a
+    /// Redis probe's CPU.
+    private static func carriesSecret(_ shown: String) -> Bool {
+        var text = shown
+        var needle = Secret.placeholder
+        return text.withUTF8 { haystack in
+            needle.withUTF8 { wanted in
+                guard let first = wanted.first, haystack.count >= wanted.count else { return wanted.isEmpty }
+                var index = 0
+                while index <= haystack.count - wanted.count {
+                    if haystack[index] == first && haystack[index..<(index + wanted.count)].elementsEqual(wanted) { return true }
+                    index += 1
+                }
+                return false
+            }
+        }
     }
 
     static func bounded(_ value: RedisValue, depth: Int) -> RedisValue {

@@ -7,6 +7,10 @@ final class RedisSession {
     private let pool: RedisPool
     private let context: ComponentContext
     private let fresh: Bool
+    /// Sent on a fresh connection right behind its setup, before the connect completes, so
+    /// the component's first pipeline costs no round trip of its own after logging in.
+    private let firstPipeline: [[String]]?
+    private var queuedFirst: (commands: [[String]], reply: RedisReplyFuture)?
     private var connection: RedisConnection?
     private var reused = false
     private var sentOnThisConnection = 0
@@ -14,18 +18,20 @@ final class RedisSession {
     private(set) var connectTime: Duration?
     private(set) var setupTime: Duration?
 
-    private init(pool: RedisPool, context: ComponentContext, fresh: Bool) {
+    private init(pool: RedisPool, context: ComponentContext, fresh: Bool, firstPipeline: [[String]]?) {
         self.pool = pool
         self.context = context
         self.fresh = fresh
+        self.firstPipeline = firstPipeline
     }
 
     /// Runs `body` on the pool's shared connection, or on a connection of its own when
     /// `fresh`; a pooled connection that turns out to be dead (server restarted) is replaced
-    /// once by a new one.
-    static func with<T>(pool: RedisPool, context: ComponentContext, fresh: Bool = false,
+    /// once by a new one. A fresh connection sends `firstPipeline` behind its setup at once;
+    /// `pipeline` with the same commands then just waits for those replies.
+    static func with<T>(pool: RedisPool, context: ComponentContext, fresh: Bool = false, firstPipeline: [[String]]? = nil,
                         _ body: (RedisSession) async throws -> T) async throws -> T {
-        let session = RedisSession(pool: pool, context: context, fresh: fresh)
+        let session = RedisSession(pool: pool, context: context, fresh: fresh, firstPipeline: fresh ? firstPipeline : nil)
         do {
             let value: T
             do {
@@ -53,6 +59,9 @@ final class RedisSession {
             let started = pool.openFresh(deadline: context.deadline)
             connection = started.connection
             opening = started
+            if let firstPipeline {
+                queuedFirst = (firstPipeline, started.connection.send(firstPipeline, before: context.deadline))
+            }
         } else {
             let lease = pool.lease(deadline: context.deadline, replacing: dead)
             connection = lease.connection
@@ -104,8 +113,14 @@ final class RedisSession {
     func pipeline(_ commands: [[String]]) async throws -> [RedisValue] {
         guard let connection else { throw ProbeFailure(.protocol, "no connection") }
         let shown = commands.map { $0.joined(separator: " ") }.joined(separator: " | ")
-        let replies = try await wait(for: connection.send(commands, before: context.deadline), commands: commands, shown: shown,
-                                     started: .now)
+        let reply: RedisReplyFuture
+        if let queued = queuedFirst, sentOnThisConnection == 0, queued.commands == commands {
+            reply = queued.reply
+        } else {
+            reply = connection.send(commands, before: context.deadline)
+        }
+        queuedFirst = nil
+        let replies = try await wait(for: reply, commands: commands, shown: shown, started: .now)
         sentOnThisConnection += 1
         for (index, reply) in replies.enumerated() {
             if case .error(let message) = reply { throw RedisReplyClassifier.failure(for: message, command: commands[index][0]) }

@@ -28,6 +28,12 @@ public enum ExpositionFormat: Sendable, Equatable {
 /// and duplicate label names rejected, so one bad series cannot spoil a scrape.
 public enum ExpositionWriter {
     public static func write(_ families: [MetricFamily], format: ExpositionFormat) -> String {
+        String(decoding: writeBytes(families, format: format), as: UTF8.self)
+    }
+
+    /// The exposition as UTF-8 bytes, written into one preallocated buffer: appending to a
+    /// String piece by piece was most of the CPU time of rendering a probe's metrics.
+    public static func writeBytes(_ families: [MetricFamily], format: ExpositionFormat) -> [UInt8] {
         var merged: [String: MetricFamily] = [:]
         var order: [String] = []
         for family in families {
@@ -39,61 +45,82 @@ public enum ExpositionWriter {
                 order.append(family.name)
             }
         }
-        var out = ""
-        out.reserveCapacity(families.reduce(0) { $0 + $1.samples.count } * 96 + 256)
+        var out: [UInt8] = []
+        out.reserveCapacity(families.reduce(0) { $0 + $1.samples.count } * 128 + 256)
         for name in order.sorted() {
             guard let family = merged[name], !family.samples.isEmpty else { continue }
             writeFamily(family, format: format, into: &out)
         }
-        if format == .openMetrics100 { out += "# EOF\n" }
+        if format == .openMetrics100 { out.append(contentsOf: "# EOF\n".utf8) }
         return out
     }
 
-    private static func writeFamily(_ family: MetricFamily, format: ExpositionFormat, into out: inout String) {
+    private static func writeFamily(_ family: MetricFamily, format: ExpositionFormat, into out: inout [UInt8]) {
         // The classic text format names a counter family after its `_total` samples; OpenMetrics does not.
-        let headerName = (format == .text004 && family.kind == .counter) ? family.name + "_total" : family.name
-        out += "# HELP \(headerName) \(escapeHelp(family.help, format: format))\n"
-        out += "# TYPE \(headerName) \(family.kind.rawValue)\n"
-        if format == .openMetrics100, let unit = family.unit { out += "# UNIT \(family.name) \(unit)\n" }
-        // Keys are computed once per sample, not once per comparison.
-        let keyed = family.samples.map { (key: sortKey($0), sample: $0) }.sorted { $0.key < $1.key }
+        let totalSuffix = format == .text004 && family.kind == .counter
+        out.append(contentsOf: "# HELP ".utf8)
+        out.append(contentsOf: family.name.utf8)
+        if totalSuffix { out.append(contentsOf: "_total".utf8) }
+        out.append(UInt8(ascii: " "))
+        out.append(contentsOf: escapeHelp(family.help, format: format).utf8)
+        out.append(contentsOf: "\n# TYPE ".utf8)
+        out.append(contentsOf: family.name.utf8)
+        if totalSuffix { out.append(contentsOf: "_total".utf8) }
+        out.append(UInt8(ascii: " "))
+        out.append(contentsOf: family.kind.rawValue.utf8)
+        out.append(UInt8(ascii: "\n"))
+        if format == .openMetrics100, let unit = family.unit {
+            out.append(contentsOf: "# UNIT ".utf8)
+            out.append(contentsOf: family.name.utf8)
+            out.append(UInt8(ascii: " "))
+            out.append(contentsOf: unit.utf8)
+            out.append(UInt8(ascii: "\n"))
+        }
+        // Keys are computed once per sample, not once per comparison; samples usually arrive in order.
+        var keyed = family.samples.map { (key: sortKey($0), sample: $0) }
+        if !isSorted(keyed) { keyed.sort { $0.key < $1.key } }
         var previous: SeriesKey?
         for (key, sample) in keyed {
             guard !hasDuplicateLabelNames(sample.labels), key != previous else { continue }
             previous = key
-            out += family.name
-            out += sample.suffix
+            out.append(contentsOf: family.name.utf8)
+            out.append(contentsOf: sample.suffix.utf8)
             if !sample.labels.isEmpty { writeLabelSet(sample.labels, into: &out) }
-            out += " "
-            out += formatValue(sample.value)
+            out.append(UInt8(ascii: " "))
+            out.append(contentsOf: formatValue(sample.value).utf8)
             if format == .openMetrics100, let exemplar = sample.exemplar { writeExemplar(exemplar, into: &out) }
-            out += "\n"
+            out.append(UInt8(ascii: "\n"))
         }
+    }
+
+    private static func isSorted(_ keyed: [(key: SeriesKey, sample: MetricFamily.Sample)]) -> Bool {
+        for index in keyed.indices.dropFirst() where keyed[index].key < keyed[index - 1].key { return false }
+        return true
     }
 
     /// `{name="value",…}` with values escaped: a sample's labels and an exemplar's alike.
-    private static func writeLabelSet(_ labels: [MetricFamily.Label], into out: inout String) {
-        out += "{"
+    private static func writeLabelSet(_ labels: [MetricFamily.Label], into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
         for (index, label) in labels.enumerated() {
-            if index > 0 { out += "," }
-            out += label.name
-            out += "=\""
-            out += escapeLabelValue(label.value)
-            out += "\""
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: label.name.utf8)
+            out.append(contentsOf: "=\"".utf8)
+            out.append(contentsOf: escapeLabelValue(label.value).utf8)
+            out.append(UInt8(ascii: "\""))
         }
-        out += "}"
+        out.append(UInt8(ascii: "}"))
     }
 
     /// ` # {trace_id="…"} 0.0123 1700000000.123`; OpenMetrics caps the label set at 128 characters.
-    private static func writeExemplar(_ exemplar: MetricFamily.Exemplar, into out: inout String) {
+    private static func writeExemplar(_ exemplar: MetricFamily.Exemplar, into out: inout [UInt8]) {
         let length = exemplar.labels.reduce(0) { $0 + $1.name.count + $1.value.count }
         guard length <= 128, !hasDuplicateLabelNames(exemplar.labels) else { return }
-        out += " # "
+        out.append(contentsOf: " # ".utf8)
         writeLabelSet(exemplar.labels, into: &out)
-        out += " "
-        out += formatValue(exemplar.value)
-        out += " "
-        out += formatTimestamp(exemplar.timestamp)
+        out.append(UInt8(ascii: " "))
+        out.append(contentsOf: formatValue(exemplar.value).utf8)
+        out.append(UInt8(ascii: " "))
+        out.append(contentsOf: formatTimestamp(exemplar.timestamp).utf8)
     }
 
     /// Seconds with millisecond precision, as client_golang writes exemplar timestamps.
@@ -127,15 +154,23 @@ public enum ExpositionWriter {
 
     private static func sortKey(_ sample: MetricFamily.Sample) -> SeriesKey {
         var base = ""
+        base.reserveCapacity(sample.labels.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 2 })
         var bound = 0.0
         for label in sample.labels {
             if label.name == "le" {
                 bound = label.value == "+Inf" ? .infinity : (Double(label.value) ?? 0)
             } else {
-                base += label.name + "=" + label.value + "\u{1}"
+                base += label.name
+                base += "="
+                base += label.value
+                base += "\u{1}"
             }
         }
-        let rank = ["_bucket": 0, "_count": 1, "_sum": 2][sample.suffix] ?? 0
+        let rank = switch sample.suffix {
+        case "_count": 1
+        case "_sum": 2
+        default: 0
+        }
         return SeriesKey(base: base, rank: rank, bound: bound)
     }
 

@@ -19,6 +19,9 @@ public enum ProbeMetrics {
         var lastRun = MetricFamily(name: "infraprobe_component_last_run_timestamp_seconds",
                                    help: "When the component's check last ran, in seconds since the Unix epoch; older than this probe when its result was served from the component's cadence cache.",
                                    kind: .gauge, unit: "seconds")
+        var runInterval = MetricFamily(name: "infraprobe_component_run_interval_seconds",
+                                       help: "How often the component's check runs at the latest (its cadence, `every`); 0 if it runs on every scrape.",
+                                       kind: .gauge, unit: "seconds")
         var probeTimestamp = MetricFamily(name: "infraprobe_probe_timestamp_seconds",
                                           help: "When the probe this answer comes from started, in seconds since the Unix epoch.", kind: .gauge, unit: "seconds")
         var reused = MetricFamily(name: "infraprobe_probe_reused",
@@ -33,6 +36,7 @@ public enum ProbeMetrics {
                 up.add(labels, component.ok ? 1 : 0)
                 duration.add(labels, component.duration.seconds)
                 lastRun.add(labels, component.lastRunAt)
+                runInterval.add(labels, result.runIntervals[component.component]?.seconds ?? 0)
                 let seconds = component.duration.seconds
                 let exemplar = result.traceID.map {
                     MetricFamily.Exemplar(labels: [.init("trace_id", $0)], value: seconds,
@@ -60,7 +64,7 @@ public enum ProbeMetrics {
                 facts[fact.name] = family
             }
         }
-        var families = [up, duration, lastRun, histogram, failure, ratio, total, passed, success, probeDuration, probeTimestamp, reused, info]
+        var families = [up, duration, lastRun, runInterval, histogram, failure, ratio, total, passed, success, probeDuration, probeTimestamp, reused, info]
             + facts.values
         if includeOverall {
             let components = results.reduce(0) { $0 + $1.components.count }

@@ -42,7 +42,7 @@ public struct RedisProber: Prober {
 
     public func checks() -> [ComponentCheck] {
         [
-            check("service_running", fresh: true, Self.serviceRunning),
+            check("service_running", fresh: true, firstPipeline: Self.serviceRunningPipeline, Self.serviceRunning),
             check("basic_operations", Self.basicOperations),
             check("cache_operations", Self.cacheOperations),
             check("session_management", Self.sessionManagement),
@@ -53,11 +53,13 @@ public struct RedisProber: Prober {
     }
 
     /// Runs a component body on the address's shared connection, or on a fresh one (`fresh`).
-    private func check(_ name: String, fresh: Bool = false,
+    private func check(_ name: String, fresh: Bool = false, firstPipeline: [[String]]? = nil,
                        _ body: @escaping @Sendable (RedisProber, RedisSession, ComponentContext) async throws -> Void) -> ComponentCheck {
         ComponentCheck(name) { [self] context in
             let pool = pools.pool(for: address, login: login)
-            try await RedisSession.with(pool: pool, context: context, fresh: fresh) { try await body(self, $0, context) }
+            try await RedisSession.with(pool: pool, context: context, fresh: fresh, firstPipeline: firstPipeline) {
+                try await body(self, $0, context)
+            }
         }
     }
 
@@ -76,6 +78,8 @@ public struct RedisProber: Prober {
     /// On a connection of its own, opened and logged in on every probe, so a full client
     /// table, a changed password or a broken accept path shows here even while the pooled
     /// connections the other components use still work.
+    static let serviceRunningPipeline = [["PING"], ["INFO", "server"]]
+
     private static func serviceRunning(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) async throws {
         if let connect = redis.connectTime {
             context.fact("infraprobe_redis_connect_seconds", help: "Seconds service_running took to open its fresh connection to Redis.",
@@ -85,7 +89,7 @@ public struct RedisProber: Prober {
             context.fact("infraprobe_redis_auth_seconds", help: "Seconds the AUTH (and SELECT) of service_running's fresh connection took.",
                          value: setup.seconds)
         }
-        let replies = try await redis.pipeline([["PING"], ["INFO", "server"]])
+        let replies = try await redis.pipeline(serviceRunningPipeline)
         guard replies[0].string == "PONG" else { throw ProbeFailure(.unexpectedResponse, "PING answered \(replies[0]), expected PONG") }
         let info = RedisInfo(replies[1].string ?? "")
         if let version = info["redis_version"] { context.reportVersion(version) }

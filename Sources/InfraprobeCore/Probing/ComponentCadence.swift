@@ -42,6 +42,24 @@ enum ComponentCadence {
         return served
     }
 
+    /// How often each component really runs at the latest, for
+    /// `infraprobe_component_run_interval_seconds`: its group runs as soon as any member is due,
+    /// so a component's interval is the shortest `every` in its group (zero: every scrape).
+    static func runIntervals(order: [String], checks: [String: ComponentCheck], every: [String: Duration]) -> [String: Duration] {
+        var intervals: [String: Duration] = [:]
+        for group in groups(order: order, checks: checks) {
+            let interval = group.map { every[$0] ?? .zero }.min() ?? .zero
+            for name in group { intervals[name] = interval }
+        }
+        return intervals
+    }
+
+    static func runIntervals(for target: TargetSpec) -> [String: Duration] {
+        guard !target.every.isEmpty else { return [:] }
+        let checks = Dictionary(target.prober.checks().map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        return runIntervals(order: ComponentRunner.executionOrder(enabled: target.components, checks: checks), checks: checks, every: target.every)
+    }
+
     /// The components in `order`, partitioned by dependency edges (in either direction).
     static func groups(order: [String], checks: [String: ComponentCheck]) -> [[String]] {
         var parent = Dictionary(uniqueKeysWithValues: order.map { ($0, $0) })

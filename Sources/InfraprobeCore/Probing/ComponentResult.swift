@@ -51,6 +51,9 @@ public struct TargetProbeResult: Sendable {
     public var traceID: String? = nil
     /// True when this answer is an earlier probe's result, served again within the target's `min_interval`.
     public var reused = false
+    /// How often each component runs at the latest (its cadence group's shortest `every`); a
+    /// component missing here runs on every scrape.
+    public var runIntervals: [String: Duration] = [:]
 
     public init(target: String, prober: String, components: [ComponentResult], facts: [ServiceFact],
                 version: String?, duration: Duration, startedAt: Double) {

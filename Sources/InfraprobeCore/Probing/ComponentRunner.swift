@@ -63,10 +63,14 @@ public enum ComponentRunner {
                                                failure: ProbeFailure(.protocol, "prober has no check named \(name)")))
             }
         }
-        return TargetProbeResult(
+        var result = TargetProbeResult(
             target: target.name, prober: target.kind, components: results,
             facts: scratch.facts.current, version: scratch.version.current,
             duration: ContinuousClock.now - start, startedAt: startedAt)
+        if !target.every.isEmpty {
+            result.runIntervals = ComponentCadence.runIntervals(order: order, checks: checks, every: target.every)
+        }
+        return result
     }
 
     static func notAttempted(_ name: String, gate failure: ProbeFailure) -> ComponentResult {

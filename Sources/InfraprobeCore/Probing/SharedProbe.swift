@@ -107,6 +107,7 @@ final class SharedProbe: ProbeProgress {
                                        facts: state.scratch?.facts.current ?? [], version: state.scratch?.version.current,
                                        duration: elapsed, startedAt: startedAt)
         result.traceID = traceID
+        result.runIntervals = ComponentCadence.runIntervals(for: target)
         return ProbeRecord(id: id, result: result, settings: target.redactedSettings, module: module)
     }
 }

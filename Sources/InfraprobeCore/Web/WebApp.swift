@@ -185,7 +185,9 @@ public final class WebApp: Sendable {
 
     private func exposition(_ families: [MetricFamily], request: HTTPRequest) -> HTTPResponse {
         let format = ExpositionFormat.negotiate(accept: request.header("accept"))
-        return HTTPResponse(status: 200, contentType: format.contentType, body: ExpositionWriter.write(families, format: format))
+        var response = HTTPResponse(status: 200, contentType: format.contentType, body: "")
+        response.body = ExpositionWriter.writeBytes(families, format: format)
+        return response
     }
 
     private func reload() async -> HTTPResponse {
