@@ -8,8 +8,9 @@ import InfraprobeFakes
 // Usage: infraprobe-fakes --config-out FILE [--redis HOST:PORT] [--control 127.0.0.1:PORT] [--latency 20ms]
 // --latency makes every fake answer after that long, as services across a network would.
 // --control serves `POST /<fake>/<state>` (fake: consul, arangodb, tempo, grafana, otel; state:
-// down, up, and for otel drop/nodrop) so a script can break and restore each fake.
-// Stops on SIGTERM/SIGINT. For scripts/bench-all.sh and scripts/resilience.sh; not part of the exporter.
+// down, up, and for otel drop/nodrop) so a script can break and restore each fake, and
+// `GET /footprint` (each fake's requests since the last `DELETE /footprint`, and the objects it holds).
+// Stops on SIGTERM/SIGINT. For scripts/bench-all.sh, scripts/resilience.sh and scripts/footprint; not part of the exporter.
 
 var configOut: String?
 var redis: String?
@@ -49,6 +50,12 @@ do {
         }
         let server = HTTPServer(listen: listen) { request, _ in
             let parts = request.path.split(separator: "/").map(String.init)
+            if parts == ["footprint"] {
+                if request.method == "GET" {
+                    return HTTPResponse(status: 200, contentType: "application/json", body: String(decoding: fleet.footprint().serialized, as: UTF8.self))
+                }
+                if request.method == "DELETE" { fleet.resetRequestLogs(); return .text(200, "ok") }
+            }
             guard request.method == "POST", parts.count == 2 else { return .text(404, "POST /<fake>/<state>") }
             do {
                 let answer = try fleet.control(parts[0], parts[1])
