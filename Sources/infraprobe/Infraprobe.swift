@@ -182,13 +182,21 @@ struct Serve: AsyncParsableCommand {
         let runtime: ExporterRuntime
         do {
             runtime = try ExporterRuntime(settings: settings, logger: logger)
+        } catch {
+            logger.error("cannot start", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+        // Before the port answers: a signal sent the moment it does must not meet the default
+        // action (SIGHUP and SIGTERM would kill the process without a reload or a graceful stop).
+        let termination = SignalWaiter.install(onReload: { runtime.reload() },
+                                               onRepeat: { logger.info("already shutting down; waiting for in-flight requests") })
+        do {
             try runtime.start()
         } catch {
             logger.error("cannot start", metadata: ["error": "\(error)"])
             throw ExitCode(1)
         }
-        await SignalWaiter.run(onReload: { runtime.reload() },
-                               onRepeat: { logger.info("already shutting down; waiting for in-flight requests") })
+        await termination.wait()
         await runtime.stopOffPool()
     }
 }
@@ -254,30 +262,50 @@ struct Check: AsyncParsableCommand {
     }
 }
 
-/// Waits for SIGTERM/SIGINT (returns) and handles SIGHUP (reload) meanwhile.
+/// Handles SIGHUP (reload) and turns the first SIGTERM/SIGINT into the end of `Termination.wait()`.
 enum SignalWaiter {
     /// A second SIGTERM/SIGINT does not cut the grace short: it only calls `onRepeat`.
-    static func run(onReload: @escaping @Sendable () -> Void, onRepeat: @escaping @Sendable () -> Void) async {
+    static func install(onReload: @escaping @Sendable () -> Void, onRepeat: @escaping @Sendable () -> Void) -> Termination {
         for signalNumber in [SIGTERM, SIGINT, SIGHUP] { signal(signalNumber, SIG_IGN) }
         let queue = DispatchQueue(label: "infraprobe.signals")
+        let termination = Termination()
         let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: queue)
         hangup.setEventHandler { onReload() }
-        hangup.resume()
+        let stops = [SIGTERM, SIGINT].map { DispatchSource.makeSignalSource(signal: $0, queue: queue) }
+        for source in stops {
+            source.setEventHandler { if !termination.signal() { onRepeat() } }
+        }
+        for source in stops + [hangup] { source.resume() }
+        // Keep the sources alive for the life of the process.
+        SignalSources.keep(stops + [hangup])
+        return termination
+    }
+}
+
+/// The first stop signal, whether it comes before or after someone waits for it.
+final class Termination: Sendable {
+    private let state = Locked<(signalled: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+
+    /// True for the first signal.
+    func signal() -> Bool {
+        let (first, waiter) = state.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
+            guard !state.signalled else { return (false, nil) }
+            state.signalled = true
+            defer { state.waiter = nil }
+            return (true, state.waiter)
+        }
+        waiter?.resume()
+        return first
+    }
+
+    func wait() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let resumed = Locked(false)
-            let sources = [SIGTERM, SIGINT].map { DispatchSource.makeSignalSource(signal: $0, queue: queue) }
-            for source in sources {
-                source.setEventHandler {
-                    let first = resumed.withLock { done -> Bool in
-                        defer { done = true }
-                        return !done
-                    }
-                    if first { continuation.resume() } else { onRepeat() }
-                }
-                source.resume()
+            let now = state.withLock { state -> Bool in
+                if state.signalled { return true }
+                state.waiter = continuation
+                return false
             }
-            // Keep the sources alive for the life of the process.
-            SignalSources.keep(sources + [hangup])
+            if now { continuation.resume() }
         }
     }
 }
