@@ -7,10 +7,6 @@ import Testing
 /// than the target is scraped and serves its last result, with its age, in between.
 @Suite("Component cadence", .serialized)
 struct ComponentCadenceTests {
-    static func service(_ config: InfraprobeConfig) -> ProbeService {
-        ProbeService(config: config, environment: Probe.environment, metrics: SelfMetrics(version: "t", revision: "t"))
-    }
-
     static func setCalls(_ redis: RedisServer) throws -> Int {
         let info = try redis.command(["INFO", "commandstats"]).string ?? ""
         guard let line = info.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("cmdstat_set:") }),
@@ -28,16 +24,10 @@ struct ComponentCadenceTests {
 
     @Test func test_componentWithEvery_isServedFromCache_withItsOriginalRunTime_andDuration() async throws {
         let redis = try await RedisServer.make()
-        let config = try Probe.config("""
-        targets:
-          cache:
-            prober: redis
-            address: \(redis.address)
-            components: {service_running: , basic_operations: {every: 10m}}
-        """)
+        let config = try Probe.redisConfig(redis.address, extra: "components: {service_running: , basic_operations: {every: 10m}}")
         let target = try #require(config.target(named: "cache"))
         #expect(target.every == ["basic_operations": .seconds(600)])
-        let service = Self.service(config)
+        let service = Probe.service(config)
 
         let first = try await service.probe(target, timeout: .seconds(3))
         #expect(first.result.success, "\(first.result.failureSummary)")
@@ -72,15 +62,9 @@ struct ComponentCadenceTests {
 
     @Test func test_runIntervalGauge_exportsTheConfiguredEvery_andZeroForEveryScrape() async throws {
         let redis = try await RedisServer.make()
-        let config = try Probe.config("""
-        targets:
-          cache:
-            prober: redis
-            address: \(redis.address)
-            components: {service_running: , basic_operations: {every: 10m}}
-        """)
+        let config = try Probe.redisConfig(redis.address, extra: "components: {service_running: , basic_operations: {every: 10m}}")
         let target = try #require(config.target(named: "cache"))
-        let service = Self.service(config)
+        let service = Probe.service(config)
         let prefix = "infraprobe_component_run_interval_seconds{target=\"cache\",prober=\"redis\",component="
         // Both the probe that ran the component and the one that served it from the cache say so.
         for _ in 0..<2 {
@@ -97,7 +81,7 @@ struct ComponentCadenceTests {
         defer { fake.stop() }
         let config = try Probe.config("targets:\n  consul:\n    prober: consul\n    url: \(fake.url)\n")
         let target = try #require(config.target(named: "consul"))
-        let text = Self.exposition(try await Self.service(config).probe(target, timeout: .seconds(5)))
+        let text = Self.exposition(try await Probe.service(config).probe(target, timeout: .seconds(5)))
         let prefix = "infraprobe_component_run_interval_seconds{target=\"consul\",prober=\"consul\",component="
         #expect(Self.sample(text, prefix + "\"service_registration\"}") == 300, "\(text)")
         #expect(Self.sample(text, prefix + "\"kv_store\"}") == 0, "\(text)")
@@ -121,15 +105,9 @@ struct ComponentCadenceTests {
 
     @Test func test_cachedComponent_reportsDependencyFailed_whenTheGateFindsTheServiceDown() async throws {
         let redis = try await RedisServer.make()
-        let config = try Probe.config("""
-        targets:
-          cache:
-            prober: redis
-            address: \(redis.address)
-            components: {service_running: {}, basic_operations: {every: 10m}}
-        """)
+        let config = try Probe.redisConfig(redis.address, extra: "components: {service_running: {}, basic_operations: {every: 10m}}")
         let target = try #require(config.target(named: "cache"))
-        let service = Self.service(config)
+        let service = Probe.service(config)
         #expect(try await service.probe(target, timeout: .seconds(3)).result.success)
         redis.stop()
         let down = try await service.probe(target, timeout: .seconds(3))
@@ -156,7 +134,7 @@ struct ComponentCadenceTests {
             """
         }
         let config = try Probe.config(yaml(db: 0))
-        let service = Self.service(config)
+        let service = Probe.service(config)
         for name in ["cache", "other"] { _ = try await service.probe(try #require(config.target(named: name)), timeout: .seconds(3)) }
         let reloaded = try Probe.config(yaml(db: 1))
         service.replaceConfig(reloaded)
@@ -176,7 +154,7 @@ struct ComponentCadenceTests {
         #expect(target.every["service_registration"] == .seconds(300))
         #expect(target.every["health_checks"] == nil)  // drives the long-lived probe service: no registration per scrape
         #expect(target.every["kv_store"] == nil)
-        let service = Self.service(config)
+        let service = Probe.service(config)
         let first = try await service.probe(target, timeout: .seconds(5))
         #expect(first.result.success, "\(first.result.failureSummary)")
         let registrations = { fake.requestLog.current.filter { $0.contains("/v1/agent/service/register") }.count }
@@ -254,16 +232,7 @@ struct ComponentCadenceConfigTests {
     func expectError(_ components: String, line: Int?, key: String, containing text: String,
                      sourceLocation: SourceLocation = #_sourceLocation) {
         let yaml = "targets:\n  cache:\n    prober: redis\n    address: h:1\n    components:\n" + components
-        do {
-            _ = try Probe.config(yaml)
-            Issue.record("expected a config error", sourceLocation: sourceLocation)
-        } catch let error as ConfigError {
-            #expect(error.line == line, "\(error)", sourceLocation: sourceLocation)
-            #expect(error.key == key, "\(error)", sourceLocation: sourceLocation)
-            #expect(error.description.contains(text), "\(error)", sourceLocation: sourceLocation)
-        } catch {
-            Issue.record("unexpected \(error)", sourceLocation: sourceLocation)
-        }
+        expectConfigError(yaml, line: line, key: key, containing: text, sourceLocation: sourceLocation)
     }
 
     @Test func test_mapForm_takesNullEmptyOrEvery_andKeepsTheProbersOrder() throws {

@@ -6,17 +6,8 @@ import Testing
 struct ConfigTests {
     func expectError(_ yaml: String, line: Int?, key: String, containing text: String,
                      sourceLocation: SourceLocation = #_sourceLocation) {
-        do {
-            _ = try Probe.config(yaml)
-            Issue.record("expected a config error", sourceLocation: sourceLocation)
-        } catch let error as ConfigError {
-            #expect(error.line == line, "\(error)", sourceLocation: sourceLocation)
-            #expect(error.key == key, "\(error)", sourceLocation: sourceLocation)
-            #expect(error.description.contains(text), "\(error)", sourceLocation: sourceLocation)
-            #expect(error.description.hasPrefix("test.yml"), sourceLocation: sourceLocation)
-        } catch {
-            Issue.record("unexpected error \(error)", sourceLocation: sourceLocation)
-        }
+        guard let error = expectConfigError(yaml, line: line, key: key, containing: text, sourceLocation: sourceLocation) else { return }
+        #expect(error.description.hasPrefix("test.yml"), sourceLocation: sourceLocation)
     }
 
     @Test func test_config_readsTargetsInOrder_withDefaults() throws {

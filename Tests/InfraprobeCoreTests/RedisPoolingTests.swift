@@ -94,15 +94,9 @@ struct RedisPoolingTests {
     @Test func test_exporter_probingAThousandRedisTargets_holdsAtMostTwoDescriptorsEach_andFewThreads() async throws {
         let count = 1000
         let redis = try await RedisServer.make(["--bind", "0.0.0.0", "--protected-mode", "yes", "--maxclients", "4000"])
-        var yaml = "targets:\n"
-        for index in 0..<count {
-            yaml += "  r\(index):\n    prober: redis\n    address: 127.0.\(index / 250 + 1).\(index % 250 + 1):\(redis.port)\n    timeout: 20s\n"
+        let exporter = try await spawnExporter(redis: redis, configNamed: "many.yml", targets: count) { index in
+            "address: 127.0.\(index / 250 + 1).\(index % 250 + 1):\(redis.port)\n    timeout: 20s"
         }
-        let configFile = redis.directory.appendingPathComponent("many.yml")
-        try yaml.write(to: configFile, atomically: true, encoding: .utf8)
-        let exporter = try await BlockingExecutor.shared.run {
-            Result { try SpawnedExporter(configFile: configFile.path, directory: redis.directory) }
-        }.get()
         let pid = exporter.process.pid
         let idleDescriptors = ProcessStats.descriptors(pid)
         for round in 0..<2 {
@@ -137,16 +131,11 @@ struct RedisPoolingTests {
     @Test func test_exporter_reportsResourceExhausted_notProtocolOrRefused_whenOutOfDescriptors() async throws {
         let count = 60
         let redis = try await RedisServer.make(["--bind", "0.0.0.0", "--protected-mode", "yes"])
-        var yaml = "targets:\n"
-        for index in 0..<count {
-            yaml += "  r\(index):\n    prober: redis\n    address: 127.0.9.\(index + 1):\(redis.port)\n"
-        }
-        let configFile = redis.directory.appendingPathComponent("few-fds.yml")
-        try yaml.write(to: configFile, atomically: true, encoding: .utf8)
         // Room for the exporter's own descriptors and a few probes, not for 60 targets' connections.
-        let exporter = try await BlockingExecutor.shared.run {
-            Result { try SpawnedExporter(configFile: configFile.path, directory: redis.directory, launcher: ["/usr/bin/prlimit", "--nofile=48:48"]) }
-        }.get()
+        let exporter = try await spawnExporter(redis: redis, configNamed: "few-fds.yml", targets: count,
+                                               launcher: ["/usr/bin/prlimit", "--nofile=48:48"]) { index in
+            "address: 127.0.9.\(index + 1):\(redis.port)"
+        }
         let probed = try await BlockingExecutor.shared.run {
             Result { try HTTPFetch.get(exporter.base + "/probe", maxTime: 30) }
         }.get()
@@ -177,6 +166,21 @@ struct RedisPoolingTests {
         }
         #expect(try await next.value() == [.status("PONG")])
         #expect(!connection.isUsable, "a connection owing replies to an abandoned pipeline takes no new work")
+    }
+
+    /// An exporter whose config, in the redis server's directory, has `count` redis targets
+    /// `r0`, `r1`, …; `settings(index)` gives each its address and any further settings.
+    private func spawnExporter(redis: RedisServer, configNamed name: String, targets count: Int, launcher: [String] = [],
+                               settings: (Int) -> String) async throws -> SpawnedExporter {
+        var yaml = "targets:\n"
+        for index in 0..<count {
+            yaml += "  r\(index):\n    prober: redis\n    \(settings(index))\n"
+        }
+        let configFile = redis.directory.appendingPathComponent(name)
+        try yaml.write(to: configFile, atomically: true, encoding: .utf8)
+        return try await BlockingExecutor.shared.run {
+            Result { try SpawnedExporter(configFile: configFile.path, directory: redis.directory, launcher: launcher) }
+        }.get()
     }
 
     private func connectedClients(_ redis: RedisServer) throws -> Int {

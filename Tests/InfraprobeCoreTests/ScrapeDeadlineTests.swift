@@ -24,10 +24,6 @@ struct ScrapeDeadlineTests {
         return (fake, config)
     }
 
-    static func service(_ config: InfraprobeConfig) -> ProbeService {
-        ProbeService(config: config, environment: Probe.environment, metrics: SelfMetrics(version: "t", revision: "t"))
-    }
-
     static func timed(_ body: () async throws -> ProbeRecord) async rethrows -> (ProbeRecord, Duration) {
         let start = ContinuousClock.now
         let record = try await body()
@@ -38,7 +34,7 @@ struct ScrapeDeadlineTests {
         let (fake, config) = try Self.slowConsul()
         defer { fake.stop() }
         let target = try #require(config.target(named: "consul"))
-        let service = Self.service(config)
+        let service = Probe.service(config)
         async let long = Self.timed { try await service.probe(target, timeout: .seconds(4)) }
         for _ in 0..<200 where fake.requestLog.current.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
         let (short, shortTook) = try await Self.timed { try await service.probe(target, timeout: .milliseconds(200)) }
@@ -59,7 +55,7 @@ struct ScrapeDeadlineTests {
         let hole = try BlackHoleListener()
         let config = try Probe.config("targets:\n  stuck:\n    prober: redis\n    address: \(hole.address)\n    timeout: 300ms\n")
         let target = try #require(config.target(named: "stuck"))
-        let service = Self.service(config)
+        let service = Probe.service(config)
         for _ in 0..<5 {
             let record = try await service.probe(target, timeout: target.timeout)
             #expect(record.result.reason("service_running") == .timeout, "\(record.result.failureSummary)")
@@ -71,7 +67,7 @@ struct ScrapeDeadlineTests {
         let (fake, config) = try Self.slowConsul()
         defer { fake.stop() }
         let target = try #require(config.target(named: "consul"))
-        let service = Self.service(config)
+        let service = Probe.service(config)
         async let short = Self.timed { try await service.probe(target, timeout: .milliseconds(300)) }
         for _ in 0..<200 where fake.requestLog.current.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
         let (long, _) = try await Self.timed { try await service.probe(target, timeout: .seconds(4)) }
@@ -85,15 +81,9 @@ struct ScrapeDeadlineTests {
 
     @Test func test_minInterval_servesOneProbeToEveryScrapeWithinIt_andSaysItWasReused() async throws {
         let redis = try await RedisServer.make()
-        let config = try Probe.config("""
-        targets:
-          cache:
-            prober: redis
-            address: \(redis.address)
-            min_interval: 1s
-        """)
+        let config = try Probe.redisConfig(redis.address, extra: "min_interval: 1s")
         let target = try #require(config.target(named: "cache"))
-        let service = Self.service(config)
+        let service = Probe.service(config)
         let first = try await service.probe(target, timeout: .seconds(3))
         let second = try await service.probe(target, timeout: .seconds(3))
         #expect(first.result.success, "\(first.result.failureSummary)")
@@ -135,7 +125,7 @@ struct ScrapeDeadlineTests {
         let redis = try await RedisServer.make()
         let config = try Probe.config("targets:\n  cache:\n    prober: redis\n    address: \(redis.address)\n")
         let target = try #require(config.target(named: "cache"))
-        let service = Self.service(config)
+        let service = Probe.service(config)
         let first = try await service.probe(target, timeout: .seconds(3))
         let second = try await service.probe(target, timeout: .seconds(3))
         #expect(!second.result.reused && second.id != first.id)
@@ -154,7 +144,7 @@ struct ModuleProbeCacheTests {
             timeout: 1s
         """)
         let module = try #require(config.module(named: "cache"))
-        let service = ProbeService(config: config, environment: Probe.environment, metrics: SelfMetrics(version: "t", revision: "t"))
+        let service = Probe.service(config)
         func target(_ i: Int) throws -> TargetSpec {
             // Loopback addresses on port 1: refused at once, a real probe each.
             let address = try module.parseTarget("127.0.\(i / 250).\(i % 250 + 1):1").get()

@@ -13,14 +13,24 @@ enum Probe {
         try #require(config(yaml).targets.first)
     }
 
-    static func redis(_ address: String, extra: String = "") throws -> TargetSpec {
-        try target("""
+    /// One redis target named `cache` at `address`; `extra` holds more of its settings, one a line.
+    static func redisConfig(_ address: String, extra: String = "") throws -> InfraprobeConfig {
+        try config("""
         targets:
           cache:
             prober: redis
             address: \(address)
         \(extra.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
         """)
+    }
+
+    static func redis(_ address: String, extra: String = "") throws -> TargetSpec {
+        try #require(redisConfig(address, extra: extra).targets.first)
+    }
+
+    /// A probe service as the exporter builds it, for tests of what it shares between scrapes.
+    static func service(_ config: InfraprobeConfig) -> ProbeService {
+        ProbeService(config: config, environment: environment, metrics: SelfMetrics(version: "t", revision: "t"))
     }
 
     static func run(_ target: TargetSpec, timeout: Duration = .seconds(5)) async -> TargetProbeResult {
