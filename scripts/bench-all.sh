@@ -12,25 +12,9 @@ cd "$(dirname "$0")/.."
 SCRAPES=${SCRAPES:-200}
 BUILD_CONFIG=${BUILD_CONFIG:-release}
 
-swift build -c "$BUILD_CONFIG" --product infraprobe >/dev/null
-swift build -c "$BUILD_CONFIG" --product infraprobe-fakes >/dev/null
-BIN=$(swift build -c "$BUILD_CONFIG" --show-bin-path)
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-
-redis_port=$(free_port)
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
-  --logfile "$work/redis.log" >/dev/null &
-pids+=($!)
+# shellcheck source=lib/bench.sh
+. scripts/lib/bench.sh
+bench_start infraprobe infraprobe-fakes
 
 "$BIN/infraprobe-fakes" --config-out "$work/infraprobe.yml" --redis "127.0.0.1:$redis_port" --latency "${LATENCY:-0ms}" 2>"$work/fakes.log" &
 pids+=($!)

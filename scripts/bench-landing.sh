@@ -11,24 +11,9 @@ TARGETS=${TARGETS:-1000}
 ROUNDS=${ROUNDS:-5}
 BUILD_CONFIG=${BUILD_CONFIG:-release}
 
-swift build -c "$BUILD_CONFIG" --product infraprobe >/dev/null
-BIN=$(swift build -c "$BUILD_CONFIG" --show-bin-path)
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-
-redis_port=$(free_port)
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
-  --logfile "$work/redis.log" >/dev/null &
-pids+=($!)
+# shellcheck source=lib/bench.sh
+. scripts/lib/bench.sh
+bench_start infraprobe
 
 start_exporter() {  # $1: number of targets; sets $port (no subshell: it must record its pid)
   local count=$1 config="$work/infraprobe-$1.yml"
