@@ -3,60 +3,70 @@
 /// brackets inside them do not count) and nesting depth; `isComplete` says whether the
 /// array closed, which a truncated or non-array body does not.
 public final class JSONArrayCounter: HTTPBodyConsumer, @unchecked Sendable {
-    // Mutated only by `consume`, which the HTTP client calls serially before it answers.
-    private var depth = 0
-    private var inString = false
-    private var escaped = false
-    private var sawElement = false
-    private var commas = 0
-    private var opened = false
-    private var closed = false
-    private var malformed = false
+    /// Mutated only by `consume`, which the HTTP client calls serially before it answers.
+    private var state = ScanState()
+
+    /// Plain values, so the scan runs on a local copy: `consume` runs on the HTTP client's one
+    /// loop thread, and a list of tens of MB must not hold every other probe's transfer up.
+    private struct ScanState {
+        var depth = 0
+        var inString = false
+        var escaped = false
+        var sawElement = false
+        var commas = 0
+        var opened = false
+        var closed = false
+        var malformed = false
+    }
 
     public init() {}
 
     public func consume(_ chunk: UnsafeRawBufferPointer) {
-        for byte in chunk { step(byte) }
-    }
-
-    func step(_ byte: UInt8) {
-        if malformed || closed {
-            if !Self.isSpace(byte) { malformed = true }
-            return
-        }
-        if inString {
-            if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
-            return
-        }
-        switch byte {
-        case UInt8(ascii: "\""):
-            inString = true
-            if depth == 1 { sawElement = true }
-        case UInt8(ascii: "["), UInt8(ascii: "{"):
-            if depth == 0 {
-                guard byte == UInt8(ascii: "[") else { malformed = true; return }
-                opened = true
-            } else if depth == 1 {
-                sawElement = true
+        var scan = state
+        defer { state = scan }
+        var index = chunk.startIndex
+        let end = chunk.endIndex
+        while index < end {
+            let byte = chunk[index]
+            index += 1
+            if scan.malformed || scan.closed {
+                if !Self.isSpace(byte) { scan.malformed = true }
+                continue
             }
-            depth += 1
-        case UInt8(ascii: "]"), UInt8(ascii: "}"):
-            guard depth > 0 else { malformed = true; return }
-            depth -= 1
-            if depth == 0 { closed = true }
-        case UInt8(ascii: ","):
-            if depth == 1 { commas += 1 }
-        default:
-            if depth == 0 && !Self.isSpace(byte) { malformed = true }
-            if depth == 1 && !Self.isSpace(byte) { sawElement = true }
+            if scan.inString {
+                if scan.escaped { scan.escaped = false } else if byte == UInt8(ascii: "\\") { scan.escaped = true } else if byte == UInt8(ascii: "\"") { scan.inString = false }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""):
+                scan.inString = true
+                if scan.depth == 1 { scan.sawElement = true }
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                if scan.depth == 0 {
+                    guard byte == UInt8(ascii: "[") else { scan.malformed = true; continue }
+                    scan.opened = true
+                } else if scan.depth == 1 {
+                    scan.sawElement = true
+                }
+                scan.depth += 1
+            case UInt8(ascii: "]"), UInt8(ascii: "}"):
+                guard scan.depth > 0 else { scan.malformed = true; continue }
+                scan.depth -= 1
+                if scan.depth == 0 { scan.closed = true }
+            case UInt8(ascii: ","):
+                if scan.depth == 1 { scan.commas += 1 }
+            default:
+                if scan.depth == 0 && !Self.isSpace(byte) { scan.malformed = true }
+                if scan.depth == 1 && !Self.isSpace(byte) { scan.sawElement = true }
+            }
         }
     }
 
     static func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 }
 
     /// The array closed and nothing but whitespace followed it.
-    public var isComplete: Bool { opened && closed && !malformed }
+    public var isComplete: Bool { state.opened && state.closed && !state.malformed }
 
     /// Elements seen (meaningful when `isComplete`).
-    public var count: Int { sawElement ? commas + 1 : 0 }
+    public var count: Int { state.sawElement ? state.commas + 1 : 0 }
 }
