@@ -18,34 +18,16 @@ struct ConnectionFloodTests {
     /// before the test's locals are released, and a deinit would never send SIGTERM. The
     /// `defer` only blocks when a test failed early; normally `finish` already stopped it.
     final class Setup: @unchecked Sendable {
-        let redis: RedisServer
-        let hole: BlackHoleListener
-        let exporter: SpawnedExporter
+        private let fixture: LiveAndHungRedisExporter
+        var redis: RedisServer { fixture.redis }
+        var hole: BlackHoleListener { fixture.hole }
+        var exporter: SpawnedExporter { fixture.exporter }
         var pid: pid_t { exporter.process.pid }
 
         init(arguments: [String] = [], webConfig: String? = nil) throws {
             OpenFileLimit.raiseSoftToHard()
-            redis = try RedisServer()
-            hole = try BlackHoleListener()
-            let config = redis.directory.appendingPathComponent("infraprobe.yml")
-            try """
-            targets:
-              redis-local:
-                prober: redis
-                address: \(redis.address)
-                timeout: \(Int(ConnectionFloodTests.redisDeadline))s
-              redis-hung:
-                prober: redis
-                address: \(hole.address)
-                timeout: 3s
-            """.write(to: config, atomically: true, encoding: .utf8)
-            var arguments = arguments
-            if let webConfig {
-                let file = redis.directory.appendingPathComponent("web.yml")
-                try webConfig.write(to: file, atomically: true, encoding: .utf8)
-                arguments += ["--web.config.file", file.path]
-            }
-            exporter = try SpawnedExporter(configFile: config.path, arguments: arguments, directory: redis.directory)
+            fixture = try LiveAndHungRedisExporter(localTimeout: "\(Int(ConnectionFloodTests.redisDeadline))s", arguments: arguments,
+                                                   webConfig: webConfig)
         }
 
         var port: Int { exporter.port }

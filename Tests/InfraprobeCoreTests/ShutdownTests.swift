@@ -8,26 +8,13 @@ import Testing
 @Suite("Shutdown", .serialized)
 struct ShutdownTests {
     final class Setup: @unchecked Sendable {
-        let redis: RedisServer
-        let hole: BlackHoleListener
-        let exporter: SpawnedExporter
+        private let fixture: LiveAndHungRedisExporter
+        var redis: RedisServer { fixture.redis }
+        var hole: BlackHoleListener { fixture.hole }
+        var exporter: SpawnedExporter { fixture.exporter }
 
         init() throws {
-            redis = try RedisServer()
-            hole = try BlackHoleListener()
-            let config = redis.directory.appendingPathComponent("infraprobe.yml")
-            // The hung target's service never answers: its scrapes last until its 3 s deadline.
-            try """
-            targets:
-              redis-local:
-                prober: redis
-                address: \(redis.address)
-              redis-hung:
-                prober: redis
-                address: \(hole.address)
-                timeout: 3s
-            """.write(to: config, atomically: true, encoding: .utf8)
-            exporter = try SpawnedExporter(configFile: config.path, directory: redis.directory)
+            fixture = try LiveAndHungRedisExporter()
         }
 
         /// Waits (bounded) for the process to exit; its status (128 + signal if killed by one),
