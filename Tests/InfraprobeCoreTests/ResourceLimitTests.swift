@@ -28,13 +28,20 @@ struct ResourceLimitTests {
         #expect(renders.current == 2)
     }
 
-    @Test func test_probeService_refusesJoinersPastTheLimit_andCountsJoinedScrapesOnce() async throws {
+    /// A probe service allowed one probe and two joiners, with one Redis target whose server never answers.
+    static func serviceProbingAHungRedis(timeout: String) throws -> (ProbeService, TargetSpec, BlackHoleListener) {
         let hole = try BlackHoleListener()
         let config = try ConfigLoader(environment: ProberEnvironment()).parse(
-            yaml: "targets:\n  hung:\n    prober: redis\n    address: \(hole.address)\n    timeout: 1s\n", file: "t.yml", baseDirectory: URL(fileURLWithPath: "/tmp"))
+            yaml: "targets:\n  hung:\n    prober: redis\n    address: \(hole.address)\n    timeout: \(timeout)\n", file: "t.yml",
+            baseDirectory: URL(fileURLWithPath: "/tmp"))
         let service = ProbeService(config: config, environment: ProberEnvironment(), metrics: SelfMetrics(version: "t", revision: "t"),
                                    maxConcurrentProbes: 1, maxJoinersPerProbe: 2)
-        let target = try #require(config.target(named: "hung"))
+        return (service, try #require(config.target(named: "hung")), hole)
+    }
+
+    @Test func test_probeService_refusesJoinersPastTheLimit_andCountsJoinedScrapesOnce() async throws {
+        let (service, target, hole) = try Self.serviceProbingAHungRedis(timeout: "1s")
+        defer { withExtendedLifetime(hole) {} }
         let outcomes = await withTaskGroup(of: String.self) { group in
             for _ in 0..<6 {
                 group.addTask {
@@ -57,12 +64,8 @@ struct ResourceLimitTests {
     }
 
     @Test func test_probeService_freesAJoinersPlace_whenItIsAnsweredByItsOwnShorterDeadline() async throws {
-        let hole = try BlackHoleListener()
-        let config = try ConfigLoader(environment: ProberEnvironment()).parse(
-            yaml: "targets:\n  hung:\n    prober: redis\n    address: \(hole.address)\n    timeout: 10s\n", file: "t.yml", baseDirectory: URL(fileURLWithPath: "/tmp"))
-        let service = ProbeService(config: config, environment: ProberEnvironment(), metrics: SelfMetrics(version: "t", revision: "t"),
-                                   maxConcurrentProbes: 1, maxJoinersPerProbe: 2)
-        let target = try #require(config.target(named: "hung"))
+        let (service, target, hole) = try Self.serviceProbingAHungRedis(timeout: "10s")
+        defer { withExtendedLifetime(hole) {} }
         // Scrapes one after another, each with a 0.1 s deadline, all within the one probe's 10 s:
         // the first starts it, the others join it and are answered early, so none waits past its
         // answer and the limit of two waiting joiners is never reached.
