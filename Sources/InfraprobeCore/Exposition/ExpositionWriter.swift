@@ -55,27 +55,8 @@ public enum ExpositionWriter {
         return out
     }
 
-    private static func writeFamily(_ family: MetricFamily, format: ExpositionFormat, into out: inout [UInt8]) {
-        // The classic text format names a counter family after its `_total` samples; OpenMetrics does not.
-        let totalSuffix = format == .text004 && family.kind == .counter
-        out.append(contentsOf: "# HELP ".utf8)
-        out.append(contentsOf: family.name.utf8)
-        if totalSuffix { out.append(contentsOf: "_total".utf8) }
-        out.append(UInt8(ascii: " "))
-        out.append(contentsOf: escapeHelp(family.help, format: format).utf8)
-        out.append(contentsOf: "\n# TYPE ".utf8)
-        out.append(contentsOf: family.name.utf8)
-        if totalSuffix { out.append(contentsOf: "_total".utf8) }
-        out.append(UInt8(ascii: " "))
-        out.append(contentsOf: family.kind.rawValue.utf8)
-        out.append(UInt8(ascii: "\n"))
-        if format == .openMetrics100, let unit = family.unit {
-            out.append(contentsOf: "# UNIT ".utf8)
-            out.append(contentsOf: family.name.utf8)
-            out.append(UInt8(ascii: " "))
-            out.append(contentsOf: unit.utf8)
-            out.append(UInt8(ascii: "\n"))
-        }
+    static func writeFamily(_ family: MetricFamily, format: ExpositionFormat, into out: inout [UInt8]) {
+        writeHeader(name: family.name, help: family.help, kind: family.kind, unit: family.unit, format: format, into: &out)
         // Keys are computed once per sample, not once per comparison; samples usually arrive in order.
         var keyed = family.samples.map { (key: sortKey($0), sample: $0) }
         if !isSorted(keyed) { keyed.sort { $0.key < $1.key } }
@@ -87,8 +68,33 @@ public enum ExpositionWriter {
             out.append(contentsOf: sample.suffix.utf8)
             if !sample.labels.isEmpty { writeLabelSet(sample.labels, into: &out) }
             out.append(UInt8(ascii: " "))
-            out.append(contentsOf: formatValue(sample.value).utf8)
+            appendValue(sample.value, into: &out)
             if format == .openMetrics100, let exemplar = sample.exemplar { writeExemplar(exemplar, into: &out) }
+            out.append(UInt8(ascii: "\n"))
+        }
+    }
+
+    /// `# HELP`, `# TYPE` and, in OpenMetrics, `# UNIT` of one family.
+    static func writeHeader(name: String, help: String, kind: MetricFamily.Kind, unit: String?, format: ExpositionFormat,
+                            into out: inout [UInt8]) {
+        // The classic text format names a counter family after its `_total` samples; OpenMetrics does not.
+        let totalSuffix = format == .text004 && kind == .counter
+        out.append(contentsOf: "# HELP ".utf8)
+        out.append(contentsOf: name.utf8)
+        if totalSuffix { out.append(contentsOf: "_total".utf8) }
+        out.append(UInt8(ascii: " "))
+        out.append(contentsOf: escapeHelp(help, format: format).utf8)
+        out.append(contentsOf: "\n# TYPE ".utf8)
+        out.append(contentsOf: name.utf8)
+        if totalSuffix { out.append(contentsOf: "_total".utf8) }
+        out.append(UInt8(ascii: " "))
+        out.append(contentsOf: kind.rawValue.utf8)
+        out.append(UInt8(ascii: "\n"))
+        if format == .openMetrics100, let unit {
+            out.append(contentsOf: "# UNIT ".utf8)
+            out.append(contentsOf: name.utf8)
+            out.append(UInt8(ascii: " "))
+            out.append(contentsOf: unit.utf8)
             out.append(UInt8(ascii: "\n"))
         }
     }
@@ -198,6 +204,31 @@ public enum ExpositionWriter {
             }
         }
         return out
+    }
+
+    /// `formatValue`'s spelling, written into `out`; whole numbers without an intermediate String.
+    static func appendValue(_ value: Double, into out: inout [UInt8]) {
+        if value == value.rounded(), abs(value) < 1e15 {
+            appendInteger(Int64(value), into: &out)
+        } else {
+            out.append(contentsOf: formatValue(value).utf8)
+        }
+    }
+
+    /// Decimal digits of `value`, as `String(value)` spells them.
+    static func appendInteger(_ value: Int64, into out: inout [UInt8]) {
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        guard magnitude >= 10 else {
+            out.append(UInt8(ascii: "0") + UInt8(magnitude))
+            return
+        }
+        let start = out.count
+        while magnitude > 0 {
+            out.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
+            magnitude /= 10
+        }
+        out[start...].reverse()
     }
 
     public static func formatValue(_ value: Double) -> String {

@@ -138,12 +138,12 @@ public final class WebApp: Sendable {
                 }
                 let record = try await service.probe(target, timeout: timeout(for: target))
                 if debug { return .text(200, DebugReport.render(record)) }
-                return exposition(ProbeMetrics.families(for: [record.result], includeOverall: false), request: request)
+                return probeExposition([record.result], includeOverall: false, request: request)
             }
             guard !config.targets.isEmpty else { return .text(400, "no targets are configured") }
             let records = try await service.probeAll(timeout: timeout)
             if debug { return .text(200, records.map(DebugReport.render).joined(separator: "\n")) }
-            return exposition(ProbeMetrics.families(for: records.map(\.result), includeOverall: true), request: request)
+            return probeExposition(records.map(\.result), includeOverall: true, request: request)
         } catch let error as ProbeService.TooManyWaiting {
             return .text(503, "too many scrapes already waiting on the probe of \"\(String(error.target.prefix(200)))\" (limit \(error.limit)); try again later")
         } catch {
@@ -180,7 +180,14 @@ public final class WebApp: Sendable {
         }
         let record = try await service.probe(target, module: name, timeout: timeout(target))
         if debug { return .text(200, DebugReport.render(record)) }
-        return exposition(ProbeMetrics.families(for: [record.result], includeOverall: false), request: request)
+        return probeExposition([record.result], includeOverall: false, request: request)
+    }
+
+    private func probeExposition(_ results: [TargetProbeResult], includeOverall: Bool, request: HTTPRequest) -> HTTPResponse {
+        let format = ExpositionFormat.negotiate(accept: request.header("accept"))
+        var response = HTTPResponse(status: 200, contentType: format.contentType, body: "")
+        response.body = ProbeExposition.render(results, includeOverall: includeOverall, format: format)
+        return response
     }
 
     private func exposition(_ families: [MetricFamily], request: HTTPRequest) -> HTTPResponse {
