@@ -17,6 +17,21 @@ struct AcceptEncodingTests {
         #expect(AcceptEncoding(header).acceptsGzip == accepts, "\(header)")
     }
 
+    /// finalize skips parsing a header the prefilter rules out; it must never rule out one that accepts gzip.
+    @Test(arguments: [
+        "gzip", "GZIP", "GzIp;q=0.5", "x-gzip", "X-GZIP", "br;q=0.1, x-ggzip, gzip;q=0.2", "br, *;q=0.1", "*", "deflate,gzip", "identity, gzip;q=1",
+    ])
+    func test_gzipPrefilter_keepsEveryHeaderThatAcceptsGzip(header: String) {
+        #expect(AcceptEncoding(header).acceptsGzip)
+        #expect(AcceptEncoding.mayAcceptGzip(header), "\(header)")
+    }
+
+    @Test(arguments: ["identity", "", "br", "deflate, br;q=0.5", "gzi", "zip", "g zip", "identity;q=1, deflate"])
+    func test_gzipPrefilter_rulesOutHeadersWithoutGzipOrStar(header: String) {
+        #expect(!AcceptEncoding(header).acceptsGzip)
+        #expect(!AcceptEncoding.mayAcceptGzip(header), "\(header)")
+    }
+
     @Test func test_acceptsGzip_isFalseWithoutTheHeader() {
         #expect(!AcceptEncoding(nil).acceptsGzip)
     }

@@ -42,4 +42,27 @@ struct ProbeHistoryTests {
         for _ in 0..<12 { _ = try await service.probe(target, timeout: .seconds(2)) }
         #expect(service.history.map(\.id) == Array(8...12))
     }
+
+    /// The ring keeps exactly what trimming an array from the front keeps, through growth,
+    /// wrap-around and byte evictions of several records at once.
+    @Test func test_historyRing_keepsWhatTheArrayKept_forMixedSizes() {
+        for (countLimit, byteLimit) in [(5, 1_000), (7, 350), (3, 10_000), (1, 10), (0, 100)] {
+            var ring = ProbeHistory(countLimit: countLimit, byteLimit: byteLimit)
+            var array: [(id: Int, bytes: Int)] = []
+            for id in 1...60 {
+                let bytes = [40, 300, 90, 15, 220, 500, 60][id % 7]
+                ring.append(ProbeRecord(id: id, result: Self.emptyResult, settings: []), bytes: bytes)
+                array.append((id, bytes))
+                while array.count > countLimit || (array.reduce(0) { $0 + $1.bytes } > byteLimit && array.count > 1) { array.removeFirst() }
+                #expect(ring.records.map(\.id) == array.map(\.id), "limits \(countLimit)/\(byteLimit) after \(id)")
+                #expect(ring.bytes == array.reduce(0) { $0 + $1.bytes })
+                for kept in [id, id - 3] {
+                    #expect(ring.record(id: kept)?.id == (array.contains { $0.id == kept } ? kept : nil))
+                }
+            }
+        }
+    }
+
+    static let emptyResult = TargetProbeResult(target: "t", prober: "redis", components: [], facts: [], version: nil,
+                                               duration: .zero, startedAt: 0)
 }

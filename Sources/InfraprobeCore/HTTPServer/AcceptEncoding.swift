@@ -24,6 +24,26 @@ struct AcceptEncoding: Sendable {
         }
     }
 
+    /// False when `acceptsGzip` is sure to be false: the header names neither gzip (nor
+    /// x-gzip) in any case nor `*`. A scan of its bytes, without building the weights.
+    static func mayAcceptGzip(_ header: String) -> Bool {
+        let gzip: (UInt8, UInt8, UInt8, UInt8) = (UInt8(ascii: "g"), UInt8(ascii: "z"), UInt8(ascii: "i"), UInt8(ascii: "p"))
+        var matched = 0
+        for byte in header.utf8 {
+            if byte == UInt8(ascii: "*") { return true }
+            let lower = byte | 0x20  // ASCII letters only: no other byte ORs to one of g, z, i, p
+            let next = switch matched {
+            case 0: gzip.0
+            case 1: gzip.1
+            case 2: gzip.2
+            default: gzip.3
+            }
+            matched = lower == next ? matched + 1 : (lower == gzip.0 ? 1 : 0)
+            if matched == 4 { return true }
+        }
+        return false
+    }
+
     /// The q-value the client gives a coding, explicitly or through `*`; nil if neither is listed.
     func quality(of coding: String) -> Double? {
         weights[coding] ?? weights["*"]

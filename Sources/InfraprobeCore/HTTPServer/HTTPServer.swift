@@ -354,7 +354,8 @@ public final class HTTPServer: @unchecked Sendable {
     /// A client that refuses both still gets the uncompressed body: a 406 would only fail the scrape.
     static func finalize(_ response: HTTPResponse, acceptEncoding: String?) -> HTTPResponse {
         var response = response
-        let accept = AcceptEncoding(acceptEncoding)
+        // Most scrapers that do not want gzip say `identity` or nothing: no need to parse that.
+        let accept = AcceptEncoding(acceptEncoding.flatMap { AcceptEncoding.mayAcceptGzip($0) ? $0 : nil })
         if accept.acceptsGzip, response.body.count > 512 || accept.refusesIdentity, let compressed = Gzip.compress(response.body) {
             response.body = compressed
             response.headers.append(("Content-Encoding", "gzip"))

@@ -45,10 +45,7 @@ public final class ProbeService: Sendable {
         var generation = 0
         var inFlight: [String: RunningProbe] = [:]
         var activeRequests = 0
-        var history: [ProbeRecord] = []
-        /// `estimatedBytes` of each history record, and their sum.
-        var historySizes: [Int] = []
-        var historyBytes = 0
+        var history: ProbeHistory
         var nextID = 1
         /// Probes finished so far (ids are taken when a probe starts).
         var finished = 0
@@ -101,7 +98,7 @@ public final class ProbeService: Sendable {
         self.historyLimit = historyLimit
         self.historyByteLimit = historyByteLimit
         self.logger = logger
-        self.state = Locked(State(config: config))
+        self.state = Locked(State(config: config, history: ProbeHistory(countLimit: historyLimit, byteLimit: historyByteLimit)))
     }
 
     public var config: InfraprobeConfig { state.withLock { $0.config } }
@@ -222,8 +219,10 @@ public final class ProbeService: Sendable {
         let id = state.nextID
         state.nextID += 1
         let cacheKey = Self.cacheKey(target, module: module)
-        let fingerprint = target.fingerprint
-        let cached = state.cache[cacheKey].flatMap { $0.fingerprint == fingerprint ? $0.components : nil } ?? [:]
+        let entry = state.cache[cacheKey]
+        // The fingerprint joins every setting into one string: only a target that keeps results needs it.
+        let fingerprint = entry != nil || !target.every.isEmpty || target.minInterval != nil ? target.fingerprint : ""
+        let cached = entry.flatMap { $0.fingerprint == fingerprint ? $0.components : nil } ?? [:]
         let traceID = tracer.map { _ in ProbeTrace.newTraceID() }
         let shared = SharedProbe(target: target, module: module, id: id, deadline: deadline, traceID: traceID)
         let work: @Sendable () async -> Void = { [self] in
@@ -242,7 +241,7 @@ public final class ProbeService: Sendable {
             let bytes = ProbeRecord.estimatedBytes(result: result, settings: settings)
             let record = self.state.withLock { state in
                 let record = ProbeRecord(id: id, result: result, settings: settings, module: module)
-                remember(record, bytes: bytes, in: &state)
+                state.history.append(record, bytes: bytes)
                 state.finished += 1
                 if let module {
                     state.latestDiscovered["\(module)\u{0}\(target.name)"] = record
@@ -285,22 +284,6 @@ public final class ProbeService: Sendable {
         }
     }
 
-    private func remember(_ record: ProbeRecord, bytes: Int, in state: inout State) {
-        state.history.append(record)
-        state.historySizes.append(bytes)
-        state.historyBytes += bytes
-        var evicted = 0
-        while state.history.count - evicted > historyLimit
-                || (state.historyBytes > historyByteLimit && state.history.count - evicted > 1) {
-            state.historyBytes -= state.historySizes[evicted]
-            evicted += 1
-        }
-        if evicted > 0 {
-            state.history.removeFirst(evicted)
-            state.historySizes.removeFirst(evicted)
-        }
-    }
-
     private func logOutcome(_ result: TargetProbeResult) {
         let failed = result.components.filter { !$0.ok }
         if failed.isEmpty {
@@ -315,15 +298,15 @@ public final class ProbeService: Sendable {
         }
     }
 
-    public var history: [ProbeRecord] { state.withLock { $0.history } }
+    public var history: [ProbeRecord] { state.withLock { $0.history.records } }
 
     /// The estimated bytes the history holds (at most `historyByteLimit`, unless one record alone is larger).
-    public var historyBytes: Int { state.withLock { $0.historyBytes } }
+    public var historyBytes: Int { state.withLock { $0.history.bytes } }
 
     /// Changes whenever a probe finishes or the config is replaced.
     public var revision: Int { state.withLock { $0.finished &* 1_000_003 &+ $0.generation } }
 
-    public func record(id: Int) -> ProbeRecord? { state.withLock { $0.history.first { $0.id == id } } }
+    public func record(id: Int) -> ProbeRecord? { state.withLock { $0.history.record(id: id) } }
 
     /// Targets and module addresses with kept results (cadence or `min_interval`).
     var cachedTargetCount: Int { state.withLock { $0.cache.count } }
