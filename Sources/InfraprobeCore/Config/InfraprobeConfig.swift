@@ -52,12 +52,15 @@ public struct InfraprobeConfig: Sendable {
     public let targets: [TargetSpec]
     /// `modules:` for `/probe?module=M&target=ADDR`.
     public let modules: [ModuleSpec]
+    /// Position of each target by name (the first, if a name repeats): every `/probe?target=` looks one up.
+    private let targetPositions: [String: Int]
 
     public init(file: String, timeout: Duration, targets: [TargetSpec], modules: [ModuleSpec] = []) {
         self.file = file
         self.timeout = timeout
         self.targets = targets
         self.modules = modules
+        targetPositions = Dictionary(targets.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     public func module(named name: String) -> ModuleSpec? {
@@ -65,7 +68,7 @@ public struct InfraprobeConfig: Sendable {
     }
 
     public func target(named name: String) -> TargetSpec? {
-        targets.first { $0.name == name }
+        targetPositions[name].map { targets[$0] }
     }
 
     /// The effective configuration as YAML, secrets replaced by `<secret>`.

@@ -80,7 +80,10 @@ enum ProbeFamily: Int, CaseIterable, Sendable {
     static let latencyBucketName = Array("infraprobe_component_latency_seconds_bucket".utf8)
     static let latencyCountName = Array("infraprobe_component_latency_seconds_count".utf8)
     static let latencySumName = Array("infraprobe_component_latency_seconds_sum".utf8)
-    /// `,le="0.005"} ` … `,le="+Inf"} `: the end of each bucket line's label set.
-    static let latencyBucketBounds: [[UInt8]] = (ProbeMetrics.componentBuckets.map(ExpositionWriter.formatValue) + ["+Inf"])
+    /// `,le="0.005"} ` … `,le="+Inf"} `, the end of each bucket line's label set, back to back;
+    /// bucket `i`'s is `latencyBucketEnds[latencyBucketEndOffsets[i]..<latencyBucketEndOffsets[i + 1]]`.
+    static let latencyBucketEnds: [UInt8] = bucketEnds.flatMap { $0 }
+    static let latencyBucketEndOffsets: [Int] = bucketEnds.reduce(into: [0]) { $0.append($0.last! + $1.count) }
+    private static let bucketEnds: [[UInt8]] = (ProbeMetrics.componentBuckets.map(ExpositionWriter.formatValue) + ["+Inf"])
         .map { Array(",le=\"\($0)\"} ".utf8) }
 }
