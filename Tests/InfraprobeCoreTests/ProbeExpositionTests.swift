@@ -73,7 +73,7 @@ struct ProbeExpositionTests {
         longTrace.traceID = String(repeating: "ab", count: 70)
         var quotedTrace = result(target: "quoted-trace")
         quotedTrace.traceID = "a\"b\\c"
-        var cadenced = result(target: "cadenced")
+        var cadenced = result(target: "cadenced", facts: [ServiceFact(name: "infraprobe_redis_uptime_seconds", help: "other \\ help", value: 9)])
         cadenced.runIntervals = ["read": .seconds(300), "ping": .milliseconds(1500)]
         cadenced.reused = true
         let every = SelfMetrics.durationBuckets.enumerated().map { index, bound in
@@ -100,6 +100,13 @@ struct ProbeExpositionTests {
                 ServiceFact(name: "aaa_first_fact", help: "sorted before the fixed families", labels: ["z": "1", "a": "q\""], value: 0.5),
                 ServiceFact(name: "zzz_last_fact", help: "sorted after them", labels: ["target": "clash"], value: 2),
                 ServiceFact(name: "infraprobe_redis_memory_used_bytes", help: "again", labels: ["db": "1"], value: 3),
+            ])),
+            ("facts as Redis reports them", result(target: "redis-facts", facts: [
+                ServiceFact(name: "infraprobe_redis_uptime_seconds", help: "Seconds since the Redis server started.", value: 86_400),
+                ServiceFact(name: "infraprobe_redis_connect_seconds", help: "Seconds to connect.", value: 0.000_412_7),
+                ServiceFact(name: "infraprobe_redis_memory_used_bytes", help: "Memory used by Redis (INFO used_memory).", value: 1_048_576),
+                ServiceFact(name: "infraprobe_redis_memory_max_bytes", help: "Redis maxmemory limit; 0 means no limit.", value: 0),
+                ServiceFact(name: "aaa_unlabelled", help: "sorted first", value: -2.5),
             ])),
             ("fractional timestamps", result(target: "time", startedAt: 1_764_622_207.123_456, lastRunAt: 1_764_622_100.5)),
         ]

@@ -14,15 +14,29 @@ public enum ProbeExposition {
 
     /// The exposition without MetricFamily values, or nil when these results need the general path.
     static func direct(_ results: [TargetProbeResult], includeOverall: Bool, format: ExpositionFormat) -> [UInt8]? {
-        let facts = ProbeMetrics.factFamilies(for: results)
-        guard let layout = Layout(results), !facts.keys.contains(where: { ProbeFamily.names.contains($0) }) else { return nil }
+        guard let layout = Layout(results), !layout.facts.keys.contains(where: { ProbeFamily.names.contains($0) }) else { return nil }
         var out: [UInt8] = []
         out.reserveCapacity(4096 + layout.checks.count * (ProbeMetrics.componentBuckets.count + 8) * 200 + layout.targets.count * 1024)
-        let factNames = facts.keys.sorted()
+        let factNames = layout.facts.keys.sorted()
+        // Facts with labels, or repeated in one result, are sorted and merged as the writer does.
+        let labelled = layout.facts.values.allSatisfy(\.direct) ? [:] : ProbeMetrics.factFamilies(for: results)
         var nextFact = 0
         func writeFacts(before name: String?) {
             while nextFact < factNames.count, name.map({ factNames[nextFact] < $0 }) ?? true {
-                ExpositionWriter.writeFamily(facts[factNames[nextFact]]!, format: format, into: &out)
+                let name = factNames[nextFact]
+                let family = layout.facts[name]!
+                if family.direct {
+                    ExpositionWriter.writeHeader(name: name, help: family.help, kind: .gauge, unit: nil, format: format, into: &out)
+                    for (target, value) in family.lines {
+                        out.append(contentsOf: name.utf8)
+                        out.append(contentsOf: layout.labels[layout.targets[target].targetProber])
+                        out.append(contentsOf: "} ".utf8)
+                        ExpositionWriter.appendValue(value, into: &out)
+                        out.append(UInt8(ascii: "\n"))
+                    }
+                } else {
+                    ExpositionWriter.writeFamily(labelled[name]!, format: format, into: &out)
+                }
                 nextFact += 1
             }
         }
@@ -70,7 +84,17 @@ public enum ProbeExposition {
             let endedAt: Double
         }
 
+        /// The service facts by name: a gauge family each, with its first fact's help.
+        struct FactFamily {
+            let help: String
+            /// One line per target (by index), in series order.
+            var lines: [(target: Int, value: Double)] = []
+            /// No labels beyond target and prober, and at most one per target: written here.
+            var direct = true
+        }
+
         var labels: [UInt8] = []
+        var facts: [String: FactFamily] = [:]
         /// In series order, and their `targets` alongside.
         var results: [TargetProbeResult] = []
         var targets: [Target] = []
@@ -83,6 +107,9 @@ public enum ProbeExposition {
             let sorted = unsorted.count > 1 ? unsorted.sorted { $0.target < $1.target } : unsorted
             for index in sorted.indices.dropFirst() where sorted[index].target == sorted[index - 1].target { return nil }
             labels.reserveCapacity(sorted.reduce(0) { $0 + $1.components.count } * 96 + sorted.count * 96)
+            for result in unsorted {
+                for fact in result.facts where facts[fact.name] == nil { facts[fact.name] = FactFamily(help: fact.help) }
+            }
             for result in sorted {
                 let order = result.components.indices.sorted { result.components[$0].component < result.components[$1].component }
                 for index in order.indices.dropFirst() where result.components[order[index]].component == result.components[order[index - 1]].component {
@@ -103,6 +130,13 @@ public enum ProbeExposition {
                                         seconds: component.duration.seconds, lastRunAt: component.lastRunAt,
                                         runInterval: result.runIntervals[component.component]?.seconds ?? 0,
                                         endedAt: result.startedAt + (component.startOffset + component.duration).seconds))
+                }
+                for (index, fact) in result.facts.enumerated() {
+                    if !fact.labels.isEmpty || result.facts[..<index].contains(where: { $0.name == fact.name }) {
+                        facts[fact.name]?.direct = false
+                    } else {
+                        facts[fact.name]?.lines.append((targets.count, fact.value))
+                    }
                 }
                 results.append(result)
                 targets.append(Target(target: targetStart..<targetEnd, targetProber: targetStart..<proberEnd, healthRatio: result.healthRatio,

@@ -323,7 +323,7 @@ public final class HTTPServer: @unchecked Sendable {
         if stopping.current {
             return Self.queue(.text(503, "shutting down"), on: connection)
         }
-        let path = url.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? url
+        let path = url.utf8.firstIndex(of: UInt8(ascii: "?")).map { String(url[..<$0]) } ?? url
         let request = HTTPRequest(method: method, path: path,
                                   query: Self.values(connection, kind: .GET_ARGUMENT_KIND, lowercaseKeys: false),
                                   headers: Self.values(connection, kind: .HEADER_KIND, lowercaseKeys: true),
