@@ -260,7 +260,8 @@ public final class ProbeService: Sendable {
             }
             shared.complete(record)
         }
-        Task(operation: work)
+        // On the prober's loop (Redis): the components it starts run there without a hand-off.
+        Task(executorPreference: target.prober.executorPreference, operation: work)
         state.inFlight[key] = RunningProbe(shared: shared)
         return shared
     }
