@@ -236,7 +236,13 @@ public final class ProbeService: Sendable {
             }
             metrics.probeFinished()
             metrics.recordProbe(prober: target.kind, success: result.success, duration: result.duration)
-            logOutcome(result)
+            if target.prober.executorPreference != nil && result.components.contains(where: { !$0.ok }) {
+                // Failure lines are written to stderr, which can block: not on the prober's loop.
+                let failed = result
+                Task.detached { [self] in logOutcome(failed) }
+            } else {
+                logOutcome(result)
+            }
             let settings = target.redactedSettings
             // Sized outside the lock: it walks every step.
             let bytes = ProbeRecord.estimatedBytes(result: result, settings: settings)
