@@ -36,7 +36,6 @@ public final class RedisEventLoop: TaskExecutor, @unchecked Sendable {
     private let inbox = Locked<[Work]>([])
     /// The loop thread's pthread id, set by the loop thread itself before it runs anything.
     private let loopThread = Atomic<UInt>(0)
-    private let turnCount = Atomic<Int>(0)
     private let writeCount = Atomic<Int>(0)
 
     // Loop thread only.
@@ -65,9 +64,6 @@ public final class RedisEventLoop: TaskExecutor, @unchecked Sendable {
 
     /// Whether the caller runs on the loop thread (a task preferring this executor, or the loop itself).
     public var isCurrentThread: Bool { UInt(bitPattern: Int(bitPattern: pthread_self())) == loopThread.load(ordering: .relaxed) }
-
-    /// How many times the loop has gone around (jobs, writes, poll): for tests.
-    public var turns: Int { turnCount.load(ordering: .relaxed) }
 
     /// How many send(2) calls the loop has made on its connections: for tests.
     public var writes: Int { writeCount.load(ordering: .relaxed) }
@@ -175,7 +171,6 @@ public final class RedisEventLoop: TaskExecutor, @unchecked Sendable {
         var tokens = [UInt64](repeating: 0, count: 64)
         var events = [UInt32](repeating: 0, count: 64)
         while true {
-            turnCount.add(1, ordering: .relaxed)
             runJobs()
             var now = ContinuousClock.now
             if now - lastSweep >= .seconds(1) {
