@@ -11,7 +11,6 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/eventfd.h>
-#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -45,24 +44,6 @@ static curl_socket_t cshim_open_socket(void *clientp, curlsocktype purpose, stru
 }
 
 int cshim_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
-
-int cshim_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
-
-int cshim_epoll_watch(int epfd, int fd, uint32_t events, uint64_t token, int modify) {
-    struct epoll_event event = { .events = events, .data = { .u64 = token } };
-    return epoll_ctl(epfd, modify ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &event);
-}
-
-int cshim_epoll_wait(int epfd, uint64_t *tokens, uint32_t *events, int max, int timeout_ms) {
-    struct epoll_event ready[64];
-    if (max > 64) max = 64;
-    int count = epoll_wait(epfd, ready, max, timeout_ms);
-    for (int i = 0; i < count; i++) {
-        tokens[i] = ready[i].data.u64;
-        events[i] = ready[i].events;
-    }
-    return count;
-}
 
 CURLcode cshim_easy_record_socket_errno(CURL *h, int *socket_errno) {
     CURLcode code = curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, cshim_open_socket);

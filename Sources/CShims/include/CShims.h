@@ -28,15 +28,6 @@ int cshim_within_descriptor_reserve(int fd);
 CURLcode cshim_easy_record_socket_errno(CURL *handle, int *socket_errno);
 /// A non-blocking, close-on-exec eventfd (a loop's wake-up signal), or -1 with errno set.
 int cshim_eventfd(void);
-/// A close-on-exec epoll instance, or -1 with errno set.
-int cshim_epoll_create(void);
-/// Watches `fd` for `events` (poll(2)'s POLLIN/POLLOUT bits, which epoll shares), reported
-/// with `token`; `modify` changes a watch already added. 0, or -1 with errno set. The packed
-/// `struct epoll_event` stays on this side.
-int cshim_epoll_watch(int epfd, int fd, uint32_t events, uint64_t token, int modify);
-/// Waits up to `timeout_ms` for at most `max` ready watches: their tokens and events. The
-/// count, or -1 with errno set.
-int cshim_epoll_wait(int epfd, uint64_t *tokens, uint32_t *events, int max, int timeout_ms);
 
 // Macros whose casts keep them from importing into Swift.
 extern const unsigned long cshim_CURLAUTH_BASIC;

@@ -2,7 +2,7 @@ import CShims
 import Foundation
 
 /// The socket calls the Redis event loop makes, with errno turned into `RedisClientError`s.
-/// Every call returns at once: the loop waits for readiness with epoll, never in a call.
+/// Every call returns at once: the loop waits for readiness with poll(2), never in a call.
 struct NonBlockingSocket {
     let fd: Int32
 

@@ -41,9 +41,6 @@ public final class RedisConnection: @unchecked Sendable {
     private var outboxSent = 0
     /// The loop writes the outbox after this turn's jobs: pipelines queued in one turn share a write.
     private var flushScheduled = false
-    /// The epoll watch of the current socket, and the events it asks for.
-    private var watchToken: UInt64?
-    private var watchedEvents: Int16 = 0
     private var exchanges: [Exchange] = []
     private let reader: RedisReplyReader
     private var lastActive = ContinuousClock.now
@@ -210,25 +207,6 @@ public final class RedisConnection: @unchecked Sendable {
         }
     }
 
-    /// Brings the socket's epoll watch in line with what it waits for (connect, replies, room to write).
-    func loopSyncWatch() {
-        guard let (fd, events) = loopPollEvents, watchToken == nil || watchedEvents != events else { return }
-        guard let token = loop.watch(self, fd: fd, events: events, token: watchToken) else {
-            loopShutdown(RedisClientError(.resourceExhausted, "cannot watch the socket: \(String(cString: strerror(errno)))"))
-            return
-        }
-        watchToken = token
-        watchedEvents = events
-    }
-
-    /// Closing the descriptor ends its epoll watch; the next socket gets a watch of its own.
-    private func loopCloseSocket() {
-        socket?.close()
-        socket = nil
-        if let watchToken { loop.forgetWatch(watchToken) }
-        watchToken = nil
-    }
-
     var loopNextDeadline: ContinuousClock.Instant? {
         exchanges.lazy.filter { !$0.abandoned }.map(\.deadline).min()
     }
@@ -241,7 +219,8 @@ public final class RedisConnection: @unchecked Sendable {
                 try socket.connectResult()
                 loopOpened()
             } catch {
-                loopCloseSocket()
+                socket.close()
+                self.socket = nil
                 if error.kind == .refused && !candidates.isEmpty { loopConnectNext() } else { loopShutdown(error) }
             }
         case .open:
@@ -346,7 +325,8 @@ public final class RedisConnection: @unchecked Sendable {
     private func loopShutdown(_ error: RedisClientError) {
         guard phase != .closed else { return }
         phase = .closed
-        loopCloseSocket()
+        socket?.close()
+        socket = nil
         shared.withLock {
             $0.closed = true
             $0.retired = true

@@ -1,9 +1,8 @@
-import CShims
 import Foundation
 import Synchronization
 
-/// One thread that drives every Redis socket: epoll over the connections' non-blocking
-/// sockets (a turn costs the sockets that are ready, not every pooled connection), writes their queued pipelines, feeds what arrives to their bounded reply readers
+/// One thread that drives every Redis socket: poll(2) over the connections' non-blocking
+/// sockets, writes their queued pipelines, feeds what arrives to their bounded reply readers
 /// and completes the waiting components' futures, so a Redis probe costs its round trips and
 /// no thread of its own. Connection state is touched on the loop thread alone, as with the
 /// curl multi loop of `HTTPClient`.
@@ -30,8 +29,8 @@ public final class RedisEventLoop: TaskExecutor, @unchecked Sendable {
     /// rescheduling itself cannot starve the connections.
     private static let jobsPerTurn = 1024
 
-    private let epoll: Int32
-    private let wake: Int32
+    private let wakeRead: Int32
+    private let wakeWrite: Int32
     /// Work handed in from other threads; the first one in an empty inbox writes the wake pipe.
     private let inbox = Locked<[Work]>([])
     /// The loop thread's pthread id, set by the loop thread itself before it runs anything.
@@ -42,21 +41,20 @@ public final class RedisEventLoop: TaskExecutor, @unchecked Sendable {
     private var local: [Work] = []
     private var unflushed: [RedisConnection] = []
     private var connections: [ObjectIdentifier: RedisConnection] = [:]
-    /// Each socket's epoll watch is reported with a token of its own (0 is the wake-up): an
-    /// event left over for a socket closed earlier in the same turn finds no connection.
-    private var watches: [UInt64: RedisConnection] = [:]
-    private var nextToken: UInt64 = 1
     private var lastSweep = ContinuousClock.now
     let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 1)
 
     public init(idleTimeout: Duration = .seconds(300), maxAge: Duration = .seconds(1800)) {
         self.idleTimeout = idleTimeout
         self.maxAge = maxAge
-        epoll = cshim_epoll_create()
-        wake = cshim_eventfd()
-        guard epoll >= 0, wake >= 0, cshim_epoll_watch(epoll, wake, UInt32(POLLIN), 0, 0) == 0 else {
-            fatalError("cannot create the Redis event loop's epoll instance and wake-up eventfd")
+        var ends: [Int32] = [-1, -1]
+        guard pipe(&ends) == 0 else { fatalError("cannot create the Redis event loop's wake pipe") }
+        for end in ends {
+            _ = fcntl(end, F_SETFL, O_NONBLOCK)
+            _ = fcntl(end, F_SETFD, FD_CLOEXEC)
         }
+        wakeRead = ends[0]
+        wakeWrite = ends[1]
         let thread = Thread { [self] in run() }
         thread.name = "redis-loop"
         thread.start()
@@ -94,8 +92,8 @@ public final class RedisEventLoop: TaskExecutor, @unchecked Sendable {
             return queue.count == 1
         }
         if wasEmpty {
-            var one: UInt64 = 1
-            _ = write(wake, &one, 8)
+            var one: UInt8 = 1
+            _ = write(wakeWrite, &one, 1)
         }
     }
 
@@ -116,21 +114,6 @@ public final class RedisEventLoop: TaskExecutor, @unchecked Sendable {
 
     func register(_ connection: RedisConnection) { connections[ObjectIdentifier(connection)] = connection }
     func unregister(_ connection: RedisConnection) { connections[ObjectIdentifier(connection)] = nil }
-
-    /// Watches `fd` for `connection`: under `token` when it has one, else under a new one.
-    /// Nil when epoll refuses (out of memory, or the watch limit).
-    func watch(_ connection: RedisConnection, fd: Int32, events: Int16, token: UInt64?) -> UInt64? {
-        let assigned = token ?? nextToken
-        guard cshim_epoll_watch(epoll, fd, UInt32(UInt16(bitPattern: events)), assigned, token == nil ? 0 : 1) == 0 else { return nil }
-        if token == nil {
-            nextToken += 1
-            watches[assigned] = connection
-        }
-        return assigned
-    }
-
-    /// The watch's socket is closed (which ends the epoll watch): its token reports nothing more.
-    func forgetWatch(_ token: UInt64) { watches[token] = nil }
 
     /// `connection` has bytes queued: written once this turn's jobs have run, together with
     /// what the other jobs of the turn queue on it.
@@ -168,8 +151,8 @@ public final class RedisEventLoop: TaskExecutor, @unchecked Sendable {
 
     private func run() {
         loopThread.store(UInt(bitPattern: Int(bitPattern: pthread_self())), ordering: .relaxed)
-        var tokens = [UInt64](repeating: 0, count: 64)
-        var events = [UInt32](repeating: 0, count: 64)
+        var entries: [pollfd] = []
+        var owners: [RedisConnection] = []
         while true {
             runJobs()
             var now = ContinuousClock.now
@@ -177,25 +160,30 @@ public final class RedisEventLoop: TaskExecutor, @unchecked Sendable {
                 lastSweep = now
                 for connection in Array(connections.values) { connection.loopSweep(now: now, idleTimeout: idleTimeout, maxAge: maxAge) }
             }
-            var wakeAt = lastSweep + .seconds(1)
+            var wake = lastSweep + .seconds(1)
+            entries.removeAll(keepingCapacity: true)
+            owners.removeAll(keepingCapacity: true)
+            entries.append(pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0))
             for connection in Array(connections.values) {
                 connection.loopExpire(now: now)
-                if let deadline = connection.loopNextDeadline { wakeAt = min(wakeAt, deadline) }
-                connection.loopSyncWatch()
+                if let deadline = connection.loopNextDeadline { wake = min(wake, deadline) }
+                if let (fd, events) = connection.loopPollEvents {
+                    entries.append(pollfd(fd: fd, events: events, revents: 0))
+                    owners.append(connection)
+                }
             }
             now = ContinuousClock.now
             // Round up so the wait does not end just before a deadline and spin; jobs still
             // queued (expiries just resumed, or more than one turn's worth) only get a look at the sockets.
-            let millis = !local.isEmpty ? 0 : wakeAt > now ? Int32(clamping: (wakeAt - now).milliseconds + 1) : 0
-            let ready = cshim_epoll_wait(epoll, &tokens, &events, Int32(tokens.count), millis)
+            let millis = !local.isEmpty ? 0 : wake > now ? Int32(clamping: (wake - now).milliseconds + 1) : 0
+            let ready = poll(&entries, nfds_t(entries.count), millis)
             guard ready > 0 else { continue }
-            for index in 0..<Int(ready) {
-                if tokens[index] == 0 {
-                    var count: UInt64 = 0
-                    _ = read(wake, &count, 8)
-                } else if let connection = watches[tokens[index]] {
-                    connection.loopHandle(Int16(truncatingIfNeeded: events[index]))
-                }
+            if entries[0].revents != 0 {
+                var drained = [UInt8](repeating: 0, count: 64)
+                while read(wakeRead, &drained, drained.count) > 0 {}
+            }
+            for index in 1..<entries.count where entries[index].revents != 0 {
+                owners[index - 1].loopHandle(entries[index].revents)
             }
         }
     }
