@@ -12,7 +12,8 @@
 # Goals (issue 13): 1,000 targets: <= 64 threads, <= 2 descriptors per target, RSS <= 120 MiB;
 # 10,000 module targets every 15 s on one core (CPU <= 100 %).
 #   scripts/bench-scale.sh [counts="1000 10000"] [measure_seconds=30]
-#   INFRAPROBE_BIN=path skips the build; INTERVAL=15 (seconds) sets the scrape interval.
+#   INFRAPROBE_BIN=path skips the build; INTERVAL=15 (seconds) sets the scrape interval;
+#   KINDS="module" runs one kind only.
 # Needs root (the network namespace). Bounded: about (counts x 2) x (interval + measure) seconds,
 # at most 2 minutes more per stage when the exporter cannot keep up (the row then says so).
 set -euo pipefail
@@ -54,7 +55,7 @@ echo "$("$INFRAPROBE_BIN" --version); fd limit $(ulimit -Sn) soft (the exporter 
 
 printf '%7s %7s %7s %8s %7s %7s %8s %16s %8s %8s %8s  %s\n' targets kind "CPU %" threads fds fds/tgt "RSS MiB" "answered/due" passed "p50 ms" "p99 ms" "non-200, errors"
 for count in $COUNTS; do
-  for kind in named module; do
+  for kind in ${KINDS:-named module}; do
     config=$work/infraprobe-$count-$kind.yml
     {
       echo "modules:"

@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 
-/// One thread that drives every Redis socket: poll(2) over the connections' non-blocking
+/// One thread that drives every Redis socket: epoll(7) over the connections' non-blocking
 /// sockets, writes their queued pipelines, feeds what arrives to their bounded reply readers
 /// and completes the waiting components' futures, so a Redis probe costs its round trips and
 /// no thread of its own. Connection state is touched on the loop thread alone, as with the
@@ -41,6 +41,13 @@ public final class RedisEventLoop: TaskExecutor, @unchecked Sendable {
     private var local: [Work] = []
     private var unflushed: [RedisConnection] = []
     private var connections: [ObjectIdentifier: RedisConnection] = [:]
+    private let interest = EpollSet()
+    private var watched: [ObjectIdentifier: (fd: Int32, events: Int16)] = [:]
+    private var byDescriptor: [Int32: RedisConnection] = [:]
+    /// Connections whose state a job or an event may have changed since the last wait.
+    private var touched: [RedisConnection] = []
+    /// Connections with a pipeline waiting, whose deadlines bound the wait; idle ones cost nothing.
+    private var busy: [ObjectIdentifier: RedisConnection] = [:]
     private var lastSweep = ContinuousClock.now
     let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 1)
 
@@ -97,6 +104,22 @@ public final class RedisEventLoop: TaskExecutor, @unchecked Sendable {
         }
     }
 
+    /// Runs `job`, a step of `connection`'s, on the loop thread; the loop then updates what it
+    /// waits for on that connection's socket.
+    func execute(touching connection: RedisConnection, _ job: @escaping @Sendable () -> Void) {
+        execute { [self] in
+            job()
+            touched.append(connection)
+        }
+    }
+
+    /// `execute(touching:)`, run at once when called on the loop thread.
+    func onLoop(touching connection: RedisConnection, _ job: @escaping @Sendable () -> Void) {
+        guard isCurrentThread else { return execute(touching: connection, job) }
+        job()
+        touched.append(connection)
+    }
+
     /// Connections the loop holds open (for tests and the self metrics).
     public var openConnections: Int {
         if isCurrentThread { return connections.count }
@@ -113,7 +136,35 @@ public final class RedisEventLoop: TaskExecutor, @unchecked Sendable {
     // MARK: loop thread
 
     func register(_ connection: RedisConnection) { connections[ObjectIdentifier(connection)] = connection }
-    func unregister(_ connection: RedisConnection) { connections[ObjectIdentifier(connection)] = nil }
+
+    func unregister(_ connection: RedisConnection) {
+        connections[ObjectIdentifier(connection)] = nil
+        busy[ObjectIdentifier(connection)] = nil
+        unwatch(connection)
+    }
+
+    /// Before `connection` closes its socket: the number may go to the next socket opened.
+    func unwatch(_ connection: RedisConnection) {
+        guard let registered = watched.removeValue(forKey: ObjectIdentifier(connection)) else { return }
+        if byDescriptor[registered.fd] === connection {
+            byDescriptor[registered.fd] = nil
+            interest.unwatch(registered.fd)
+        }
+    }
+
+    /// Brings the epoll registration and the busy set in line with what `connection` waits for.
+    private func reconcile(_ connection: RedisConnection) {
+        let key = ObjectIdentifier(connection)
+        busy[key] = connection.loopNextDeadline == nil ? nil : connection
+        let wanted = connection.loopPollEvents
+        let registered = watched[key]
+        if let registered, wanted.map({ $0.0 == registered.fd && $0.1 == registered.events }) ?? false { return }
+        if let registered, registered.fd != wanted?.0 { unwatch(connection) }
+        guard let (fd, events) = wanted else { return }
+        interest.watch(fd, events: events)
+        watched[key] = (fd, events)
+        byDescriptor[fd] = connection
+    }
 
     /// `connection` has bytes queued: written once this turn's jobs have run, together with
     /// what the other jobs of the turn queue on it.
@@ -139,7 +190,10 @@ public final class RedisEventLoop: TaskExecutor, @unchecked Sendable {
         }
         let connections = unflushed
         unflushed.removeAll(keepingCapacity: true)
-        for connection in connections { connection.loopFlushQueued() }
+        for connection in connections {
+            connection.loopFlushQueued()
+            touched.append(connection)
+        }
     }
 
     private func run(_ work: Work) {
@@ -151,8 +205,7 @@ public final class RedisEventLoop: TaskExecutor, @unchecked Sendable {
 
     private func run() {
         loopThread.store(UInt(bitPattern: Int(bitPattern: pthread_self())), ordering: .relaxed)
-        var entries: [pollfd] = []
-        var owners: [RedisConnection] = []
+        interest.watch(wakeRead, events: Int16(POLLIN))
         while true {
             runJobs()
             var now = ContinuousClock.now
@@ -160,30 +213,28 @@ public final class RedisEventLoop: TaskExecutor, @unchecked Sendable {
                 lastSweep = now
                 for connection in Array(connections.values) { connection.loopSweep(now: now, idleTimeout: idleTimeout, maxAge: maxAge) }
             }
-            var wake = lastSweep + .seconds(1)
-            entries.removeAll(keepingCapacity: true)
-            owners.removeAll(keepingCapacity: true)
-            entries.append(pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0))
-            for connection in Array(connections.values) {
+            for connection in Array(busy.values) {
                 connection.loopExpire(now: now)
+                touched.append(connection)
+            }
+            for connection in touched { reconcile(connection) }
+            touched.removeAll(keepingCapacity: true)
+            var wake = lastSweep + .seconds(1)
+            for connection in busy.values {
                 if let deadline = connection.loopNextDeadline { wake = min(wake, deadline) }
-                if let (fd, events) = connection.loopPollEvents {
-                    entries.append(pollfd(fd: fd, events: events, revents: 0))
-                    owners.append(connection)
-                }
             }
             now = ContinuousClock.now
             // Round up so the wait does not end just before a deadline and spin; jobs still
             // queued (expiries just resumed, or more than one turn's worth) only get a look at the sockets.
             let millis = !local.isEmpty ? 0 : wake > now ? Int32(clamping: (wake - now).milliseconds + 1) : 0
-            let ready = poll(&entries, nfds_t(entries.count), millis)
-            guard ready > 0 else { continue }
-            if entries[0].revents != 0 {
-                var drained = [UInt8](repeating: 0, count: 64)
-                while read(wakeRead, &drained, drained.count) > 0 {}
-            }
-            for index in 1..<entries.count where entries[index].revents != 0 {
-                owners[index - 1].loopHandle(entries[index].revents)
+            for ready in interest.wait(milliseconds: millis) {
+                if ready.fd == wakeRead {
+                    var drained = [UInt8](repeating: 0, count: 64)
+                    while read(wakeRead, &drained, drained.count) > 0 {}
+                } else if let connection = byDescriptor[ready.fd] {
+                    connection.loopHandle(ready.events)
+                    touched.append(connection)
+                }
             }
         }
     }
