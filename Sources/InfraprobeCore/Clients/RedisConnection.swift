@@ -1,8 +1,8 @@
 import Foundation
 
 /// One Redis connection driven by a `RedisEventLoop`: pipelines from any number of
-/// components are written in the order they are handed in, each as one write, and RESP
-/// answers in order, so each pipeline's replies are the next `count` replies. Replies are
+/// components are written in the order they are handed in, whole (those queued in one turn
+/// of the loop share one write), and RESP answers in order, so each pipeline's replies are the next `count` replies. Replies are
 /// parsed by a bounded `RedisReplyReader`. A pipeline past its deadline gets `timeout`; its
 /// replies, if they still come, are skipped, never given to the next pipeline, and the
 /// connection takes no new work and closes once nobody waits on it.
@@ -39,6 +39,8 @@ public final class RedisConnection: @unchecked Sendable {
     private var candidates: ArraySlice<SocketAddress> = []
     private var outbox: [UInt8] = []
     private var outboxSent = 0
+    /// The loop writes the outbox after this turn's jobs: pipelines queued in one turn share a write.
+    private var flushScheduled = false
     private var exchanges: [Exchange] = []
     private let reader: RedisReplyReader
     private var lastActive = ContinuousClock.now
@@ -55,13 +57,13 @@ public final class RedisConnection: @unchecked Sendable {
     public static func open(to address: RedisAddress, deadline: Deadline, resolver: BlockingExecutor = .shared,
                             loop: RedisEventLoop = .shared, limits: RedisReplyReader.Limits = .standard) -> RedisConnection {
         let connection = RedisConnection(address: address, loop: loop, limits: limits)
-        loop.execute { loop.register(connection) }
+        loop.onLoop { loop.register(connection) }
         if deadline.hasPassed {
-            loop.execute(touching: connection) { connection.loopConnect(.failure(RedisClientError(.timeout, "no time left to connect"))) }
+            loop.onLoop(touching: connection) { connection.loopConnect(.failure(RedisClientError(.timeout, "no time left to connect"))) }
         } else if let numeric = SocketAddress.numeric(address) {
             let start: Result<[SocketAddress], RedisClientError> = numeric.isEmpty
                 ? .failure(RedisClientError(.io, "unix socket path too long")) : .success(numeric)
-            loop.execute(touching: connection) { connection.loopConnect(start) }
+            loop.onLoop(touching: connection) { connection.loopConnect(start) }
         } else if case .tcp(let host, let port) = address {
             Task {
                 let resolved: Result<[SocketAddress], RedisClientError>
@@ -98,19 +100,19 @@ public final class RedisConnection: @unchecked Sendable {
     private func submit(expected: Int, bytes: [UInt8], deadline: Deadline) -> RedisReplyFuture {
         if let failure = shared.current.failure { return .failed(failure) }
         let exchange = Exchange(expected: expected, deadline: deadline.instant, future: RedisReplyFuture())
-        loop.execute(touching: self) { [self] in loopEnqueue(exchange, bytes) }
+        loop.onLoop(touching: self) { [self] in loopEnqueue(exchange, bytes) }
         return exchange.future
     }
 
     /// Takes no new work; closes once the pipelines already sent are answered or abandoned.
     public func retire() {
         shared.withLock { $0.retired = true }
-        loop.execute(touching: self) { [self] in loopCloseIfUnwanted() }
+        loop.onLoop(touching: self) { [self] in loopCloseIfUnwanted() }
     }
 
     public func close() {
         shared.withLock { $0.retired = true }
-        loop.execute(touching: self) { [self] in loopShutdown(RedisClientError(.closed, "connection closed by the client")) }
+        loop.onLoop(touching: self) { [self] in loopShutdown(RedisClientError(.closed, "connection closed by the client")) }
     }
 
     /// A session starts using it: it is not closed for being retired or idle until `release`.
@@ -118,7 +120,7 @@ public final class RedisConnection: @unchecked Sendable {
 
     func release() {
         shared.withLock { $0.holders -= 1 }
-        loop.execute(touching: self) { [self] in loopCloseIfUnwanted() }
+        loop.onLoop(touching: self) { [self] in loopCloseIfUnwanted() }
     }
 
     /// Neither retired nor closed: may be given new pipelines.
@@ -185,6 +187,14 @@ public final class RedisConnection: @unchecked Sendable {
         }
         exchanges.append(exchange)
         outbox.append(contentsOf: bytes)
+        if phase == .open && !bytes.isEmpty && !flushScheduled {
+            flushScheduled = true
+            loop.flushAfterJobs(self)
+        }
+    }
+
+    func loopFlushQueued() {
+        flushScheduled = false
         if phase == .open { loopFlush() }
     }
 
@@ -230,6 +240,7 @@ public final class RedisConnection: @unchecked Sendable {
                     Result { () throws(RedisClientError) in try socket.send(UnsafeRawBufferPointer(rebasing: raw[outboxSent...])) }
                 }
                 let sent = try attempt.get()
+                loop.countWrite()
                 if sent == 0 { return }
                 outboxSent += sent
             }

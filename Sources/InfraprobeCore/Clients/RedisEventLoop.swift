@@ -1,22 +1,45 @@
 import Foundation
+import Synchronization
 
 /// One thread that drives every Redis socket: epoll(7) over the connections' non-blocking
 /// sockets, writes their queued pipelines, feeds what arrives to their bounded reply readers
 /// and completes the waiting components' futures, so a Redis probe costs its round trips and
-/// no thread of its own. Other threads only hand it jobs (`execute`); connection state is
-/// touched on the loop thread alone, as with the curl multi loop of `HTTPClient`.
-public final class RedisEventLoop: @unchecked Sendable {
+/// no thread of its own. Connection state is touched on the loop thread alone, as with the
+/// curl multi loop of `HTTPClient`.
+///
+/// It is also a `TaskExecutor`: the Redis prober's component tasks prefer it, so a component
+/// runs on this thread, queues its pipeline on the connection directly, suspends, and is
+/// resumed here when the reply has been read, with no hand-off to another thread and no wake
+/// write; the pipelines the components of one probe queue in one turn go out as one write.
+/// Nothing that blocks may run here (name resolution, password files, bcrypt stay on
+/// `BlockingExecutor`).
+public final class RedisEventLoop: TaskExecutor, @unchecked Sendable {
     public static let shared = RedisEventLoop()
 
     /// An idle connection is closed after this long, a busy one is not given new work past `maxAge`.
     public let idleTimeout: Duration
     public let maxAge: Duration
 
+    private enum Work: Sendable {
+        case closure(@Sendable () -> Void)
+        case job(UnownedJob)
+    }
+
+    /// Jobs run per turn before the sockets are looked at again, so a task that keeps
+    /// rescheduling itself cannot starve the connections.
+    private static let jobsPerTurn = 1024
+
     private let wakeRead: Int32
     private let wakeWrite: Int32
-    private let inbox = Locked<[@Sendable () -> Void]>([])
+    /// Work handed in from other threads; the first one in an empty inbox writes the wake pipe.
+    private let inbox = Locked<[Work]>([])
+    /// The loop thread's pthread id, set by the loop thread itself before it runs anything.
+    private let loopThread = Atomic<UInt>(0)
+    private let writeCount = Atomic<Int>(0)
 
     // Loop thread only.
+    private var local: [Work] = []
+    private var unflushed: [RedisConnection] = []
     private var connections: [ObjectIdentifier: RedisConnection] = [:]
     private let interest = EpollSet()
     private var watched: [ObjectIdentifier: (fd: Int32, events: Int16)] = [:]
@@ -44,10 +67,35 @@ public final class RedisEventLoop: @unchecked Sendable {
         thread.start()
     }
 
+    /// Whether the caller runs on the loop thread (a task preferring this executor, or the loop itself).
+    public var isCurrentThread: Bool { UInt(bitPattern: Int(bitPattern: pthread_self())) == loopThread.load(ordering: .relaxed) }
+
+    /// How many send(2) calls the loop has made on its connections: for tests.
+    public var writes: Int { writeCount.load(ordering: .relaxed) }
+
+    func countWrite() { writeCount.add(1, ordering: .relaxed) }
+
+    public func enqueue(_ job: consuming ExecutorJob) {
+        hand(.job(UnownedJob(job)))
+    }
+
     /// Runs `job` on the loop thread, after every job handed in before it.
     func execute(_ job: @escaping @Sendable () -> Void) {
+        hand(.closure(job))
+    }
+
+    /// Runs `job` now when called on the loop thread (from a task running there), else hands it in.
+    func onLoop(_ job: @escaping @Sendable () -> Void) {
+        if isCurrentThread { job() } else { hand(.closure(job)) }
+    }
+
+    private func hand(_ work: Work) {
+        if isCurrentThread {
+            local.append(work)
+            return
+        }
         let wasEmpty = inbox.withLock { queue -> Bool in
-            queue.append(job)
+            queue.append(work)
             return queue.count == 1
         }
         if wasEmpty {
@@ -65,8 +113,16 @@ public final class RedisEventLoop: @unchecked Sendable {
         }
     }
 
+    /// `execute(touching:)`, run at once when called on the loop thread.
+    func onLoop(touching connection: RedisConnection, _ job: @escaping @Sendable () -> Void) {
+        guard isCurrentThread else { return execute(touching: connection, job) }
+        job()
+        touched.append(connection)
+    }
+
     /// Connections the loop holds open (for tests and the self metrics).
     public var openConnections: Int {
+        if isCurrentThread { return connections.count }
         let count = Locked(0)
         let done = DispatchSemaphore(value: 0)
         execute { [self] in
@@ -110,10 +166,48 @@ public final class RedisEventLoop: @unchecked Sendable {
         byDescriptor[fd] = connection
     }
 
+    /// `connection` has bytes queued: written once this turn's jobs have run, together with
+    /// what the other jobs of the turn queue on it.
+    func flushAfterJobs(_ connection: RedisConnection) { unflushed.append(connection) }
+
+    private func runJobs() {
+        var ran = 0
+        for work in inbox.withLock({ queue -> [Work] in defer { queue = [] }; return queue }) {
+            run(work)
+            ran += 1
+        }
+        while !local.isEmpty && ran < Self.jobsPerTurn {
+            let batch = local
+            local = []
+            for (index, work) in batch.enumerated() {
+                guard ran < Self.jobsPerTurn else {
+                    local.insert(contentsOf: batch[index...], at: 0)
+                    break
+                }
+                run(work)
+                ran += 1
+            }
+        }
+        let connections = unflushed
+        unflushed.removeAll(keepingCapacity: true)
+        for connection in connections {
+            connection.loopFlushQueued()
+            touched.append(connection)
+        }
+    }
+
+    private func run(_ work: Work) {
+        switch work {
+        case .closure(let body): body()
+        case .job(let job): job.runSynchronously(on: asUnownedTaskExecutor())
+        }
+    }
+
     private func run() {
+        loopThread.store(UInt(bitPattern: Int(bitPattern: pthread_self())), ordering: .relaxed)
         interest.watch(wakeRead, events: Int16(POLLIN))
         while true {
-            for job in inbox.withLock({ queue -> [@Sendable () -> Void] in defer { queue = [] }; return queue }) { job() }
+            runJobs()
             var now = ContinuousClock.now
             if now - lastSweep >= .seconds(1) {
                 lastSweep = now
@@ -130,8 +224,9 @@ public final class RedisEventLoop: @unchecked Sendable {
                 if let deadline = connection.loopNextDeadline { wake = min(wake, deadline) }
             }
             now = ContinuousClock.now
-            // Round up so the wait does not end just before a deadline and spin.
-            let millis = wake > now ? Int32(clamping: (wake - now).milliseconds + 1) : 0
+            // Round up so the wait does not end just before a deadline and spin; jobs still
+            // queued (expiries just resumed, or more than one turn's worth) only get a look at the sockets.
+            let millis = !local.isEmpty ? 0 : wake > now ? Int32(clamping: (wake - now).milliseconds + 1) : 0
             for ready in interest.wait(milliseconds: millis) {
                 if ready.fd == wakeRead {
                     var drained = [UInt8](repeating: 0, count: 64)

@@ -78,7 +78,7 @@ final class RedisSession {
         }
         let connected = ContinuousClock.now
         connectTime = connected - opening.started
-        context.step("connected to \(pool.address) in \(ComponentRunner.formatSeconds(connected - opening.started))")
+        context.step(.connected(pool.address, connected - opening.started))
         guard let setup = opening.setup else { return }
         let replies = try await wait(for: setup, commands: opening.setupCommands, shown: opening.setupShown, started: connected)
         setupTime = ContinuousClock.now - connected

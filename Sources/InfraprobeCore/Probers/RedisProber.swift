@@ -40,6 +40,10 @@ public struct RedisProber: Prober {
         pools = environment.redisPools
     }
 
+    /// Components run on the loop that drives their connections: a pipeline is queued on the
+    /// socket without a hand-off, and those of one probe's components go out in one write.
+    public var executorPreference: (any TaskExecutor)? { pools.loop }
+
     public func checks() -> [ComponentCheck] {
         [
             check("service_running", fresh: true, firstPipeline: Self.serviceRunningPipeline, Self.serviceRunning),

@@ -25,6 +25,7 @@ public enum ComponentRunner {
         let order = executionOrder(enabled: target.components, checks: checks)
         let served = ComponentCadence.served(order: order, checks: checks, every: target.every, cache: cache, now: startedAt)
 
+        let executor = target.prober.executorPreference
         var tasks: [String: Task<ComponentResult, Never>] = [:]
         for name in order {
             guard let check = checks[name] else { continue }
@@ -32,7 +33,7 @@ public enum ComponentRunner {
             let dependencies = check.dependencies.compactMap { dependency in tasks[dependency].map { (dependency, $0) } }
             let context = ComponentContext(component: name, deadline: deadline, target: target.name, probe: scratch)
             let cached = served[name]
-            tasks[name] = Task {
+            tasks[name] = Task(executorPreference: executor) {
                 if var cached {
                     // Its group is fresh, so no dependency runs now; only a gate that finds the
                     // service unreachable in this probe overrides the cached outcome.
@@ -46,7 +47,7 @@ public enum ComponentRunner {
                     progress?.finished(cached)
                     return cached
                 }
-                var result = await runAfterDependencies(check, gate: gate, dependencies: dependencies, context: context)
+                var result = await runAfterDependencies(check, gate: gate, dependencies: dependencies, context: context, executor: executor)
                 result.startOffset = ContinuousClock.now - start - result.duration
                 result.lastRunAt = startedAt + result.startOffset.seconds
                 progress?.finished(result)
@@ -104,7 +105,8 @@ public enum ComponentRunner {
 
     /// A check whose gate or dependency failed is not attempted; otherwise it runs.
     static func runAfterDependencies(_ check: ComponentCheck, gate: Task<ComponentResult, Never>?,
-                                     dependencies: [(String, Task<ComponentResult, Never>)], context: ComponentContext) async -> ComponentResult {
+                                     dependencies: [(String, Task<ComponentResult, Never>)], context: ComponentContext,
+                                     executor: (any TaskExecutor)? = nil) async -> ComponentResult {
         let name = check.name
         if let gate, let failure = await gate.value.failure, failure.reason.meansServiceUnreachable {
             return notAttempted(name, gate: failure)
@@ -115,10 +117,11 @@ public enum ComponentRunner {
                     .dependencyFailed, "not attempted: \(dependency) failed (\(failure.reason.rawValue))", hop: failure.hop))
             }
         }
-        return await runBeforeDeadline(check, context: context)
+        return await runBeforeDeadline(check, context: context, executor: executor)
     }
 
-    static func runBeforeDeadline(_ check: ComponentCheck, context: ComponentContext) async -> ComponentResult {
+    static func runBeforeDeadline(_ check: ComponentCheck, context: ComponentContext,
+                                  executor: (any TaskExecutor)? = nil) async -> ComponentResult {
         let start = ContinuousClock.now
         let deadline = context.deadline
         let budget = deadline.remaining
@@ -135,7 +138,8 @@ public enum ComponentRunner {
                 if let timer { DeadlineTimer.shared.cancel(timer) }
                 continuation.resume(returning: answer)
             }
-            let work = Task {
+            // An unstructured task does not inherit the preference: it is passed on.
+            let work = Task(executorPreference: executor) {
                 do {
                     try await ComponentContext.$current.withValue(context) { try await check.run(context) }
                     finish(nil)

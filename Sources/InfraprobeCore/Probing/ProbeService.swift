@@ -235,7 +235,13 @@ public final class ProbeService: Sendable {
             }
             metrics.probeFinished()
             metrics.recordProbe(prober: target.kind, success: result.success, duration: result.duration)
-            logOutcome(result)
+            if target.prober.executorPreference != nil && result.components.contains(where: { !$0.ok }) {
+                // Failure lines are written to stderr, which can block: not on the prober's loop.
+                let failed = result
+                Task.detached { [self] in logOutcome(failed) }
+            } else {
+                logOutcome(result)
+            }
             let settings = target.redactedSettings
             // Sized outside the lock: it walks every step.
             let bytes = ProbeRecord.estimatedBytes(result: result, settings: settings)
@@ -259,7 +265,8 @@ public final class ProbeService: Sendable {
             }
             shared.complete(record)
         }
-        Task(operation: work)
+        // On the prober's loop (Redis): the components it starts run there without a hand-off.
+        Task(executorPreference: target.prober.executorPreference, operation: work)
         state.inFlight[key] = RunningProbe(shared: shared)
         return shared
     }

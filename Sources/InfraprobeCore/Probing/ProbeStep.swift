@@ -6,6 +6,8 @@ public struct ProbeStep: Sendable, Equatable {
         case note(String)
         case http(HTTPExchangeStep)
         case redis(RedisExchangeStep)
+        /// A connection opened (TCP or unix connect), and how long that took.
+        case connected(RedisAddress, Duration)
     }
 
     public static let maxTextLength = 512
@@ -28,6 +30,7 @@ public struct ProbeStep: Sendable, Equatable {
         case .note(let note): raw = note
         case .http(let exchange): raw = exchange.rendered
         case .redis(let exchange): raw = exchange.rendered
+        case .connected(let address, let elapsed): raw = "connected to \(address) in \(ComponentRunner.formatSeconds(elapsed))"
         }
         return raw.prefix(Self.maxTextLength).escapingControlCharacters
     }
@@ -38,6 +41,8 @@ public struct ProbeStep: Sendable, Equatable {
         case .note(let note): return 48 + note.utf8.count
         case .http(let exchange): return 48 + exchange.estimatedBytes
         case .redis(let exchange): return 48 + exchange.estimatedBytes
+        case .connected(.tcp(let host, _), _): return 72 + host.utf8.count
+        case .connected(.unix(let path), _): return 72 + path.utf8.count
         }
     }
 

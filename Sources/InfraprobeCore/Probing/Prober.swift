@@ -4,6 +4,15 @@ import Foundation
 /// concurrently under one deadline. One conforming type per file in `Probers/`.
 public protocol Prober: Sendable {
     func checks() -> [ComponentCheck]
+    /// Where the probe's component tasks (and its orchestration) run: the event loop that
+    /// drives the prober's sockets, so a component is resumed where its reply was read with no
+    /// hand-off between threads. Nil: the global concurrent executor. Nothing that blocks may
+    /// run on it.
+    var executorPreference: (any TaskExecutor)? { get }
+}
+
+extension Prober {
+    public var executorPreference: (any TaskExecutor)? { nil }
 }
 
 /// One named component check. `dependencies` name checks whose success this one needs
