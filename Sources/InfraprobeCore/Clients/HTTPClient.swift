@@ -1,6 +1,7 @@
 import CCurl
 import CShims
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// TLS settings of an HTTP target (`tls:` in the config).
 public struct HTTPTLSOptions: Sendable, Equatable {
@@ -152,9 +153,7 @@ public final class HTTPClient: @unchecked Sendable {
         wakeFD = cshim_eventfd()
         precondition(wakeFD >= 0, "eventfd: \(String(cString: strerror(errno)))")
         responder = nil
-        let thread = Thread { [self] in self.loop() }
-        thread.name = "curl-multi"
-        thread.start()
+        NativeThread.start(name: "curl-multi") { [self] in self.loop() }
     }
 
     /// Answers every request in-process, without curl or a network: the fuzz harnesses (fuzz/)

@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import Glibc
+import Dispatch
 
 /// One thread that drives every Redis socket: poll(2) over the connections' non-blocking
 /// sockets, writes their queued pipelines, feeds what arrives to their bounded reply readers
@@ -32,9 +34,7 @@ public final class RedisEventLoop: @unchecked Sendable {
         }
         wakeRead = ends[0]
         wakeWrite = ends[1]
-        let thread = Thread { [self] in run() }
-        thread.name = "redis-loop"
-        thread.start()
+        NativeThread.start(name: "redis-loop") { [self] in run() }
     }
 
     /// Runs `job` on the loop thread, after every job handed in before it.
