@@ -34,7 +34,8 @@ let package = Package(
                 "InfraprobeCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")]
         ),
         // API-faithful fakes of Consul, ArangoDB, Tempo, Grafana and the OTel collector: used by the
         // tests and, through `infraprobe-fakes`, by scripts/bench-all.sh. Not part of any product.

@@ -45,6 +45,8 @@ static curl_socket_t cshim_open_socket(void *clientp, curlsocktype purpose, stru
 
 int cshim_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 
+void cshim_set_thread_name(const char *name) { prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0); }
+
 CURLcode cshim_easy_record_socket_errno(CURL *h, int *socket_errno) {
     CURLcode code = curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, cshim_open_socket);
     return code != CURLE_OK ? code : curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, (void *)socket_errno);

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
-import Foundation
+import FoundationEssentials
+import Glibc
 import InfraprobeCore
 import Logging
 
@@ -138,12 +139,12 @@ struct Serve: AsyncParsableCommand {
                 print("\(configFile): OK, \(config.targets.count) target(s)")
                 if let webConfigFile {
                     let web = try WebConfig.load(file: webConfigFile)
-                    web.warnings.forEach { FileHandle.standardError.write(Data("warning: \($0)\n".utf8)) }
+                    web.warnings.forEach { StandardError.write("warning: \($0)\n") }
                     print("\(webConfigFile): OK, \(web.tls == nil ? "plain HTTP" : "TLS"), \(web.basicAuthUsers.count) user(s)")
                 }
                 return
             } catch {
-                FileHandle.standardError.write(Data("\(error)\n".utf8))
+                StandardError.write("\(error)\n")
                 throw ExitCode(1)
             }
         }
@@ -153,7 +154,7 @@ struct Serve: AsyncParsableCommand {
                 settings.webConfig = try WebConfig.load(file: webConfigFile)
                 settings.webConfigFile = webConfigFile
             } catch {
-                FileHandle.standardError.write(Data("invalid --web.config.file: \(error)\n".utf8))
+                StandardError.write("invalid --web.config.file: \(error)\n")
                 throw ExitCode(1)
             }
         }
@@ -232,13 +233,13 @@ struct Check: AsyncParsableCommand {
         do {
             config = try ConfigLoader(environment: environment).load(file: configFile)
         } catch {
-            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            StandardError.write("\(error)\n")
             throw ExitCode(2)
         }
         var selected = config.targets
         if !targets.isEmpty {
             for name in targets where config.target(named: name) == nil {
-                FileHandle.standardError.write(Data("\(configFile): unknown target \"\(name)\"\n".utf8))
+                StandardError.write("\(configFile): unknown target \"\(name)\"\n")
                 throw ExitCode(2)
             }
             selected = config.targets.filter { targets.contains($0.name) }
@@ -256,7 +257,7 @@ struct Check: AsyncParsableCommand {
         // not leave objects behind any more than the exporter does.
         let left = await environment.cleanupLedger.drain(within: .milliseconds(Int64(cleanupWait * 1000)))
         if left > 0 {
-            FileHandle.standardError.write(Data("warning: \(left) removal(s) still pending after --cleanup.wait=\(cleanupWait)s; the exporter's janitor removes them later\n".utf8))
+            StandardError.write("warning: \(left) removal(s) still pending after --cleanup.wait=\(cleanupWait)s; the exporter's janitor removes them later\n")
         }
         if !results.allSatisfy(\.success) { throw ExitCode(1) }
     }

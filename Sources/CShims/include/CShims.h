@@ -29,6 +29,8 @@ int cshim_within_descriptor_reserve(int fd);
 CURLcode cshim_easy_record_socket_errno(CURL *handle, int *socket_errno);
 /// A non-blocking, close-on-exec eventfd (a loop's wake-up signal), or -1 with errno set.
 int cshim_eventfd(void);
+/// Names the calling thread (as ps and /proc show it); the kernel keeps the first 15 bytes.
+void cshim_set_thread_name(const char *name);
 
 // Macros whose casts keep them from importing into Swift.
 extern const unsigned long cshim_CURLAUTH_BASIC;

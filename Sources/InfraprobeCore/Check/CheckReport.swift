@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The report `infraprobe check` prints: per target each component ✅/❌ with latency and
 /// reason, the target's health %, and the overall health %.
@@ -10,8 +11,8 @@ public enum CheckReport {
             out += "\(result.passed)/\(result.components.count) components passed\n"
             for component in result.components {
                 let mark = component.ok ? "✅" : "❌"
-                out += "  \(mark) \(component.component.padding(toLength: 22, withPad: " ", startingAt: 0))"
-                out += String(format: "%8.1f ms", component.duration.seconds * 1000)
+                out += "  \(mark) \(padded(component.component, to: 22))"
+                out += CFormat.string("%8.1f ms", component.duration.seconds * 1000)
                 if let failure = component.failure {
                     out += "  \(failure.reason.rawValue)\(failure.hop.map { " at hop \($0)" } ?? ""): \(failure.message)"
                 }
@@ -25,32 +26,31 @@ public enum CheckReport {
     }
 
     public static func json(_ results: [TargetProbeResult]) -> String {
-        let targets: [[String: Any]] = results.map { result in
+        let targets: [JSONValue] = results.map { result in
             [
-                "target": result.target,
-                "prober": result.prober,
-                "health_ratio": result.healthRatio,
-                "success": result.success,
-                "duration_seconds": result.duration.seconds,
-                "version": result.version ?? NSNull(),
-                "components": result.components.map { component -> [String: Any] in
-                    var entry: [String: Any] = [
-                        "component": component.component,
-                        "up": component.ok,
-                        "duration_seconds": component.duration.seconds,
+                "target": .string(result.target),
+                "prober": .string(result.prober),
+                "health_ratio": .number(result.healthRatio),
+                "success": .bool(result.success),
+                "duration_seconds": .number(result.duration.seconds),
+                "version": result.version.map(JSONValue.string) ?? .null,
+                "components": .array(result.components.map { component -> JSONValue in
+                    var entry: [String: JSONValue] = [
+                        "component": .string(component.component),
+                        "up": .bool(component.ok),
+                        "duration_seconds": .number(component.duration.seconds),
                     ]
                     if let failure = component.failure {
-                        entry["reason"] = failure.reason.rawValue
-                        entry["message"] = failure.message
-                        if let hop = failure.hop { entry["hop"] = hop }
+                        entry["reason"] = .string(failure.reason.rawValue)
+                        entry["message"] = .string(failure.message)
+                        if let hop = failure.hop { entry["hop"] = .string(hop) }
                     }
-                    return entry
-                },
+                    return .object(entry)
+                }),
             ]
         }
-        let document: [String: Any] = ["overall_health_ratio": overallRatio(results), "targets": targets]
-        let data = (try? JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])) ?? Data()
-        return String(decoding: data, as: UTF8.self) + "\n"
+        let document: JSONValue = ["overall_health_ratio": .number(overallRatio(results)), "targets": .array(targets)]
+        return document.prettyPrinted + "\n"
     }
 
     public static func overallRatio(_ results: [TargetProbeResult]) -> Double {
@@ -58,5 +58,10 @@ public enum CheckReport {
         return components == 0 ? 0 : Double(results.reduce(0) { $0 + $1.passed }) / Double(components)
     }
 
-    static func percent(_ ratio: Double) -> String { String(format: "%.1f%%", ratio * 100) }
+    /// `text` cut or space-padded to `width` characters.
+    static func padded(_ text: String, to width: Int) -> String {
+        text.count >= width ? String(text.prefix(width)) : text + String(repeating: " ", count: width - text.count)
+    }
+
+    static func percent(_ ratio: Double) -> String { CFormat.string("%.1f%%", ratio * 100) }
 }

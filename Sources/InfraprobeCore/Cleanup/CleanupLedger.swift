@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 
 /// Removals that did not finish by a probe's deadline, retried in the background so cleanup

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 
 /// Sweeps infraprobe's own leftovers from the configured targets whose prober can find them

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A prober whose service can hold objects that probes left behind (an exporter killed
 /// mid-probe, a service that hung before the delete). The janitor calls it at startup and

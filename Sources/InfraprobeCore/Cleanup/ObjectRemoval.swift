@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// How to remove one object a probe created: one attempt under the deadline given, true once
 /// the object is gone.

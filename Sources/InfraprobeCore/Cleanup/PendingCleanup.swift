@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// One removal a probe could not finish in its own time (the service hung, or the deadline
 /// came first): the ledger retries it in the background.

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The token that makes one probe's objects unique, and proves their age: 7 base36 digits of
 /// the creation time (unix seconds, zero-padded, enough until the year 4453) and 6 random

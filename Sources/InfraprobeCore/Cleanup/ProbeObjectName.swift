@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A name a prober gave an object, read back: `<prefix><sep><instance…><sep><nonce><sep><rest>`,
 /// e.g. ArangoDB's `infraprobe_host_42_<nonce>_collection_operations`. A sweeper touches an

@@ -1,6 +1,7 @@
 import CCurl
 import CShims
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// TLS settings of an HTTP target (`tls:` in the config).
 public struct HTTPTLSOptions: Sendable, Equatable {
@@ -136,7 +137,8 @@ public final class HTTPClient: @unchecked Sendable {
 
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
 
-    private var multi: UnsafeMutableRawPointer  // loop thread only once the loop runs
+    /// Made by the loop thread before its first turn (by init for a responder); loop thread only.
+    private var multi: UnsafeMutableRawPointer!
     private let idleConnectionTimeout: Duration
     private let wakeFD: Int32
     private let pending = Locked<[Transfer]>([])
@@ -144,17 +146,28 @@ public final class HTTPClient: @unchecked Sendable {
     private let nextID = Locked<UInt64>(0)
     private var active: [UInt64: (easy: UnsafeMutableRawPointer, transfer: Transfer)] = [:]  // loop thread only
     private let responder: Responder?
+    /// The loop thread, curl's global init and the multi handle wait for the first request: an
+    /// exporter probing only Redis never pays for them (curl_global_init alone sets up TLS).
+    private let loopStarted = Locked(false)
 
     public init(idleConnectionTimeout: Duration = defaultIdleConnectionTimeout) {
-        _ = Self.globalInit
         self.idleConnectionTimeout = idleConnectionTimeout
-        multi = Self.makeMulti()
         wakeFD = cshim_eventfd()
         precondition(wakeFD >= 0, "eventfd: \(String(cString: strerror(errno)))")
         responder = nil
-        let thread = Thread { [self] in self.loop() }
-        thread.name = "curl-multi"
-        thread.start()
+    }
+
+    private func startLoopOnce() {
+        let first = loopStarted.withLock { started -> Bool in
+            defer { started = true }
+            return !started
+        }
+        guard first else { return }
+        NativeThread.start(name: "curl-multi") { [self] in
+            _ = Self.globalInit
+            multi = Self.makeMulti()
+            loop()
+        }
     }
 
     /// Answers every request in-process, without curl or a network: the fuzz harnesses (fuzz/)
@@ -183,6 +196,7 @@ public final class HTTPClient: @unchecked Sendable {
     /// Sends a request and waits for its answer, a transport failure, or its deadline.
     public func send(_ request: HTTPClientRequest) async -> HTTPClientResult {
         if let responder { return Self.streamed(await responder(request), through: request) }
+        startLoopOnce()
         let id = nextID.withLock { value -> UInt64 in value += 1; return value }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<HTTPClientResult, Never>) in

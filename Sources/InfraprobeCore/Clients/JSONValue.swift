@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A parsed JSON document as a Sendable Swift value. Accessors are lenient about the forms
 /// services use for the same thing (int64 as a string in OTLP/jsonpb, booleans as 0/1).

@@ -1,5 +1,6 @@
 import CShims
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The socket calls the Redis event loop makes, with errno turned into `RedisClientError`s.
 /// Every call returns at once: the loop waits for readiness with poll(2), never in a call.
@@ -16,7 +17,7 @@ struct NonBlockingSocket {
         // The last descriptors below the limit stay free for what must not fail for want of one
         // (libdispatch's worker monitor aborts the process when it cannot open /proc files).
         guard cshim_within_descriptor_reserve(fd) == 0 else {
-            Foundation.close(fd)
+            Glibc.close(fd)
             errno = EMFILE
             throw error("socket")
         }
@@ -26,7 +27,7 @@ struct NonBlockingSocket {
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
             setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, socklen_t(MemoryLayout<Int32>.size))
         }
-        let status = address.withSockaddr { Foundation.connect(fd, $0, $1) }
+        let status = address.withSockaddr { Glibc.connect(fd, $0, $1) }
         if status == 0 { return (socket, .connected) }
         if errno == EINPROGRESS || errno == EINTR { return (socket, .inProgress) }
         let failure = error("connect")
@@ -49,7 +50,7 @@ struct NonBlockingSocket {
     func send(_ bytes: UnsafeRawBufferPointer) throws(RedisClientError) -> Int {
         guard let base = bytes.baseAddress, !bytes.isEmpty else { return 0 }
         while true {
-            let sent = Foundation.send(fd, base, bytes.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
+            let sent = Glibc.send(fd, base, bytes.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
             if sent >= 0 { return sent }
             if errno == EINTR { continue }
             if errno == EAGAIN || errno == EWOULDBLOCK { return 0 }
@@ -70,7 +71,7 @@ struct NonBlockingSocket {
         }
     }
 
-    func close() { _ = Foundation.close(fd) }
+    func close() { _ = Glibc.close(fd) }
 
     private static func error(_ call: String) -> RedisClientError {
         let code = errno

@@ -5,7 +5,7 @@ public enum RedisAddress: Sendable, Hashable, CustomStringConvertible {
 
     public init?(_ text: String) {
         if text.hasPrefix("unix:") {
-            let path = String(text.dropFirst(5)).replacingOccurrences(of: "//", with: "/")
+            let path = String(text.dropFirst(5)).replacingEvery("//", with: "/")
             guard path.hasPrefix("/") else { return nil }
             self = .unix(path: path)
             return

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// One Redis connection driven by a `RedisEventLoop`: pipelines from any number of
 /// components are written in the order they are handed in, whole (those queued in one turn

@@ -1,4 +1,6 @@
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Glibc
 import Synchronization
 
 /// One thread that drives every Redis socket: epoll(7) over the connections' non-blocking
@@ -62,9 +64,7 @@ public final class RedisEventLoop: TaskExecutor, @unchecked Sendable {
         }
         wakeRead = ends[0]
         wakeWrite = ends[1]
-        let thread = Thread { [self] in run() }
-        thread.name = "redis-loop"
-        thread.start()
+        NativeThread.start(name: "redis-loop") { [self] in run() }
     }
 
     /// Whether the caller runs on the loop thread (a task preferring this executor, or the loop itself).

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A connection being opened and set up (AUTH, SELECT): the setup pipeline is queued before
 /// anything else can be, so every pipeline sent on the connection runs logged in.

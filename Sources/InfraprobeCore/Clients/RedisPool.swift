@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The shared connection to one Redis server with one login: every component of every
 /// probe of that address (named target or module target) sends its pipelines on it, so at

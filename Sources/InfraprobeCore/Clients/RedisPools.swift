@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The runtime's Redis pools, one per address and login, handed out to named and module
 /// targets alike. Bounded: at most `capacity` pools (the least recently used go first), and

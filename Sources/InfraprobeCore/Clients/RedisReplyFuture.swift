@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Dispatch
 
 /// The replies to one pipeline, filled in by the event loop: awaited by a component, or
 /// waited for by a plain thread (test helpers). Completes exactly once.

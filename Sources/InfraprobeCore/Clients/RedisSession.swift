@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A component's conversation with Redis: the pool's shared connection (or, for
 /// `service_running`, a fresh one), every pipeline bounded by the probe deadline, logged as a

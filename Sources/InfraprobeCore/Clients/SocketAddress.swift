@@ -1,5 +1,6 @@
 import CShims
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A resolved address to connect a stream socket to (IPv4, IPv6 or a unix path), as the bytes
 /// `connect(2)` takes.

@@ -14,7 +14,7 @@ public enum ExpositionFormat: Sendable, Equatable {
     public static func negotiate(accept: String?) -> ExpositionFormat {
         guard let accept else { return .text004 }
         for part in accept.split(separator: ",") {
-            let fields = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+            let fields = part.split(separator: ";").map { $0.trimmingWhitespace() }
             guard fields.first == "application/openmetrics-text" else { continue }
             let quality = fields.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
             if quality > 0 { return .openMetrics100 }
@@ -240,4 +240,5 @@ public enum ExpositionWriter {
     }
 }
 
-import Foundation
+import FoundationEssentials
+import Glibc

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The exporter's own metrics (served on `/metrics`, never mixed with probe results).
 public final class SelfMetrics: Sendable {
@@ -205,7 +206,7 @@ enum ProcessMetrics {
     private static func bootTime() -> Double? {
         guard let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8) else { return nil }
         for line in stat.split(separator: "\n") where line.hasPrefix("btime ") {
-            return Double(line.dropFirst(6).trimmingCharacters(in: .whitespaces))
+            return Double(line.dropFirst(6).trimmingWhitespace())
         }
         return nil
     }

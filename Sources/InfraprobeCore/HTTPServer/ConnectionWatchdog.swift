@@ -1,5 +1,6 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Closes connections that keep the server waiting on their client for too long in total:
 /// request headers or a body trickled a byte at a time, an idle keep-alive, a response the

@@ -23,4 +23,5 @@ enum Gzip {
     }
 }
 
-import Foundation
+import FoundationEssentials
+import Glibc

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// An HTTP request as the rest of the code sees it: no C pointers.
 public struct HTTPRequest: Sendable {

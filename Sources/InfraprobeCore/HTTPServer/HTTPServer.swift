@@ -1,6 +1,7 @@
 import CMicroHTTPD
 import CShims
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Settings of the HTTP listener.
 public struct HTTPServerOptions: Sendable {
@@ -77,7 +78,7 @@ public final class HTTPServer: @unchecked Sendable {
     private var tls: TLSMaterial?
     /// Daemons replaced by `replaceTLS`, finishing their connections; stopped once they have none.
     private let retired = Locked<[(daemon: OpaquePointer, strings: [UnsafeMutablePointer<CChar>])]>([])
-    private let daemonLock = NSLock()
+    private let daemonLock = PthreadLock()
     private let inFlight = Locked<[ObjectIdentifier: Task<Void, Never>]>([:])
     /// Responses resumed but not yet completed (still being written to their client).
     fileprivate let responding = Locked(0)
@@ -150,7 +151,7 @@ public final class HTTPServer: @unchecked Sendable {
 
     /// Stops retired daemons once their last connection is gone, polling off MHD's threads.
     private func reapRetired() {
-        Thread.detachNewThread { [retired, stopping] in
+        NativeThread.start(name: "infraprobe-http-reap") { [retired, stopping] in
             while !stopping.current {
                 let done = retired.withLock { list -> Bool in
                     list.removeAll { entry in
@@ -288,12 +289,10 @@ public final class HTTPServer: @unchecked Sendable {
     /// `stop()` on a thread of its own, so an async caller does not block a pool thread.
     public func stopOffPool() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let thread = Thread { [self] in
+            NativeThread.start(name: "infraprobe-http-stop") { [self] in
                 stop()
                 continuation.resume()
             }
-            thread.name = "infraprobe-http-stop"
-            thread.start()
         }
     }
 

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Finds what ArangoDB probes left behind (an exporter killed mid-probe, a server that hung
 /// before the drop): databases among those the probe user can see (`/_api/database/user`, which

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Functional test of ArangoDB over its HTTP API: every write component works on objects of
 /// its own named `infraprobe_<instance>_<nonce>_<component>` (ArangoDB names allow no `/`),
@@ -40,10 +41,19 @@ public struct ArangoDBProber: Prober {
     static func arangoAuth(_ auth: HTTPAuth) -> HTTPAuth {
         guard case .bearer(let token) = auth else { return auth }
         let parts = token.value.split(separator: ".", omittingEmptySubsequences: false)
-        let base64URL = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-_="))
         let isJWT = parts.count == 3 && token.value.hasPrefix("eyJ")
-            && parts.allSatisfy { !$0.isEmpty && $0.unicodeScalars.allSatisfy(base64URL.contains) }
+            && parts.allSatisfy { !$0.isEmpty && $0.utf8.allSatisfy(Self.isBase64URL) }
         return isJWT ? auth : .basic(username: "", password: token)
+    }
+
+    static func isBase64URL(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "="):
+            return true
+        default:
+            return false
+        }
     }
 
     public func checks() -> [ComponentCheck] {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What probes can leave in Consul when their exporter dies mid-probe: KV keys under the
 /// prefix, short-lived registration services, and the probe services of exporters that are

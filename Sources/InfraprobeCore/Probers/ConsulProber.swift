@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Functional test of a Consul agent through its HTTP API: leader, raft/autopilot health, a
 /// KV round trip, a service registration seen in the catalog and removed, and a long-lived
@@ -19,7 +20,7 @@ public struct ConsulProber: Prober {
 
     /// The service name every probe registers under (IDs are unique per exporter or probe).
     static let serviceName = "infraprobe"
-    static let keyCharacters = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789,_./-")
+    static let keyCharacters = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789,_./-".unicodeScalars)
     /// Consul's answer to every read that needs the raft leader while there is none.
     static let noLeaderText = "No cluster leader"
     /// A client agent's answer to every server RPC while it has not joined any server (structs.ErrNoServers).
@@ -81,7 +82,7 @@ public struct ConsulProber: Prober {
     }
 
     /// Consul IDs cannot carry `/` in URL paths, so the prefix's `/` become dashes.
-    var idPrefix: String { keyPrefix.replacingOccurrences(of: "/", with: "-") }
+    var idPrefix: String { keyPrefix.replacingEvery("/", with: "-") }
 
     /// The short-lived service of one `service_registration` run.
     func registrationID(_ context: ComponentContext) -> String { "\(idPrefix)-\(context.instanceID)-\(context.nonce)-registration" }
@@ -97,7 +98,7 @@ public struct ConsulProber: Prober {
 
     /// `"text"` as a bexpr string literal.
     static func quoted(_ text: String) -> String {
-        "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        "\"" + text.replacingEvery("\\", with: "\\\\").replacingEvery("\"", with: "\\\"") + "\""
     }
 
     // MARK: components
@@ -300,7 +301,7 @@ public struct ConsulProber: Prober {
 
     /// The unix time in an output this prober wrote (`infraprobe <nonce> at <seconds>`).
     static func outputTime(_ output: String) -> Int? {
-        guard output.hasPrefix("infraprobe "), let at = output.range(of: " at ", options: .backwards),
+        guard output.hasPrefix("infraprobe "), let at = output.lastRange(of: " at "),
               let seconds = Int(output[at.upperBound...]), seconds > 0 else { return nil }
         return seconds
     }
@@ -352,7 +353,7 @@ public struct ConsulProber: Prober {
 
     /// What a 500 from Consul means.
     func failure(_ response: HTTPClientResponse, _ method: String, _ path: String, expected: Set<Int>) -> ProbeFailure {
-        let text = response.text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = response.text.trimmingWhitespaceAndNewlines()
         let shown = HTTPEndpoint.pathOnly(endpoint.resolve(path))
         if text.contains(Self.noLeaderText) { return ProbeFailure(.notReady, "\(method) \(shown): no cluster leader") }
         if text.contains(Self.noServersText) { return ProbeFailure(.notReady, "\(method) \(shown): the agent knows no Consul servers (not joined)") }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Functional test of Grafana: health with its database, every datasource's own health
 /// check, dashboards findable (or the configured UIDs resolving), and the login page.

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// One HTTP endpoint of a service as a prober talks to it: base URL, credentials, TLS, and
 /// the shared client. Every request is bounded by the component's deadline, recorded as a
@@ -171,25 +172,23 @@ public struct HTTPEndpoint: Sendable {
     }
 
     static func redactedURL(_ url: String) -> String {
-        guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@"),
+        guard let scheme = url.firstRange(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@"),
               !url[scheme.upperBound..<at].contains("/") else { return url }
         return url[..<scheme.upperBound] + "<secret>@" + url[url.index(after: at)...]
     }
 
     static func pathOnly(_ url: String) -> String {
-        guard let scheme = url.range(of: "://"), let slash = url[scheme.upperBound...].firstIndex(of: "/") else { return url }
+        guard let scheme = url.firstRange(of: "://"), let slash = url[scheme.upperBound...].firstIndex(of: "/") else { return url }
         return String(url[slash...])
     }
 }
 
 /// Percent-encodes one path segment or query value.
 func urlEncode(_ text: String) -> String {
-    var allowed = CharacterSet.alphanumerics
-    allowed.insert(charactersIn: "-._~")
-    return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+    PercentEncoding.encode(text)
 }
 
 /// Random lowercase hex of `bytes` bytes (trace and span ids).
 func randomHex(bytes: Int) -> String {
-    (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+    HexString.lowercase((0..<bytes).map { _ in UInt8.random(in: 0...255) })
 }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// OTLP/JSON payloads and the receiver's answer (service-apis.md §6.2, Appendix A).
 enum OTLP {

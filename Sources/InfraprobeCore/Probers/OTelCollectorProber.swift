@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Functional test of an OpenTelemetry Collector: the health_check extension, one span and
 /// one gauge point through the OTLP/HTTP receiver (accepted without rejections), and the
@@ -58,7 +59,7 @@ public struct OTelCollectorProber: Prober {
         default: break
         }
         if let healthyBody {
-            guard response.text.trimmingCharacters(in: .whitespacesAndNewlines) == healthyBody else {
+            guard response.text.trimmingWhitespaceAndNewlines() == healthyBody else {
                 throw ProbeFailure(.unexpectedResponse, "health_check body is not the configured healthy body")
             }
             return
@@ -121,7 +122,7 @@ public struct OTelCollectorProber: Prober {
         var rest = Substring(exposed.dropFirst(name.count))
         // v0.130 wrote `…__spans__total`: the annotation's closing `__` doubles as the separator.
         if rest.hasSuffix("__total") { rest = rest.dropLast("total".count) } else if rest.hasSuffix("_total") { rest = rest.dropLast("_total".count) }
-        if rest.hasSuffix("__"), let open = rest.dropLast(2).range(of: "__", options: .backwards) {
+        if rest.hasSuffix("__"), let open = rest.dropLast(2).lastRange(of: "__") {
             let annotation = rest[open.upperBound..<rest.index(rest.endIndex, offsetBy: -2)]
             if !annotation.isEmpty, annotation.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
                 rest = rest[..<open.lowerBound]

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Integration probes: each component follows one piece of data across services, through the
 /// targets this one names (their URLs and credentials are reused), and records every hop.

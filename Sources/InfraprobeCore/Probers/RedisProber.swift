@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Functional test of a Redis server: each component exercises one feature the way an
 /// application does, on keys of its own that carry a TTL and are deleted before returning.
@@ -236,9 +237,9 @@ public struct RedisProber: Prober {
             return
         }
         let ratio = used / max
-        context.step(String(format: "used/max = %.0f/%.0f = %.3f (limit %.2f)", used, max, ratio, probe.maxMemoryRatio))
+        context.step(CFormat.string("used/max = %.0f/%.0f = %.3f (limit %.2f)", used, max, ratio, probe.maxMemoryRatio))
         if ratio > probe.maxMemoryRatio {
-            let percent = String(format: "memory use %.1f%% of maxmemory is above %.0f%%", ratio * 100, probe.maxMemoryRatio * 100)
+            let percent = CFormat.string("memory use %.1f%% of maxmemory is above %.0f%%", ratio * 100, probe.maxMemoryRatio * 100)
             throw ProbeFailure(.resourceExhausted, "\(percent) (policy \(info["maxmemory_policy"] ?? "?"))")
         }
     }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Functional test of Grafana Tempo: readiness, one span pushed over OTLP/HTTP with a fresh
 /// trace id, that trace fetched by id (API v2, falling back to v1) and found by a tag search,
@@ -61,7 +62,7 @@ public struct TempoProber: Prober {
         guard ready.status == 200 else {
             throw ProbeFailure(.notReady, "/ready: " + HTTPEndpoint.snippet(ready.body, limit: 120))
         }
-        guard ready.text.trimmingCharacters(in: .whitespacesAndNewlines) == "ready" else {
+        guard ready.text.trimmingWhitespaceAndNewlines() == "ready" else {
             throw ProbeFailure(.unexpectedResponse, "/ready answered 200 without \"ready\"")
         }
         if let (_, build) = try? await api.json("GET", "/api/status/buildinfo", context: context), let version = build["version"]?.string {
@@ -125,7 +126,7 @@ public struct TempoProber: Prober {
                 for span in scope["spans"]?.array ?? [] {
                     guard let id = span["traceId"]?.string else { continue }
                     if id.lowercased() == traceID { return true }
-                    if let bytes = Data(base64Encoded: id), bytes.map({ String(format: "%02x", $0) }).joined() == traceID { return true }
+                    if let bytes = Data(base64Encoded: id), HexString.lowercase(bytes) == traceID { return true }
                     throw ProbeFailure(.unexpectedResponse, "trace-by-id returned a span of another trace (\(id))")
                 }
             }
@@ -137,7 +138,7 @@ public struct TempoProber: Prober {
     /// `404 page not found` means there is no query API at this URL (wrong port, path or
     /// `http_api_prefix`), which polling would only turn into a misleading timeout.
     static func checkTraceNotFound(_ response: HTTPClientResponse) throws {
-        let body = response.text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let body = response.text.trimmingWhitespaceAndNewlines()
         if body == "404 page not found" {
             throw ProbeFailure(.httpStatus, "GET /api/traces answered 404 page not found: no Tempo query API at this url (check the port and http_api_prefix)")
         }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The probe traces a Tempo target pushed on earlier probes, so `trace_search` can look for one
 /// old enough to be searchable. Tempo's search walks cut blocks only: a trace appears 5–10 s

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What a running component check can see and record: its deadline, a step log for
 /// debug output, the service facts it measured, and values shared with dependent checks.

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Runs one target's component checks concurrently under one deadline (DESIGN §4).
 /// A check that has not finished at the deadline is reported as `timeout`; a check whose

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The instant by which a probe must have answered.
 public struct Deadline: Sendable, Comparable {
@@ -58,6 +59,6 @@ extension Duration {
 
     public var timeval: timeval {
         let (s, atto) = components
-        return Foundation.timeval(tv_sec: Int(s), tv_usec: Int(atto / 1_000_000_000_000))
+        return Glibc.timeval(tv_sec: Int(s), tv_usec: Int(atto / 1_000_000_000_000))
     }
 }

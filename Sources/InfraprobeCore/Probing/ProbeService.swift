@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 
 /// One probe that ran, kept for the landing page and `/logs?id=N`.

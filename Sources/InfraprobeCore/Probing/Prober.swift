@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A service kind's functional test: a set of component checks the runner executes
 /// concurrently under one deadline. One conforming type per file in `Probers/`.

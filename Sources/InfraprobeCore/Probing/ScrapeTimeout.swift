@@ -15,7 +15,7 @@ public enum ScrapeTimeout {
     /// nil when the header is absent; throws when it is present but not a usable timeout.
     public static func parse(header: String?) throws(Invalid) -> Duration? {
         guard let header else { return nil }
-        let text = header.trimmingCharacters(in: .whitespaces)
+        let text = header.trimmingWhitespace()
         // Decimal only: Double("0x10") would read hex.
         guard text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || "+-.eE".utf8.contains($0) }),
               let seconds = Double(text), seconds.isFinite, seconds > 0, seconds <= maximumSeconds else {
@@ -25,4 +25,5 @@ public enum ScrapeTimeout {
     }
 }
 
-import Foundation
+import FoundationEssentials
+import Glibc

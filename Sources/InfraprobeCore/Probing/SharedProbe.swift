@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// One probe of a target that several scrapes wait on. The probe runs to its own deadline (the
 /// target's `timeout`); each scrape is answered at its own deadline from the components finished

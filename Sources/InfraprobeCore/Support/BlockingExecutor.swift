@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Runs blocking C calls (getaddrinfo for Redis host names, bcrypt) on dedicated threads so
 /// they never stall Swift's cooperative pool. Threads are reused while work keeps coming and
@@ -19,7 +19,7 @@ public final class BlockingExecutor: @unchecked Sendable {
     public let maxThreads: Int
     public let maxQueued: Int
     private let idleTimeout: TimeInterval
-    private let condition = NSCondition()
+    private let condition = PthreadCondition()
     private var jobs: [UInt64: Job] = [:]
     /// Job ids in submission order; ids of jobs already taken or refused are skipped.
     private var order: [UInt64] = []
@@ -98,10 +98,7 @@ public final class BlockingExecutor: @unchecked Sendable {
             threadCount += 1
             enqueue(Job(deadline: deadline, start: start, refuse: refuse, timer: nil))
             condition.unlock()
-            let thread = Thread { [self] in workerLoop() }
-            thread.name = "infraprobe-blocking"
-            thread.stackSize = 512 * 1024
-            thread.start()
+            NativeThread.start(name: "infraprobe-blocking", stackSize: 512 * 1024) { [self] in workerLoop() }
             return
         }
         guard let deadline else {
@@ -178,7 +175,7 @@ public final class BlockingExecutor: @unchecked Sendable {
                 continue
             }
             idleThreads += 1
-            let signalled = condition.wait(until: Date(timeIntervalSinceNow: idleTimeout))
+            let signalled = condition.wait(timeout: .seconds(idleTimeout))
             idleThreads -= 1
             if !signalled && jobs.isEmpty {
                 threadCount -= 1

@@ -1,5 +1,3 @@
-import Foundation
-
 /// Runs an action at an instant unless cancelled first. One thread serves every pending
 /// deadline, and a cancelled entry is freed at once: `Task.sleep` on Linux keeps each
 /// cancelled sleeper's memory until its original deadline, which under load piles up
@@ -7,7 +5,7 @@ import Foundation
 public final class DeadlineTimer: @unchecked Sendable {
     public static let shared = DeadlineTimer()
 
-    private let condition = NSCondition()
+    private let condition = PthreadCondition()
     private var entries: [UInt64: (instant: ContinuousClock.Instant, action: @Sendable () -> Void)] = [:]
     private var nextID: UInt64 = 0
     private var started = false
@@ -24,9 +22,7 @@ public final class DeadlineTimer: @unchecked Sendable {
         entries[nextID] = (instant, action)
         if !started {
             started = true
-            let thread = Thread { [self] in run() }
-            thread.name = "infraprobe-deadlines"
-            thread.start()
+            NativeThread.start(name: "infraprobe-deadlines") { [self] in run() }
         }
         // Most deadlines fall after the one the thread already waits for: no need to wake it.
         if wakeAt.map({ instant < $0 }) ?? true { condition.signal() }
@@ -55,7 +51,7 @@ public final class DeadlineTimer: @unchecked Sendable {
                 condition.lock()
             } else {
                 wakeAt = next.instant
-                _ = condition.wait(until: Date(timeIntervalSinceNow: (next.instant - now).seconds))
+                condition.wait(timeout: next.instant - now)
             }
         }
     }

@@ -1,8 +1,6 @@
-import Foundation
-
-/// A value guarded by an NSLock. Not `Synchronization.Mutex`: TSan on Linux reports false races on it.
+/// A value guarded by a pthread mutex. Not `Synchronization.Mutex`: TSan on Linux reports false races on it.
 public final class Locked<Value>: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = PthreadLock()
     private var value: Value
 
     public init(_ value: Value) { self.value = value }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 
 /// Log line formats of `--log.format`, as Prometheus exporters write them.
@@ -27,7 +28,7 @@ public struct ExporterLogHandler: LogHandler {
     public func log(event: LogEvent) {
         let merged = metadata.merging(event.metadata ?? [:]) { $1 }
         var fields: [(String, String)] = [
-            ("time", ISO8601DateFormatter().string(from: Date())),
+            ("time", ISO8601Timestamp.string(fromUnixSeconds: Date().timeIntervalSince1970)),
             ("level", event.level.rawValue),
             ("logger", label),
             ("msg", event.message.description),
@@ -40,7 +41,7 @@ public struct ExporterLogHandler: LogHandler {
         case .logfmt:
             line = fields.map { "\($0.0)=\(Self.logfmtValue($0.1))" }.joined(separator: " ")
         }
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        StandardError.write(line + "\n")
     }
 
     static func jsonString(_ text: String) -> String {
@@ -53,7 +54,7 @@ public struct ExporterLogHandler: LogHandler {
     static func logfmtValue(_ text: String) -> String {
         guard text.isEmpty || text.unicodeScalars.contains(where: { $0 == " " || $0 == "=" || $0 == "\"" || $0.isControlCharacter })
         else { return text }
-        return "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        return "\"" + text.replacingEvery("\\", with: "\\\\").replacingEvery("\"", with: "\\\"")
             .escapingControlCharacters + "\""
     }
 }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The process's open-file limit. Every connection to the exporter and every probe takes a
 /// descriptor; the soft limit is often 1024 while the hard one is far higher, so the server

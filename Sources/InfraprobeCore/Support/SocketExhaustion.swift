@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// An errno of socket()/accept()/open() that says the process or the system ran out of
 /// descriptors or memory: the failure is reported as `resource_exhausted`, never blamed on the

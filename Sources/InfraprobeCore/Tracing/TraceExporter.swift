@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 
 /// Exports probe traces over OTLP/HTTP (JSON to `<endpoint>/v1/traces`) without ever making a

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Plain-text account of one probe: each component's steps and result, the metrics it
 /// produced and the target's settings (secrets redacted). Served for `debug=true` and `/logs`.
@@ -8,15 +9,15 @@ public enum DebugReport {
         var out = "Probe #\(record.id) of target \"\(result.target)\" (prober \(result.prober)"
         if let module = record.module { out += ", module \(module)" }
         out += ")\n"
-        out += "Started at \(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: result.startedAt))), "
-        out += String(format: "took %.3fs, %d/%d components passed\n", result.duration.seconds, result.passed, result.components.count)
+        out += "Started at \(ISO8601Timestamp.string(fromUnixSeconds: result.startedAt)), "
+        out += CFormat.string("took %.3fs, %ld/%ld components passed\n", result.duration.seconds, result.passed, result.components.count)
         if let traceID = result.traceID { out += "Trace \(traceID)\n" }
         if result.reused { out += "Reused: an earlier probe served again within the target's min_interval\n" }
         for component in result.components {
             let status = component.ok ? "PASS" : "FAIL"
-            out += "\n== \(component.component): \(status) in \(String(format: "%.3fs", component.duration.seconds))"
+            out += "\n== \(component.component): \(status) in \(CFormat.string("%.3fs", component.duration.seconds))"
             if component.servedFromCache {
-                out += String(format: " (last result, ran %.0fs before this probe)", max(0, result.startedAt - component.lastRunAt))
+                out += CFormat.string(" (last result, ran %.0fs before this probe)", max(0, result.startedAt - component.lastRunAt))
             }
             if let failure = component.failure {
                 out += " reason=\(failure.reason.rawValue)"
@@ -25,7 +26,7 @@ public enum DebugReport {
             }
             out += "\n"
             for step in component.steps {
-                out += String(format: "   +%.4fs ", step.offset.seconds) + step.text + "\n"
+                out += CFormat.string("   +%.4fs ", step.offset.seconds) + step.text + "\n"
             }
         }
         out += "\nMetrics:\n"

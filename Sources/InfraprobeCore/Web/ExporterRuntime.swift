@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 
 /// Wires config, probe service, web routes and the HTTP server together; owns reloads.
@@ -48,7 +49,7 @@ public final class ExporterRuntime: Sendable {
     private let loader: ConfigLoader
     private let configFile: String
     private let logger: Logger
-    private let reloadLock = NSLock()
+    private let reloadLock = PthreadLock()
     private let webConfigWatcher: WebConfigWatcher?
     /// Reloads run one at a time anyway (the lock): one thread of their own and a short queue,
     /// so a burst of `POST /-/reload` neither waits on the probes' blocking threads nor holds them.
@@ -147,7 +148,7 @@ public final class ExporterRuntime: Sendable {
         return Self.reload(loader: loader, file: configFile, service: service, logger: logger, lock: reloadLock)
     }
 
-    private static func reload(loader: ConfigLoader, file: String, service: ProbeService, logger: Logger, lock: NSLock) -> Result<Void, ConfigError> {
+    private static func reload(loader: ConfigLoader, file: String, service: ProbeService, logger: Logger, lock: PthreadLock) -> Result<Void, ConfigError> {
         lock.lock()
         defer { lock.unlock() }
         do {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The HTML page at `/`: a summary of every configured target and module-probed address,
 /// then one page of them, failing first, component by component from the latest probe, the
@@ -113,12 +114,11 @@ public enum LandingPage {
             pager += "</p>"
         }
 
-        let dates = ISO8601DateFormatter()
         var history = ""
         for record in service.history.reversed() {
             let result = record.result
             history += "<tr class=\"probe\"><td><a href=\"/logs?id=\(record.id)\">#\(record.id)</a></td>"
-            history += "<td>\(escape(timestamp(result.startedAt, dates)))</td><td>\(escape(result.target))</td><td>\(escape(record.module ?? ""))</td>"
+            history += "<td>\(escape(timestamp(result.startedAt)))</td><td>\(escape(result.target))</td><td>\(escape(record.module ?? ""))</td>"
             history += "<td>\(escape(result.prober))</td>"
             history += "<td class=\"\(result.success ? "up" : "down")\">\(result.success ? "Success" : "Failure") \(result.passed)/\(result.components.count)</td>"
             history += "<td class=\"num\">\(milliseconds(result.duration))</td></tr>\n"
@@ -155,7 +155,7 @@ public enum LandingPage {
         <h2>Recent probes</h2>
         <table id="history"><thead><tr><th>Log</th><th>Started</th><th>Target</th><th>Module</th><th>Prober</th><th>Result</th><th>Duration</th></tr></thead><tbody>
         \(history)</tbody></table>
-        <p><small>Version \(escape(metrics.version)), revision \(escape(metrics.revision)), Swift \(escape(BuildInfo.swiftVersion)) · keeps the last \(service.historyLimit) probes (up to \(service.historyByteLimit / 1024) KiB) · page generated \(escape(timestamp(now.timeIntervalSince1970, dates))), refreshes every \(refreshSeconds) s</small></p>
+        <p><small>Version \(escape(metrics.version)), revision \(escape(metrics.revision)), Swift \(escape(BuildInfo.swiftVersion)) · keeps the last \(service.historyLimit) probes (up to \(service.historyByteLimit / 1024) KiB) · page generated \(escape(timestamp(now.timeIntervalSince1970))), refreshes every \(refreshSeconds) s</small></p>
         </main></body></html>
         """
     }
@@ -171,8 +171,8 @@ public enum LandingPage {
         return "\(tenths / 10).\(tenths % 10) ms"
     }
 
-    static func timestamp(_ seconds: Double, _ formatter: ISO8601DateFormatter) -> String {
-        formatter.string(from: Date(timeIntervalSince1970: seconds))
+    static func timestamp(_ seconds: Double) -> String {
+        ISO8601Timestamp.string(fromUnixSeconds: seconds)
     }
 
     static func ago(_ seconds: Double, _ now: Date) -> String {
@@ -183,7 +183,7 @@ public enum LandingPage {
     }
 
     static func urlQuery(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? ""
+        PercentEncoding.encode(text)
     }
 
     static func escape(_ text: String) -> String {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The landing page rendered at most once per `maxAge`, however many ask at once. Its cost grows
 /// with the history and the module-probed addresses, and renders run on the cooperative pool

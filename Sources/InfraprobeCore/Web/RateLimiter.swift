@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// exporter-toolkit's `rate_limit`: a token bucket (golang.org/x/time/rate semantics) shared by
 /// all requests, refilled with one token per `interval` up to `burst`, starting full. With a

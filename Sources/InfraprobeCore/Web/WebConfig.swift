@@ -1,5 +1,6 @@
 import CShims
-import Foundation
+import FoundationEssentials
+import Glibc
 import Yams
 
 /// `--web.config.file` in the exporter-toolkit format: TLS through libmicrohttpd/GnuTLS and

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 
 /// Re-reads `--web.config.file` when it, or a certificate, key or CA file it names, changes — as
@@ -20,7 +21,7 @@ public final class WebConfigWatcher: Sendable {
         var running = true
     }
     private let state: Locked<State>
-    private let checkLock = NSLock()
+    private let checkLock = PthreadLock()
 
     public init(file: String, current: WebConfig, interval: Duration, metrics: SelfMetrics, logger: Logger, apply: @escaping Apply) {
         self.file = file
@@ -33,7 +34,7 @@ public final class WebConfigWatcher: Sendable {
     }
 
     public func start() {
-        Thread.detachNewThread { [self] in
+        NativeThread.start(name: "infraprobe-webconfig") { [self] in
             while state.current.running {
                 let (seconds, attoseconds) = interval.components
                 usleep(UInt32(clamping: seconds * 1_000_000 + attoseconds / 1_000_000_000_000))

@@ -1,5 +1,6 @@
 import CShims
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// `tls_server_config` of the exporter-toolkit web config, read as the toolkit reads it: TLS is on
 /// when any certificate, key or client-auth key is set; unknown keys and names are refused first

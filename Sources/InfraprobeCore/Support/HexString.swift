@@ -1,0 +1,13 @@
+/// Lowercase hex of bytes, two digits each.
+enum HexString {
+    private static let digits = Array("0123456789abcdef".utf8)
+
+    static func lowercase<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> String {
+        var out: [UInt8] = []
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
