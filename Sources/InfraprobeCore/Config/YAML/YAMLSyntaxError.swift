@@ -1,0 +1,19 @@
+/// What libyaml could not parse, and where.
+struct YAMLSyntaxError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// libyaml's own words, e.g. `did not find expected ',' or ']'`.
+    let problem: String
+    /// Where the problem is; nil only when libyaml ran out of memory.
+    let mark: YAMLNode.Mark?
+    /// The construct being parsed and where it started, e.g. `while parsing a flow sequence` at 1:10.
+    let context: (text: String, mark: YAMLNode.Mark)?
+
+    var description: String {
+        guard let context else { return problem }
+        return "\(problem) (\(context.text) at line \(context.mark.line))"
+    }
+
+    static func == (lhs: YAMLSyntaxError, rhs: YAMLSyntaxError) -> Bool {
+        lhs.problem == rhs.problem && lhs.mark == rhs.mark && lhs.context?.text == rhs.context?.text
+            && lhs.context?.mark == rhs.context?.mark
+    }
+}
