@@ -1,5 +1,5 @@
 /// What libyaml could not parse, and where.
-struct YAMLSyntaxError: Error, Sendable, Equatable, CustomStringConvertible {
+struct YAMLSyntaxError: Error, Sendable, CustomStringConvertible {
     /// libyaml's own words, e.g. `did not find expected ',' or ']'`.
     let problem: String
     /// Where the problem is; nil only when libyaml ran out of memory.
@@ -12,8 +12,4 @@ struct YAMLSyntaxError: Error, Sendable, Equatable, CustomStringConvertible {
         return "\(problem) (\(context.text) at line \(context.mark.line))"
     }
 
-    static func == (lhs: YAMLSyntaxError, rhs: YAMLSyntaxError) -> Bool {
-        lhs.problem == rhs.problem && lhs.mark == rhs.mark && lhs.context?.text == rhs.context?.text
-            && lhs.context?.mark == rhs.context?.mark
-    }
 }
