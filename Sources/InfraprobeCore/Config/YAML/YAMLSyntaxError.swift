@@ -11,5 +11,4 @@ struct YAMLSyntaxError: Error, Sendable, CustomStringConvertible {
         guard let context else { return problem }
         return "\(problem) (\(context.text) at line \(context.mark.line))"
     }
-
 }
