@@ -11,10 +11,9 @@ final class YAMLEventParser {
     private var state = State.parsing
 
     init(_ text: String) {
-        let bytes = Array(text.utf8)
-        count = bytes.count
+        count = text.utf8.count
         input = .allocate(capacity: max(count, 1))
-        _ = input.initialize(from: bytes)
+        _ = input.initialize(from: text.utf8)
         parser = .allocate(capacity: 1)
         parser.initialize(to: yaml_parser_t())
         guard yaml_parser_initialize(parser) == 1 else {
