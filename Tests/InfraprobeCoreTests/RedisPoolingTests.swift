@@ -90,6 +90,26 @@ struct RedisPoolingTests {
         #expect(pools.count == 1)
     }
 
+    @Test func test_redisPools_capacity_isHalfTheOpenFileLimit_withinBounds() {
+        #expect(RedisPools.capacity(forOpenFileLimit: 1024) == 512)
+        #expect(RedisPools.capacity(forOpenFileLimit: 20_000) == 10_000)
+        #expect(RedisPools.capacity(forOpenFileLimit: 10) == 64)
+        #expect(RedisPools.capacity(forOpenFileLimit: UInt64.max) == 1 << 20)
+    }
+
+    @Test func test_redisPools_atCapacity_evictTheOldestSixteenthAtOnce_keepingTheRecentlyUsed() {
+        let pools = RedisPools(capacity: 32, loop: RedisEventLoop(idleTimeout: .seconds(60), maxAge: .seconds(60)))
+        let login = RedisLogin()
+        let address = { (index: Int) in RedisAddress.tcp(host: "127.0.1.\(index)", port: 6379) }
+        let first = pools.pool(for: address(0), login: login)
+        for index in 1..<32 { _ = pools.pool(for: address(index), login: login) }
+        #expect(pools.pool(for: address(0), login: login) === first)
+        _ = pools.pool(for: address(32), login: login)
+        #expect(pools.count == 31)
+        #expect(pools.pool(for: address(0), login: login) === first, "the recently used pool was evicted")
+        #expect(pools.count == 31)
+    }
+
     /// All of 127/8 reaches loopback on Linux, so each of these is a pool of its own on one server.
     @Test func test_exporter_probingAThousandRedisTargets_holdsAtMostTwoDescriptorsEach_andFewThreads() async throws {
         let count = 1000

@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 #include <microhttpd.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 #include "cshim_redis.h"
 
 // Swift cannot call C variadic functions; these typed wrappers forward to them.

@@ -57,11 +57,11 @@ public final class RedisConnection: @unchecked Sendable {
         let connection = RedisConnection(address: address, loop: loop, limits: limits)
         loop.execute { loop.register(connection) }
         if deadline.hasPassed {
-            loop.execute { connection.loopConnect(.failure(RedisClientError(.timeout, "no time left to connect"))) }
+            loop.execute(touching: connection) { connection.loopConnect(.failure(RedisClientError(.timeout, "no time left to connect"))) }
         } else if let numeric = SocketAddress.numeric(address) {
             let start: Result<[SocketAddress], RedisClientError> = numeric.isEmpty
                 ? .failure(RedisClientError(.io, "unix socket path too long")) : .success(numeric)
-            loop.execute { connection.loopConnect(start) }
+            loop.execute(touching: connection) { connection.loopConnect(start) }
         } else if case .tcp(let host, let port) = address {
             Task {
                 let resolved: Result<[SocketAddress], RedisClientError>
@@ -73,7 +73,7 @@ public final class RedisConnection: @unchecked Sendable {
                     resolved = .failure(RedisClientError(.resourceExhausted, "cannot resolve \(host): \(error)"))
                 }
                 let late = deadline.hasPassed ? RedisClientError(.timeout, "no time left to connect after resolving \(host)") : nil
-                loop.execute { connection.loopConnect(late.map { .failure($0) } ?? resolved) }
+                loop.execute(touching: connection) { connection.loopConnect(late.map { .failure($0) } ?? resolved) }
             }
         }
         return connection
@@ -98,19 +98,19 @@ public final class RedisConnection: @unchecked Sendable {
     private func submit(expected: Int, bytes: [UInt8], deadline: Deadline) -> RedisReplyFuture {
         if let failure = shared.current.failure { return .failed(failure) }
         let exchange = Exchange(expected: expected, deadline: deadline.instant, future: RedisReplyFuture())
-        loop.execute { [self] in loopEnqueue(exchange, bytes) }
+        loop.execute(touching: self) { [self] in loopEnqueue(exchange, bytes) }
         return exchange.future
     }
 
     /// Takes no new work; closes once the pipelines already sent are answered or abandoned.
     public func retire() {
         shared.withLock { $0.retired = true }
-        loop.execute { [self] in loopCloseIfUnwanted() }
+        loop.execute(touching: self) { [self] in loopCloseIfUnwanted() }
     }
 
     public func close() {
         shared.withLock { $0.retired = true }
-        loop.execute { [self] in loopShutdown(RedisClientError(.closed, "connection closed by the client")) }
+        loop.execute(touching: self) { [self] in loopShutdown(RedisClientError(.closed, "connection closed by the client")) }
     }
 
     /// A session starts using it: it is not closed for being retired or idle until `release`.
@@ -118,7 +118,7 @@ public final class RedisConnection: @unchecked Sendable {
 
     func release() {
         shared.withLock { $0.holders -= 1 }
-        loop.execute { [self] in loopCloseIfUnwanted() }
+        loop.execute(touching: self) { [self] in loopCloseIfUnwanted() }
     }
 
     /// Neither retired nor closed: may be given new pipelines.
@@ -209,6 +209,7 @@ public final class RedisConnection: @unchecked Sendable {
                 try socket.connectResult()
                 loopOpened()
             } catch {
+                loop.unwatch(self)
                 socket.close()
                 self.socket = nil
                 if error.kind == .refused && !candidates.isEmpty { loopConnectNext() } else { loopShutdown(error) }
@@ -314,6 +315,7 @@ public final class RedisConnection: @unchecked Sendable {
     private func loopShutdown(_ error: RedisClientError) {
         guard phase != .closed else { return }
         phase = .closed
+        loop.unwatch(self)
         socket?.close()
         socket = nil
         shared.withLock {

@@ -1,6 +1,6 @@
 import Foundation
 
-/// One thread that drives every Redis socket: poll(2) over the connections' non-blocking
+/// One thread that drives every Redis socket: epoll(7) over the connections' non-blocking
 /// sockets, writes their queued pipelines, feeds what arrives to their bounded reply readers
 /// and completes the waiting components' futures, so a Redis probe costs its round trips and
 /// no thread of its own. Other threads only hand it jobs (`execute`); connection state is
@@ -18,6 +18,13 @@ public final class RedisEventLoop: @unchecked Sendable {
 
     // Loop thread only.
     private var connections: [ObjectIdentifier: RedisConnection] = [:]
+    private let interest = EpollSet()
+    private var watched: [ObjectIdentifier: (fd: Int32, events: Int16)] = [:]
+    private var byDescriptor: [Int32: RedisConnection] = [:]
+    /// Connections whose state a job or an event may have changed since the last wait.
+    private var touched: [RedisConnection] = []
+    /// Connections with a pipeline waiting, whose deadlines bound the wait; idle ones cost nothing.
+    private var busy: [ObjectIdentifier: RedisConnection] = [:]
     private var lastSweep = ContinuousClock.now
     let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 1)
 
@@ -49,6 +56,15 @@ public final class RedisEventLoop: @unchecked Sendable {
         }
     }
 
+    /// Runs `job`, a step of `connection`'s, on the loop thread; the loop then updates what it
+    /// waits for on that connection's socket.
+    func execute(touching connection: RedisConnection, _ job: @escaping @Sendable () -> Void) {
+        execute { [self] in
+            job()
+            touched.append(connection)
+        }
+    }
+
     /// Connections the loop holds open (for tests and the self metrics).
     public var openConnections: Int {
         let count = Locked(0)
@@ -64,11 +80,38 @@ public final class RedisEventLoop: @unchecked Sendable {
     // MARK: loop thread
 
     func register(_ connection: RedisConnection) { connections[ObjectIdentifier(connection)] = connection }
-    func unregister(_ connection: RedisConnection) { connections[ObjectIdentifier(connection)] = nil }
+
+    func unregister(_ connection: RedisConnection) {
+        connections[ObjectIdentifier(connection)] = nil
+        busy[ObjectIdentifier(connection)] = nil
+        unwatch(connection)
+    }
+
+    /// Before `connection` closes its socket: the number may go to the next socket opened.
+    func unwatch(_ connection: RedisConnection) {
+        guard let registered = watched.removeValue(forKey: ObjectIdentifier(connection)) else { return }
+        if byDescriptor[registered.fd] === connection {
+            byDescriptor[registered.fd] = nil
+            interest.unwatch(registered.fd)
+        }
+    }
+
+    /// Brings the epoll registration and the busy set in line with what `connection` waits for.
+    private func reconcile(_ connection: RedisConnection) {
+        let key = ObjectIdentifier(connection)
+        busy[key] = connection.loopNextDeadline == nil ? nil : connection
+        let wanted = connection.loopPollEvents
+        let registered = watched[key]
+        if let registered, wanted.map({ $0.0 == registered.fd && $0.1 == registered.events }) ?? false { return }
+        if let registered, registered.fd != wanted?.0 { unwatch(connection) }
+        guard let (fd, events) = wanted else { return }
+        interest.watch(fd, events: events)
+        watched[key] = (fd, events)
+        byDescriptor[fd] = connection
+    }
 
     private func run() {
-        var entries: [pollfd] = []
-        var owners: [RedisConnection] = []
+        interest.watch(wakeRead, events: Int16(POLLIN))
         while true {
             for job in inbox.withLock({ queue -> [@Sendable () -> Void] in defer { queue = [] }; return queue }) { job() }
             var now = ContinuousClock.now
@@ -76,29 +119,27 @@ public final class RedisEventLoop: @unchecked Sendable {
                 lastSweep = now
                 for connection in Array(connections.values) { connection.loopSweep(now: now, idleTimeout: idleTimeout, maxAge: maxAge) }
             }
-            var wake = lastSweep + .seconds(1)
-            entries.removeAll(keepingCapacity: true)
-            owners.removeAll(keepingCapacity: true)
-            entries.append(pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0))
-            for connection in Array(connections.values) {
+            for connection in Array(busy.values) {
                 connection.loopExpire(now: now)
+                touched.append(connection)
+            }
+            for connection in touched { reconcile(connection) }
+            touched.removeAll(keepingCapacity: true)
+            var wake = lastSweep + .seconds(1)
+            for connection in busy.values {
                 if let deadline = connection.loopNextDeadline { wake = min(wake, deadline) }
-                if let (fd, events) = connection.loopPollEvents {
-                    entries.append(pollfd(fd: fd, events: events, revents: 0))
-                    owners.append(connection)
-                }
             }
             now = ContinuousClock.now
             // Round up so the wait does not end just before a deadline and spin.
             let millis = wake > now ? Int32(clamping: (wake - now).milliseconds + 1) : 0
-            let ready = poll(&entries, nfds_t(entries.count), millis)
-            guard ready > 0 else { continue }
-            if entries[0].revents != 0 {
-                var drained = [UInt8](repeating: 0, count: 64)
-                while read(wakeRead, &drained, drained.count) > 0 {}
-            }
-            for index in 1..<entries.count where entries[index].revents != 0 {
-                owners[index - 1].loopHandle(entries[index].revents)
+            for ready in interest.wait(milliseconds: millis) {
+                if ready.fd == wakeRead {
+                    var drained = [UInt8](repeating: 0, count: 64)
+                    while read(wakeRead, &drained, drained.count) > 0 {}
+                } else if let connection = byDescriptor[ready.fd] {
+                    connection.loopHandle(ready.events)
+                    touched.append(connection)
+                }
             }
         }
     }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// The runtime's Redis pools, one per address and login, handed out to named and module
-/// targets alike. Bounded: at most `capacity` pools (the least recently used goes first), and
+/// targets alike. Bounded: at most `capacity` pools (the least recently used go first), and
 /// a pool unused for `idleTimeout` is dropped, so thousands of discovered addresses neither
 /// pile up connections nor reconnect on every component. Config loading builds none of this.
 public final class RedisPools: Sendable {
@@ -28,7 +28,15 @@ public final class RedisPools: Sendable {
     let resolver: BlockingExecutor
     private let state = Locked(State())
 
-    public init(capacity: Int = 4096, idleTimeout: Duration? = nil, loop: RedisEventLoop = .shared, resolver: BlockingExecutor = .shared) {
+    /// A pool keeps one connection at steady state: half the descriptors go to pools, the other
+    /// half stays for scrapes, HTTP probes and `service_running`'s fresh connections. A fixed
+    /// cap below the target count would make every probe of a large fleet reconnect.
+    public static func capacity(forOpenFileLimit limit: UInt64) -> Int {
+        Int(clamping: min(max(limit / 2, 64), 1 << 20))
+    }
+
+    public init(capacity: Int? = nil, idleTimeout: Duration? = nil, loop: RedisEventLoop = .shared, resolver: BlockingExecutor = .shared) {
+        let capacity = capacity ?? Self.capacity(forOpenFileLimit: OpenFileLimit.current)
         precondition(capacity > 0)
         self.capacity = capacity
         self.idleTimeout = idleTimeout ?? loop.idleTimeout
@@ -52,9 +60,13 @@ public final class RedisPools: Sendable {
                 state.entries[key]?.lastUsed = now
                 return (entry.pool, dropped)
             }
-            if state.entries.count >= capacity, let oldest = state.entries.min(by: { $0.value.lastUsed < $1.value.lastUsed }) {
-                dropped.append(oldest.value.pool)
-                state.entries[oldest.key] = nil
+            if state.entries.count >= capacity {
+                // The oldest sixteenth at once: one sort per many insertions, not a scan per insertion.
+                let evicted = state.entries.sorted { $0.value.lastUsed < $1.value.lastUsed }.prefix(max(1, capacity / 16))
+                for (key, entry) in evicted {
+                    dropped.append(entry.pool)
+                    state.entries[key] = nil
+                }
             }
             let pool = RedisPool(address: address, login: login, loop: loop, resolver: resolver)
             state.entries[key] = Entry(pool: pool, lastUsed: now)

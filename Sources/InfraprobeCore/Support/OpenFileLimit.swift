@@ -4,6 +4,13 @@ import Foundation
 /// descriptor; the soft limit is often 1024 while the hard one is far higher, so the server
 /// raises it at start, as Go programs do.
 public enum OpenFileLimit {
+    /// The soft limit now (after `raiseSoftToHard`, the hard one); 1024 when it cannot be read.
+    public static var current: UInt64 {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
+        return UInt64(limit.rlim_cur)
+    }
+
     @discardableResult
     public static func raiseSoftToHard() -> UInt64 {
         var limit = rlimit()
