@@ -11,7 +11,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
@@ -19,13 +18,14 @@ let package = Package(
         // No pkgConfig: hiredis.pc carries -D_FILE_OFFSET_BITS=64, which SwiftPM rejects with a warning.
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // Debian's libyaml (libyaml-0-2 at run time): the config's YAML parser, used through Config/YAML only.
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .target(name: "CShims", dependencies: ["CMicroHTTPD", "CCurl", "CHiredis"], linkerSettings: [.linkedLibrary("crypt"), .linkedLibrary("gnutls")]),
         .target(
             name: "InfraprobeCore",
             dependencies: [
-                "CMicroHTTPD", "CCurl", "CHiredis", "CZlib", "CShims",
+                "CMicroHTTPD", "CCurl", "CHiredis", "CZlib", "CYAML", "CShims",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .executableTarget(

@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 
 /// A host in the one spelling the exporter matches, labels and connects with: a lower-case DNS
 /// name without trailing dot, dotted-decimal IPv4, or RFC 5952 IPv6. The resolver accepts

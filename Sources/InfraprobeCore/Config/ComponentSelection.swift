@@ -1,6 +1,3 @@
-import Foundation
-import Yams
-
 /// `components:` of a target or module: which components run, and how often.
 ///
 ///     components: [service_running, kv_store]                        # a subset, default cadence
@@ -30,15 +27,15 @@ extension ConfigSection {
         switch valueNode("components") {
         case nil:
             subset = known
-        case .scalar(let scalar)? where valueNode("components")?.null != nil && scalar.style == .plain:
+        case .scalar(let scalar)? where scalar.isNull:
             subset = known
         case .sequence(let sequence)?:
             var names: [String] = []
             for item in sequence {
                 guard case .scalar(let scalar) = item else {
-                    throw ConfigError(file: file, line: item.mark?.line, key: key, message: "expected a list of strings")
+                    throw ConfigError(file: file, line: item.mark.line, key: key, message: "expected a list of strings")
                 }
-                guard known.contains(scalar.string) else { throw unknown(scalar.string, line: item.mark?.line) }
+                guard known.contains(scalar.string) else { throw unknown(scalar.string, line: item.mark.line) }
                 names.append(scalar.string)
             }
             guard !names.isEmpty else { throw error("components", "must name at least one component") }
@@ -48,7 +45,7 @@ extension ConfigSection {
             var names: [String] = []
             var shown: [String] = []
             for (nameNode, settings) in mapping {
-                guard let name = nameNode.string, known.contains(name) else { throw unknown(nameNode.string ?? "", line: nameNode.mark?.line) }
+                guard let name = nameNode.string, known.contains(name) else { throw unknown(nameNode.string ?? "", line: nameNode.mark.line) }
                 names.append(name)
                 if let every = try everySetting(settings, component: name) {
                     configured[name] = every
@@ -72,37 +69,37 @@ extension ConfigSection {
     }
 
     /// `null`, `{}` or `{every: DURATION}` for one component.
-    private func everySetting(_ node: Node, component: String) throws -> Duration? {
+    private func everySetting(_ node: YAMLNode, component: String) throws -> Duration? {
         let key = keyPath("components.\(component)")
         switch node {
-        case .scalar(let scalar) where node.null != nil && scalar.style == .plain:
+        case .scalar(let scalar) where scalar.isNull:
             return nil
         case .mapping(let mapping):
             var every: Duration?
             for (settingNode, value) in mapping {
                 guard settingNode.string == "every" else {
-                    throw ConfigError(file: file, line: settingNode.mark?.line, key: "\(key).\(settingNode.string ?? "")",
+                    throw ConfigError(file: file, line: settingNode.mark.line, key: "\(key).\(settingNode.string ?? "")",
                                       message: "unknown key; a component takes only every")
                 }
                 let range = ComponentSelection.everyRange
-                let outOfRange = ConfigError(file: file, line: value.mark?.line, key: "\(key).every",
+                let outOfRange = ConfigError(file: file, line: value.mark.line, key: "\(key).every",
                                              message: "must be between 0s (every scrape) and \(DurationParser.format(range.upperBound)), got \"\(String((value.string ?? "").prefix(60)))\"")
                 guard case .scalar(let scalar) = value else {
-                    throw ConfigError(file: file, line: value.mark?.line, key: "\(key).every", message: "expected a duration such as 5m")
+                    throw ConfigError(file: file, line: value.mark.line, key: "\(key).every", message: "expected a duration such as 5m")
                 }
-                let text = scalar.string.trimmingCharacters(in: .whitespaces)
+                let text = String(SpaceTrimming.trimmed(scalar.string))
                 switch DurationParser.parseChecked(text) {
                 case .success(let parsed) where range.contains(parsed): every = parsed
                 case .success, .failure(.outOfRange): throw outOfRange
                 case .failure(.malformed):
                     throw text.hasPrefix("-") ? outOfRange
-                        : ConfigError(file: file, line: value.mark?.line, key: "\(key).every", message: "expected a duration such as 5m or 30s, got \"\(String(text.prefix(60)))\"")
+                        : ConfigError(file: file, line: value.mark.line, key: "\(key).every", message: "expected a duration such as 5m or 30s, got \"\(String(text.prefix(60)))\"")
                 }
             }
             // `{every: 0s}` says "every scrape", overriding a default: kept as an explicit zero.
             return every
         default:
-            throw ConfigError(file: file, line: node.mark?.line, key: key, message: "expected {every: DURATION}, {} or nothing")
+            throw ConfigError(file: file, line: node.mark.line, key: key, message: "expected {every: DURATION}, {} or nothing")
         }
     }
 }

@@ -1,5 +1,4 @@
-import Foundation
-import Yams
+import FoundationEssentials
 
 /// Reads and validates the YAML configuration (DESIGN §7). Every error names file, line and key.
 public struct ConfigLoader: Sendable {
@@ -34,7 +33,7 @@ public struct ConfigLoader: Sendable {
             }
             for (key, value) in mapping {
                 guard let name = key.string, !name.isEmpty else {
-                    throw ConfigError(file: file, line: key.mark?.line, key: "targets", message: "a target needs a non-empty name")
+                    throw ConfigError(file: file, line: key.mark.line, key: "targets", message: "a target needs a non-empty name")
                 }
                 let section = try ConfigSection(file: file, path: "targets.\(name)", node: value, baseDirectory: baseDirectory)
                 targets.append(try makeTarget(name: name, section: section, defaultTimeout: timeout))
@@ -63,38 +62,11 @@ public struct ConfigLoader: Sendable {
     }
 
     /// The document's root, an empty mapping for an empty document, after its shape is checked.
-    static func compose(yaml: String, file: String) throws -> Node {
+    static func compose(yaml: String, file: String) throws(ConfigError) -> YAMLNode {
         guard yaml.utf8.count <= RegularFileReader.configLimit else {
             throw ConfigError(file: file, line: nil, key: "", message: "cannot read the config: it is larger than 1 MiB")
         }
-        try YAMLShapeCheck.check(yaml, file: file)
-        do {
-            return try Yams.compose(yaml: yaml) ?? Node.mapping(Node.Mapping([(Node, Node)]()))
-        } catch let error as YamlError {
-            if case .duplicatedKeysInMapping(let duplicates, let context) = error {
-                throw ConfigError(file: file, line: context.mark.line, key: duplicates.joined(separator: ", "), message: "duplicate key")
-            }
-            throw ConfigError(file: file, line: Self.line(of: error), key: "", message: "invalid YAML: \(Self.summary(of: error))")
-        }
-    }
-
-    static func line(of error: YamlError) -> Int? {
-        switch error {
-        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
-            return mark.line
-        case .duplicatedKeysInMapping(_, let context):
-            return context.mark.line
-        default:
-            return nil
-        }
-    }
-
-    static func summary(of error: YamlError) -> String {
-        switch error {
-        case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _):
-            return problem
-        default:
-            return String(describing: error).split(separator: "\n").first.map(String.init) ?? "parse error"
-        }
+        return try YAMLComposer.compose(yaml, file: file)
+            ?? .mapping(YAMLNode.Mapping(pairs: [], tag: nil, mark: YAMLNode.Mark(line: 1, column: 1)))
     }
 }

@@ -1,5 +1,4 @@
-import Foundation
-import Yams
+import FoundationEssentials
 
 /// A YAML mapping being read into typed settings. It remembers which keys were read, so
 /// unknown keys (typos) are reported with their line, and records a redacted rendering of
@@ -7,8 +6,8 @@ import Yams
 public final class ConfigSection {
     public let file: String
     public let path: String
-    let node: Node
-    private let mapping: Node.Mapping
+    let node: YAMLNode
+    private let mapping: YAMLNode.Mapping
     private let baseDirectory: URL
     private var consumed: Set<String> = []
     private var overrides: [String: String]
@@ -16,7 +15,7 @@ public final class ConfigSection {
     private let substitutions: [String: String]
     public private(set) var rendered: [(key: String, value: String)] = []
 
-    init(file: String, path: String, node: Node, baseDirectory: URL, overrides: [String: String] = [:],
+    init(file: String, path: String, node: YAMLNode, baseDirectory: URL, overrides: [String: String] = [:],
          substitutions: [String: String] = [:]) throws {
         self.file = file
         self.path = path
@@ -25,20 +24,20 @@ public final class ConfigSection {
         self.overrides = overrides
         self.substitutions = substitutions
         guard case .mapping(let mapping) = node else {
-            throw ConfigError(file: file, line: node.mark?.line, key: path, message: "expected a mapping")
+            throw ConfigError(file: file, line: node.mark.line, key: path, message: "expected a mapping")
         }
         self.mapping = mapping
     }
 
-    public var line: Int? { node.mark?.line }
+    public var line: Int? { node.mark.line }
 
     func keyPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
     public func error(_ key: String, _ message: String) -> ConfigError {
-        ConfigError(file: file, line: valueNode(key)?.mark?.line ?? line, key: keyPath(key), message: message)
+        ConfigError(file: file, line: valueNode(key)?.mark.line ?? line, key: keyPath(key), message: message)
     }
 
-    func valueNode(_ key: String) -> Node? {
+    func valueNode(_ key: String) -> YAMLNode? {
         mapping.first { $0.key.string == key }?.value
     }
 
@@ -74,7 +73,8 @@ public final class ConfigSection {
         if let override = overrides[key] { return override }
         guard let value = valueNode(key) else { return nil }
         if case .scalar(let scalar) = value {
-            if value.null != nil && scalar.style == .plain && (scalar.string.isEmpty || scalar.string == "~" || scalar.string == "null") {
+            // `Null` and `NULL` are YAML nulls too, but read as text here, as they always have been.
+            if scalar.isNull && (scalar.string.isEmpty || scalar.string == "~" || scalar.string == "null") {
                 return nil
             }
             return scalar.string
@@ -104,7 +104,7 @@ public final class ConfigSection {
             return Self.editDistance(name, key) <= 2
         }
         guard let typo, let name = typo.key.string else { return error(key, "is required") }
-        return ConfigError(file: file, line: typo.key.mark?.line, key: keyPath(name),
+        return ConfigError(file: file, line: typo.key.mark.line, key: keyPath(name),
                            message: "unknown key; did you mean \"\(key)\" (which is required)?")
     }
 
@@ -178,7 +178,7 @@ public final class ConfigSection {
         var items: [String] = []
         for item in sequence {
             guard case .scalar(let scalar) = item else {
-                throw ConfigError(file: file, line: item.mark?.line, key: keyPath(key), message: "expected a list of strings")
+                throw ConfigError(file: file, line: item.mark.line, key: keyPath(key), message: "expected a list of strings")
             }
             items.append(substitute(scalar.string))
         }
@@ -239,10 +239,10 @@ public final class ConfigSection {
 
     /// Fails on keys nobody asked for: almost always a typo.
     public func rejectUnknownKeys(message: String = "unknown key") throws {
-        for (key, value) in mapping {
+        for (key, _) in mapping {
             guard let name = key.string else { continue }
             if !consumed.contains(name) {
-                throw ConfigError(file: file, line: key.mark?.line ?? value.mark?.line, key: keyPath(name), message: message)
+                throw ConfigError(file: file, line: key.mark.line, key: keyPath(name), message: message)
             }
         }
     }

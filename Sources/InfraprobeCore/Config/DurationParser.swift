@@ -14,7 +14,7 @@ public enum DurationParser {
     }
 
     public static func parseChecked(_ text: String) -> Result<Duration, Failure> {
-        var rest = Substring(text.trimmingCharacters(in: .whitespaces))
+        var rest = SpaceTrimming.trimmed(text)
         guard !rest.isEmpty else { return .failure(.malformed) }
         let limitMilliseconds = Double(maximum.milliseconds)
         var totalMilliseconds = 0.0
@@ -40,5 +40,3 @@ public enum DurationParser {
         return "\(ms)ms"
     }
 }
-
-import Foundation

@@ -1,5 +1,3 @@
-import Foundation
-
 /// One configured target, ready to probe.
 public struct TargetSpec: Sendable {
     public let name: String
@@ -112,7 +110,6 @@ func yamlQuoted(_ value: String) -> String {
         && !value.isEmpty && !value.hasPrefix(" ") && !value.hasPrefix("[") && !value.hasPrefix("<")
         && !value.contains(": ")
     if plain { return value }
-    let escaped = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-        .replacingOccurrences(of: "\n", with: "\\n")
+    let escaped = value.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"").replacing("\n", with: "\\n")
     return "\"\(escaped)\""
 }

@@ -36,7 +36,7 @@ public struct ModuleTarget: Sendable, Equatable {
         guard !text.contains("@") else { return reject("must not carry credentials (user@); the module supplies them") }
         var authority = Substring(text)
         var scheme: String?
-        if let separator = text.range(of: "://") {
+        if let separator = text.firstRange(of: "://") {
             let name = text[..<separator.lowerBound].lowercased()
             guard name == "http" || name == "https" else { return reject("has scheme \"\(name.prefix(20))\"; only http and https are known") }
             guard allowsScheme else { return reject("takes no scheme for this prober: host, host:port or [v6]:port") }

@@ -1,5 +1,4 @@
-import Foundation
-import Yams
+import FoundationEssentials
 
 /// A module (DESIGN §7): every setting of a target except the address, so one Prometheus job
 /// with service discovery can probe many instances: `/probe?module=M&target=ADDR`.
@@ -32,29 +31,26 @@ public struct ModuleSpec: Sendable {
     }
 }
 
-/// Yams nodes are immutable values once composed; the box lets a module keep its own.
-struct ModuleNode: @unchecked Sendable { let node: Node }
-
 extension ConfigLoader {
     /// Reads `modules:`; each module is built once with a sample address so mistakes show at load.
-    func parseModules(_ node: Node?, file: String, baseDirectory: URL, defaultTimeout: Duration) throws -> [ModuleSpec] {
+    func parseModules(_ node: YAMLNode?, file: String, baseDirectory: URL, defaultTimeout: Duration) throws -> [ModuleSpec] {
         guard let node else { return [] }
         guard case .mapping(let mapping) = node else {
-            throw ConfigError(file: file, line: node.mark?.line, key: "modules", message: "expected a mapping of module names to settings")
+            throw ConfigError(file: file, line: node.mark.line, key: "modules", message: "expected a mapping of module names to settings")
         }
         var modules: [ModuleSpec] = []
         for (key, value) in mapping {
             guard let name = key.string, !name.isEmpty else {
-                throw ConfigError(file: file, line: key.mark?.line, key: "modules", message: "a module needs a non-empty name")
+                throw ConfigError(file: file, line: key.mark.line, key: "modules", message: "a module needs a non-empty name")
             }
-            modules.append(try makeModule(name: name, node: ModuleNode(node: value), file: file, baseDirectory: baseDirectory, defaultTimeout: defaultTimeout))
+            modules.append(try makeModule(name: name, node: value, file: file, baseDirectory: baseDirectory, defaultTimeout: defaultTimeout))
         }
         return modules
     }
 
-    private func makeModule(name: String, node: ModuleNode, file: String, baseDirectory: URL, defaultTimeout: Duration) throws -> ModuleSpec {
+    private func makeModule(name: String, node: YAMLNode, file: String, baseDirectory: URL, defaultTimeout: Duration) throws -> ModuleSpec {
         let path = "modules.\(name)"
-        let probe = try ConfigSection(file: file, path: path, node: node.node, baseDirectory: baseDirectory)
+        let probe = try ConfigSection(file: file, path: path, node: node, baseDirectory: baseDirectory)
         let kind = try probe.requiredString("prober")
         guard let descriptor = registry.descriptors[kind] else {
             throw probe.error("prober", "unknown prober \"\(kind)\"; known: \(registry.kinds.joined(separator: ", "))")
@@ -74,7 +70,7 @@ extension ConfigLoader {
         }
         let setsAddress = probe.has(descriptor.addressKey)
         let build: @Sendable (ModuleTarget) throws -> TargetSpec = { [self] target in
-            let section = try ConfigSection(file: file, path: path, node: node.node, baseDirectory: baseDirectory,
+            let section = try ConfigSection(file: file, path: path, node: node, baseDirectory: baseDirectory,
                                             overrides: setsAddress ? [:] : [descriptor.addressKey: target.text],
                                             substitutions: ["{target}": target.text, "{host}": target.host.uriForm])
             _ = try section.stringList("allowed_targets")
@@ -92,8 +88,8 @@ extension ConfigLoader {
         let settings = sample.redactedSettings
             .sorted { order($0.key) < order($1.key) }
             .filter { $0.key != descriptor.addressKey || setsAddress }
-            .map { RedactedSetting(key: $0.key, value: $0.value.replacingOccurrences(of: sampleHost + ":1", with: "{target}")
-                                                               .replacingOccurrences(of: sampleHost, with: "{host}")) }
+            .map { RedactedSetting(key: $0.key, value: $0.value.replacing(sampleHost + ":1", with: "{target}")
+                                                               .replacing(sampleHost, with: "{host}")) }
         return ModuleSpec(name: name, kind: kind, allowedTargets: allowed, acceptsURLTargets: descriptor.addressIsURL,
                           redactedSettings: settings, build: build)
     }

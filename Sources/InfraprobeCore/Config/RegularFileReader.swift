@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 
 /// Reads a file named by the configuration with a size cap, refusing anything but a regular
 /// file: a FIFO would block a reload forever, `/dev/zero` or a huge file would exhaust memory.

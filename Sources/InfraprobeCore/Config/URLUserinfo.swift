@@ -12,13 +12,15 @@ public enum URLUserinfo {
     /// `text` with the userinfo of its authority replaced by `<secret>`.
     public static func redacted(_ text: String) -> String {
         guard let range = userinfoRange(text) else { return text }
-        return text.replacingCharacters(in: range, with: Secret.placeholder)
+        var redacted = text
+        redacted.replaceSubrange(range, with: Secret.placeholder)
+        return redacted
     }
 
     /// Up to and excluding the last `@` before the authority ends (`/`, `?` or `#`), as RFC 3986
     /// and curl read it. Parsers that end the authority earlier (at a backslash) only make the cut larger.
     private static func userinfoRange(_ text: String) -> Range<String.Index>? {
-        let start = text.range(of: "://")?.upperBound ?? text.startIndex
+        let start = text.firstRange(of: "://")?.upperBound ?? text.startIndex
         let end = text[start...].firstIndex(where: { "/?#".contains($0) }) ?? text.endIndex
         guard let at = text[start..<end].lastIndex(of: "@") else { return nil }
         return start..<at

@@ -1,7 +1,6 @@
 import CShims
 import FoundationEssentials
 import Glibc
-import Yams
 
 /// `--web.config.file` in the exporter-toolkit format: TLS through libmicrohttpd/GnuTLS and
 /// bcrypt basic auth. Anything the toolkit knows but this build cannot honour is refused with
@@ -71,22 +70,22 @@ public struct WebConfig: Sendable {
             config.clientAllowedSANs = tlsFacts.clientAllowedSANs
             config.files = tlsFacts.files
         }
-        if let users = top.valueNode("basic_auth_users"), users.null == nil {
+        if let users = top.valueNode("basic_auth_users"), !users.isNull {
             guard case .mapping(let mapping) = users else { throw top.error("basic_auth_users", "expected a mapping of user names to bcrypt hashes") }
             for (key, value) in mapping {
                 guard let user = key.string, !user.isEmpty, case .scalar(let scalar) = value else {
-                    throw ConfigError(file: file, line: key.mark?.line, key: "basic_auth_users", message: "expected user: bcrypt-hash")
+                    throw ConfigError(file: file, line: key.mark.line, key: "basic_auth_users", message: "expected user: bcrypt-hash")
                 }
                 let hash = scalar.string
                 // Checked by shape, never by hashing with it: each cost step doubles the time.
                 guard isBcryptHash(hash) else {
-                    throw ConfigError(file: file, line: value.mark?.line, key: "basic_auth_users.\(user)",
+                    throw ConfigError(file: file, line: value.mark.line, key: "basic_auth_users.\(user)",
                                       message: "not a bcrypt hash (expected $2y$/$2b$/$2a$…, e.g. from htpasswd -nBC 10)")
                 }
                 if let cost = BasicAuth.cost(of: hash), !BasicAuth.acceptedCosts.contains(cost) {
                     // Valid for exporter-toolkit (its own test users include cost 18), so not refused; but
                     // every login would take seconds of CPU, so this user's logins are refused unhashed.
-                    config.warnings.append(ConfigError(file: file, line: value.mark?.line, key: "basic_auth_users.\(user)",
+                    config.warnings.append(ConfigError(file: file, line: value.mark.line, key: "basic_auth_users.\(user)",
                                                        message: "bcrypt cost \(cost) is outside \(BasicAuth.acceptedCosts.lowerBound)…\(BasicAuth.acceptedCosts.upperBound): this user's logins are refused"))
                 }
                 config.basicAuthUsers[user] = hash
@@ -96,7 +95,7 @@ public struct WebConfig: Sendable {
         if let http = try mappingSection(top, "http_server_config") {
             // Accepted for compatibility: libmicrohttpd serves HTTP/1.1 only, whatever it says.
             http2 = try http.bool("http2") ?? true
-            if let headers = http.valueNode("headers"), headers.null == nil {
+            if let headers = http.valueNode("headers"), !headers.isNull {
                 http.markRead("headers")
                 config.headers = try parseHeaders(headers, http)
             }
@@ -125,19 +124,19 @@ public struct WebConfig: Sendable {
 
     /// A nested mapping; an empty (null) value counts as absent, as in Go.
     private static func mappingSection(_ top: ConfigSection, _ key: String) throws -> ConfigSection? {
-        guard let node = top.valueNode(key), node.null == nil else { return nil }
+        guard let node = top.valueNode(key), !node.isNull else { return nil }
         return try top.section(key)
     }
 
-    private static func parseHeaders(_ node: Node, _ section: ConfigSection) throws -> [(name: String, value: String)] {
+    private static func parseHeaders(_ node: YAMLNode, _ section: ConfigSection) throws -> [(name: String, value: String)] {
         guard case .mapping(let mapping) = node else { throw section.error("headers", "expected a mapping of header names to values") }
         var headers: [(name: String, value: String)] = []
         for (key, value) in mapping {
             guard let name = key.string, case .scalar(let scalar) = value else {
-                throw ConfigError(file: section.file, line: key.mark?.line, key: "http_server_config.headers", message: "expected Header: value")
+                throw ConfigError(file: section.file, line: key.mark.line, key: "http_server_config.headers", message: "expected Header: value")
             }
             func failure(_ message: String) -> ConfigError {
-                ConfigError(file: section.file, line: key.mark?.line, key: "http_server_config.headers.\(name)", message: message)
+                ConfigError(file: section.file, line: key.mark.line, key: "http_server_config.headers.\(name)", message: message)
             }
             guard let allowed = configurableHeaders[name] else {
                 throw failure("HTTP header \"\(name)\" can not be configured (only \(configurableHeaders.keys.sorted().joined(separator: ", ")))")
