@@ -87,7 +87,7 @@ extension ConfigSection {
                 guard case .scalar(let scalar) = value else {
                     throw ConfigError(file: file, line: value.mark.line, key: "\(key).every", message: "expected a duration such as 5m")
                 }
-                let text = String(SpaceTrimming.trimmed(scalar.string))
+                let text = scalar.string.trimmingWhitespace()
                 switch DurationParser.parseChecked(text) {
                 case .success(let parsed) where range.contains(parsed): every = parsed
                 case .success, .failure(.outOfRange): throw outOfRange

@@ -14,7 +14,7 @@ public enum DurationParser {
     }
 
     public static func parseChecked(_ text: String) -> Result<Duration, Failure> {
-        var rest = SpaceTrimming.trimmed(text)
+        var rest = Substring(text.trimmingWhitespace())
         guard !rest.isEmpty else { return .failure(.malformed) }
         let limitMilliseconds = Double(maximum.milliseconds)
         var totalMilliseconds = 0.0
