@@ -48,8 +48,10 @@ public final class RedisEventLoop: TaskExecutor, @unchecked Sendable {
     private var byDescriptor: [Int32: RedisConnection] = [:]
     /// Connections whose state a job or an event may have changed since the last wait.
     private var touched: [RedisConnection] = []
-    /// Connections with a pipeline waiting, whose deadlines bound the wait; idle ones cost nothing.
-    private var busy: [ObjectIdentifier: RedisConnection] = [:]
+    /// The deadlines of waiting pipelines, earliest first; idle connections cost nothing.
+    private var expiries = DeadlineHeap<RedisConnection>()
+    /// Each connection's earliest deadline already in `expiries`, so a touch does not add it again.
+    private var scheduled: [ObjectIdentifier: ContinuousClock.Instant] = [:]
     private var lastSweep = ContinuousClock.now
     let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 1)
 
@@ -139,7 +141,7 @@ public final class RedisEventLoop: TaskExecutor, @unchecked Sendable {
 
     func unregister(_ connection: RedisConnection) {
         connections[ObjectIdentifier(connection)] = nil
-        busy[ObjectIdentifier(connection)] = nil
+        scheduled[ObjectIdentifier(connection)] = nil
         unwatch(connection)
     }
 
@@ -152,10 +154,13 @@ public final class RedisEventLoop: TaskExecutor, @unchecked Sendable {
         }
     }
 
-    /// Brings the epoll registration and the busy set in line with what `connection` waits for.
+    /// Brings the epoll registration and the expiries in line with what `connection` waits for.
     private func reconcile(_ connection: RedisConnection) {
         let key = ObjectIdentifier(connection)
-        busy[key] = connection.loopNextDeadline == nil ? nil : connection
+        if let deadline = connection.loopNextDeadline, scheduled[key].map({ deadline < $0 }) ?? true {
+            scheduled[key] = deadline
+            expiries.insert(connection, at: deadline)
+        }
         let wanted = connection.loopPollEvents
         let registered = watched[key]
         if let registered, wanted.map({ $0.0 == registered.fd && $0.1 == registered.events }) ?? false { return }
@@ -213,16 +218,15 @@ public final class RedisEventLoop: TaskExecutor, @unchecked Sendable {
                 lastSweep = now
                 for connection in Array(connections.values) { connection.loopSweep(now: now, idleTimeout: idleTimeout, maxAge: maxAge) }
             }
-            for connection in Array(busy.values) {
+            while let connection = expiries.popPassed(now: now) {
+                let key = ObjectIdentifier(connection)
+                if let deadline = scheduled[key], deadline <= now { scheduled[key] = nil }
                 connection.loopExpire(now: now)
                 touched.append(connection)
             }
             for connection in touched { reconcile(connection) }
             touched.removeAll(keepingCapacity: true)
-            var wake = lastSweep + .seconds(1)
-            for connection in busy.values {
-                if let deadline = connection.loopNextDeadline { wake = min(wake, deadline) }
-            }
+            let wake = min(lastSweep + .seconds(1), expiries.earliest ?? lastSweep + .seconds(1))
             now = ContinuousClock.now
             // Round up so the wait does not end just before a deadline and spin; jobs still
             // queued (expiries just resumed, or more than one turn's worth) only get a look at the sockets.

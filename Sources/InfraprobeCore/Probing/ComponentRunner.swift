@@ -17,6 +17,16 @@ public enum ComponentRunner {
     /// before the whole probe has finished.
     static func run(target: TargetSpec, deadline: Deadline, environment: ProberEnvironment,
                     cache: [String: ComponentResult], progress: (any ProbeProgress)?) async -> TargetProbeResult {
+        // On the prober's executor (the Redis loop) whoever the caller is: the components are
+        // created in one job there, so none can start a turn after the gate has already passed
+        // (their pipelines share one write), and a busy cooperative pool cannot hold them back.
+        await withTaskExecutorPreference(target.prober.executorPreference) {
+            await orchestrate(target: target, deadline: deadline, environment: environment, cache: cache, progress: progress)
+        }
+    }
+
+    private static func orchestrate(target: TargetSpec, deadline: Deadline, environment: ProberEnvironment,
+                                    cache: [String: ComponentResult], progress: (any ProbeProgress)?) async -> TargetProbeResult {
         let startedAt = Date().timeIntervalSince1970
         let start = ContinuousClock.now
         let scratch = ProbeScratch(nonce: environment.nonce(), instanceID: environment.instanceID,
