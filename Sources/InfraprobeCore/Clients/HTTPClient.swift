@@ -168,6 +168,19 @@ public final class HTTPClient: @unchecked Sendable {
         responder = nil
     }
 
+    /// Opens libcurl on a background thread now (once per process) instead of in the first
+    /// request: called when a target that speaks HTTP is configured, so its first probe does not
+    /// spend the ~7 ms of loading curl and its libraries inside its deadline. An exporter with no
+    /// such target never loads it.
+    public func prepare() {
+        guard responder == nil else { return }
+        _ = Self.preparation
+    }
+
+    private static let preparation: Void = {
+        NativeThread.start(name: "curl-load") { _ = HTTPClient.libraryFailure }
+    }()
+
     private func startLoopOnce() {
         let first = loopStarted.withLock { started -> Bool in
             defer { started = true }
