@@ -14,7 +14,9 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
-        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // curl.h's types and constants only: libcurl itself is opened with dlopen on the first HTTP
+        // request (CShims/curl.c), so neither a module link nor pkg-config's -lcurl may name it.
+        .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         // No pkgConfig: hiredis.pc carries -D_FILE_OFFSET_BITS=64, which SwiftPM rejects with a warning.
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
@@ -35,7 +37,18 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")]
+            swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")],
+            // Release links with lld (the toolchain's) for two startup costs (issue 13): relative
+            // relocations packed as DT_RELR (8 KB instead of ~1 MB of .rela.dyn read at every start;
+            // glibc >= 2.36, which build-deb puts in Depends), and the functions a start, an idle
+            // exporter and a Redis probe run laid out first (scripts/startup-order.txt, made by
+            // scripts/generate-startup-order), so the kernel's 64 KB fault-around maps mostly code
+            // that runs instead of its neighbours. Names missing from the binary are skipped.
+            linkerSettings: [.unsafeFlags([
+                "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+                "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/scripts/startup-order.txt",
+                "-Xlinker", "--no-warn-symbol-ordering",
+            ], .when(configuration: .release))]
         ),
         // API-faithful fakes of Consul, ArangoDB, Tempo, Grafana and the OTel collector: used by the
         // tests and, through `infraprobe-fakes`, by scripts/bench-all.sh. Not part of any product.

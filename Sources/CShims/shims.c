@@ -15,45 +15,15 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-CURLcode cshim_easy_setopt_long(CURL *h, CURLoption o, long v) { return curl_easy_setopt(h, o, v); }
-CURLcode cshim_easy_setopt_off_t(CURL *h, CURLoption o, curl_off_t v) { return curl_easy_setopt(h, o, v); }
-CURLcode cshim_easy_setopt_string(CURL *h, CURLoption o, const char *v) { return curl_easy_setopt(h, o, v); }
-CURLcode cshim_easy_setopt_pointer(CURL *h, CURLoption o, void *v) { return curl_easy_setopt(h, o, v); }
-CURLcode cshim_easy_setopt_write_callback(CURL *h, CURLoption o, curl_write_callback cb) { return curl_easy_setopt(h, o, cb); }
-CURLcode cshim_easy_getinfo_long(CURL *h, CURLINFO i, long *out) { return curl_easy_getinfo(h, i, out); }
-CURLcode cshim_easy_getinfo_double(CURL *h, CURLINFO i, double *out) { return curl_easy_getinfo(h, i, out); }
-CURLcode cshim_easy_getinfo_pointer(CURL *h, CURLINFO i, void **out) { return curl_easy_getinfo(h, i, out); }
-CURLMcode cshim_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
-
 int cshim_within_descriptor_reserve(int fd) {
     struct rlimit limit;
     if (fd < 0 || getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 0;
     return (rlim_t)fd + CSHIM_DESCRIPTOR_RESERVE >= limit.rlim_cur;
 }
 
-static curl_socket_t cshim_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *address) {
-    (void)purpose;
-    curl_socket_t fd = socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
-    if (fd != CURL_SOCKET_BAD && cshim_within_descriptor_reserve(fd)) {
-        close(fd);
-        fd = CURL_SOCKET_BAD;
-        errno = EMFILE;
-    }
-    if (fd == CURL_SOCKET_BAD && clientp) *(int *)clientp = errno;
-    return fd;
-}
-
 int cshim_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 
 void cshim_set_thread_name(const char *name) { prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0); }
-
-CURLcode cshim_easy_record_socket_errno(CURL *h, int *socket_errno) {
-    CURLcode code = curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, cshim_open_socket);
-    return code != CURLE_OK ? code : curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, (void *)socket_errno);
-}
-
-const unsigned long cshim_CURLAUTH_BASIC = CURLAUTH_BASIC;
-const unsigned long cshim_CURLAUTH_BEARER = CURLAUTH_BEARER;
 
 struct MHD_Daemon *cshim_mhd_start_daemon(unsigned int flags, uint16_t port,
                                           MHD_AccessHandlerCallback handler, void *handler_cls,

@@ -1,40 +1,22 @@
 #ifndef INFRAPROBE_CSHIMS_H
 #define INFRAPROBE_CSHIMS_H
 
-#include <curl/curl.h>
 #include <microhttpd.h>
 #include <stdint.h>
 #include <sys/epoll.h>
+#include "cshim_curl.h"
 #include "cshim_redis.h"
 
-// Swift cannot call C variadic functions; these typed wrappers forward to them.
-CURLcode cshim_easy_setopt_long(CURL *handle, CURLoption option, long value);
-CURLcode cshim_easy_setopt_off_t(CURL *handle, CURLoption option, curl_off_t value);
-CURLcode cshim_easy_setopt_string(CURL *handle, CURLoption option, const char *value);
-CURLcode cshim_easy_setopt_pointer(CURL *handle, CURLoption option, void *value);
-CURLcode cshim_easy_setopt_write_callback(CURL *handle, CURLoption option, curl_write_callback callback);
-CURLcode cshim_easy_getinfo_long(CURL *handle, CURLINFO info, long *out);
-CURLcode cshim_easy_getinfo_double(CURL *handle, CURLINFO info, double *out);
-CURLcode cshim_easy_getinfo_pointer(CURL *handle, CURLINFO info, void **out);
-CURLMcode cshim_multi_setopt_long(CURLM *multi, CURLMoption option, long value);
 /// Descriptors kept free below RLIMIT_NOFILE: libdispatch's worker-pool monitor opens
 /// /proc/<tid>/stat and crashes the process when that open() fails, so the process's own sockets
 /// must never take the last descriptors.
 #define CSHIM_DESCRIPTOR_RESERVE 64
 /// 1 when descriptor `fd` lies within the reserve (the caller should close it and fail with EMFILE).
 int cshim_within_descriptor_reserve(int fd);
-/// Opens the transfer's sockets close-on-exec, refuses one within the descriptor reserve (as
-/// EMFILE), and stores socket()'s errno in *socket_errno when it fails (curl reports that only
-/// as "could not connect", the same as a refused connection).
-CURLcode cshim_easy_record_socket_errno(CURL *handle, int *socket_errno);
 /// A non-blocking, close-on-exec eventfd (a loop's wake-up signal), or -1 with errno set.
 int cshim_eventfd(void);
 /// Names the calling thread (as ps and /proc show it); the kernel keeps the first 15 bytes.
 void cshim_set_thread_name(const char *name);
-
-// Macros whose casts keep them from importing into Swift.
-extern const unsigned long cshim_CURLAUTH_BASIC;
-extern const unsigned long cshim_CURLAUTH_BEARER;
 
 struct MHD_Daemon *cshim_mhd_start_daemon(unsigned int flags, uint16_t port,
                                           MHD_AccessHandlerCallback handler, void *handler_cls,

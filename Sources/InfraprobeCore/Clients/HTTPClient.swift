@@ -135,7 +135,18 @@ public final class HTTPClient: @unchecked Sendable {
     public static let defaultIdleConnectionTimeout: Duration = .seconds(75)
     public static let maxCachedConnections = 256
 
-    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
+    /// libcurl, opened (CShims/curl.c: it is not linked, so an exporter without HTTP targets never
+    /// loads it and its ~28 libraries) and globally initialised on the first request; nil once it
+    /// is, else the failure every request gets, said once on stderr too.
+    private static let libraryFailure: HTTPTransportError? = {
+        guard cshim_curl_load() == 0 else {
+            let message = String(cString: cshim_curl_load_error())
+            StandardError.write("infraprobe: \(message)\n")
+            return HTTPTransportError(curlCode: Int(CURLE_FAILED_INIT.rawValue), reason: .resourceExhausted, message: message)
+        }
+        _ = cshim_curl_global_init(Int(CURL_GLOBAL_DEFAULT))
+        return nil
+    }()
 
     /// Made by the loop thread before its first turn (by init for a responder); loop thread only.
     private var multi: UnsafeMutableRawPointer!
@@ -157,6 +168,19 @@ public final class HTTPClient: @unchecked Sendable {
         responder = nil
     }
 
+    /// Opens libcurl on a background thread now (once per process) instead of in the first
+    /// request: called when a target that speaks HTTP is configured, so its first probe does not
+    /// spend the ~7 ms of loading curl and its libraries inside its deadline. An exporter with no
+    /// such target never loads it.
+    public func prepare() {
+        guard responder == nil else { return }
+        _ = Self.preparation
+    }
+
+    private static let preparation: Void = {
+        NativeThread.start(name: "curl-load") { _ = HTTPClient.libraryFailure }
+    }()
+
     private func startLoopOnce() {
         let first = loopStarted.withLock { started -> Bool in
             defer { started = true }
@@ -164,7 +188,6 @@ public final class HTTPClient: @unchecked Sendable {
         }
         guard first else { return }
         NativeThread.start(name: "curl-multi") { [self] in
-            _ = Self.globalInit
             multi = Self.makeMulti()
             loop()
         }
@@ -175,7 +198,7 @@ public final class HTTPClient: @unchecked Sendable {
     @_spi(Fuzzing) public typealias Responder = @Sendable (HTTPClientRequest) async -> HTTPClientResult
 
     @_spi(Fuzzing) public init(responder: @escaping Responder) {
-        _ = Self.globalInit
+        if let failure = Self.libraryFailure { preconditionFailure(failure.message) }
         multi = Self.makeMulti()
         idleConnectionTimeout = Self.defaultIdleConnectionTimeout
         wakeFD = -1
@@ -183,7 +206,7 @@ public final class HTTPClient: @unchecked Sendable {
     }
 
     private static func makeMulti() -> UnsafeMutableRawPointer {
-        let multi = curl_multi_init()!
+        let multi = cshim_curl_multi_init()!
         _ = cshim_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, maxCachedConnections)
         return multi
     }
@@ -196,6 +219,7 @@ public final class HTTPClient: @unchecked Sendable {
     /// Sends a request and waits for its answer, a transport failure, or its deadline.
     public func send(_ request: HTTPClientRequest) async -> HTTPClientResult {
         if let responder { return Self.streamed(await responder(request), through: request) }
+        if let failure = Self.libraryFailure { return .failure(failure) }
         startLoopOnce()
         let id = nextID.withLock { value -> UInt64 in value += 1; return value }
         return await withTaskCancellationHandler {
@@ -242,9 +266,9 @@ public final class HTTPClient: @unchecked Sendable {
                 finish(entry.easy, entry.transfer, .failure(HTTPTransportError(
                     curlCode: Int(CURLE_OPERATION_TIMEDOUT.rawValue), reason: .timeout, message: "request cancelled at the probe deadline")))
             }
-            curl_multi_perform(multi, &running)
+            cshim_curl_multi_perform(multi, &running)
             var left: Int32 = 0
-            while let message = curl_multi_info_read(multi, &left) {
+            while let message = cshim_curl_multi_info_read(multi, &left) {
                 guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
                 let code = message.pointee.data.result
                 var privatePointer: UnsafeMutableRawPointer?
@@ -259,12 +283,12 @@ public final class HTTPClient: @unchecked Sendable {
             } else if cacheMayHoldConnections && ContinuousClock.now - idleSince >= idleConnectionTimeout {
                 // curl closes idle connections only when a new transfer connects; with none
                 // coming, a fresh multi handle is the only way to let go of the cached ones.
-                curl_multi_cleanup(multi)
+                cshim_curl_multi_cleanup(multi)
                 multi = Self.makeMulti()
                 cacheMayHoldConnections = false
             }
             wakeWait.revents = 0
-            curl_multi_poll(multi, &wakeWait, 1, 1000, nil)
+            cshim_curl_multi_poll(multi, &wakeWait, 1, 1000, nil)
             if wakeWait.revents != 0 {
                 var count: UInt64 = 0
                 _ = withUnsafeMutableBytes(of: &count) { read(wakeFD, $0.baseAddress, 8) }
@@ -275,7 +299,7 @@ public final class HTTPClient: @unchecked Sendable {
     private func start(_ transfer: Transfer) {
         let request = transfer.request
         let remainingMS = max(1, Int(request.deadline.remaining.milliseconds))
-        guard let easy = curl_easy_init() else {
+        guard let easy = cshim_curl_easy_init() else {
             transfer.continuation.resume(returning: .failure(HTTPTransportError(curlCode: 2, reason: .resourceExhausted, message: "curl_easy_init failed (out of memory)")))
             return
         }
@@ -326,7 +350,7 @@ public final class HTTPClient: @unchecked Sendable {
         case .header(let name, let value):
             headers.append("\(name): \(value.value)")
         }
-        for header in headers { transfer.headerList = curl_slist_append(transfer.headerList, header) }
+        for header in headers { transfer.headerList = cshim_curl_slist_append(transfer.headerList, header) }
         _ = cshim_easy_setopt_pointer(easy, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(transfer.headerList))
 
         let tls = request.tls
@@ -338,13 +362,13 @@ public final class HTTPClient: @unchecked Sendable {
             _ = cshim_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 0)
         }
         active[transfer.id] = (easy, transfer)
-        curl_multi_add_handle(multi, easy)
+        cshim_curl_multi_add_handle(multi, easy)
     }
 
     private func result(of easy: UnsafeMutableRawPointer, transfer: Transfer, code: CURLcode) -> HTTPClientResult {
         guard code == CURLE_OK else {
             let detail = String(cString: transfer.errorBuffer)
-            let text = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+            let text = detail.isEmpty ? String(cString: cshim_curl_easy_strerror(code)) : detail
             // What no real service sends is the service's fault: unexpected_response, like a body that does not parse.
             if transfer.overflow {
                 return .failure(HTTPTransportError(curlCode: Int(code.rawValue), reason: .unexpectedResponse,
@@ -380,7 +404,7 @@ public final class HTTPClient: @unchecked Sendable {
         for name in transfer.request.responseHeaders {
             var header: UnsafeMutablePointer<curl_header>?
             // origin 1 = CURLH_HEADER (the final response's headers); request -1 = the last of that name.
-            if curl_easy_header(easy, name, 0, 1, -1, &header) == CURLHE_OK, let value = header?.pointee.value {
+            if cshim_curl_easy_header(easy, name, 0, 1, -1, &header) == CURLHE_OK, let value = header?.pointee.value {
                 response.headers[name] = String(cString: value)
             }
         }
@@ -388,8 +412,8 @@ public final class HTTPClient: @unchecked Sendable {
     }
 
     private func finish(_ easy: UnsafeMutableRawPointer, _ transfer: Transfer, _ result: HTTPClientResult) {
-        curl_multi_remove_handle(multi, easy)
-        curl_easy_cleanup(easy)
+        cshim_curl_multi_remove_handle(multi, easy)
+        cshim_curl_easy_cleanup(easy)
         active[transfer.id] = nil
         transfer.continuation.resume(returning: result)
         Unmanaged.passUnretained(transfer).release()
@@ -438,7 +462,7 @@ private final class Transfer: @unchecked Sendable {
         free(errorBuffer)
         socketErrno.deallocate()
         if let bodyBuffer { free(bodyBuffer) }
-        if let headerList { curl_slist_free_all(headerList) }
+        if let headerList { cshim_curl_slist_free_all(headerList) }
     }
 }
 

@@ -15,6 +15,7 @@ public struct HTTPEndpoint: Sendable {
     public init(client: HTTPClient, baseURL: String, auth: HTTPAuth = .none, tls: HTTPTLSOptions = HTTPTLSOptions(),
                 headers: [(String, String)] = []) {
         self.client = client
+        client.prepare()
         // Kept verbatim: a URL probed as-is (a health path such as `/health/`) must keep its
         // trailing slash, or a Go mux answers 301; `resolve` joins sub-paths without doubling it.
         self.baseURL = baseURL
