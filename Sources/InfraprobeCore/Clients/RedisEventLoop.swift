@@ -48,8 +48,13 @@ public final class RedisEventLoop: TaskExecutor, @unchecked Sendable {
     private var byDescriptor: [Int32: RedisConnection] = [:]
     /// Connections whose state a job or an event may have changed since the last wait.
     private var touched: [RedisConnection] = []
-    /// Connections with a pipeline waiting, whose deadlines bound the wait; idle ones cost nothing.
-    private var busy: [ObjectIdentifier: RedisConnection] = [:]
+    /// Connections with a pipeline waiting, with their earliest deadline as of their last
+    /// reconcile (a connection's deadlines change only through jobs and events, which touch it):
+    /// they bound the wait, and only those due are expired; idle ones cost nothing.
+    private var busy: [ObjectIdentifier: (connection: RedisConnection, deadline: ContinuousClock.Instant)] = [:]
+    /// Jobs handed in swap places with this one, so neither array is allocated again per turn.
+    private var inboxSpare: [Work] = []
+    private var localSpare: [Work] = []
     private var lastSweep = ContinuousClock.now
     let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 1)
 
@@ -155,7 +160,7 @@ public final class RedisEventLoop: TaskExecutor, @unchecked Sendable {
     /// Brings the epoll registration and the busy set in line with what `connection` waits for.
     private func reconcile(_ connection: RedisConnection) {
         let key = ObjectIdentifier(connection)
-        busy[key] = connection.loopNextDeadline == nil ? nil : connection
+        busy[key] = connection.loopNextDeadline.map { (connection, $0) }
         let wanted = connection.loopPollEvents
         let registered = watched[key]
         if let registered, wanted.map({ $0.0 == registered.fd && $0.1 == registered.events }) ?? false { return }
@@ -172,28 +177,34 @@ public final class RedisEventLoop: TaskExecutor, @unchecked Sendable {
 
     private func runJobs() {
         var ran = 0
-        for work in inbox.withLock({ queue -> [Work] in defer { queue = [] }; return queue }) {
+        var handed = inboxSpare
+        inbox.withLock { swap(&$0, &handed) }
+        for work in handed {
             run(work)
             ran += 1
         }
+        handed.removeAll(keepingCapacity: true)
+        inboxSpare = handed
         while !local.isEmpty && ran < Self.jobsPerTurn {
-            let batch = local
-            local = []
-            for (index, work) in batch.enumerated() {
+            var batch = localSpare
+            swap(&batch, &local)
+            for index in batch.indices {
                 guard ran < Self.jobsPerTurn else {
                     local.insert(contentsOf: batch[index...], at: 0)
                     break
                 }
-                run(work)
+                run(batch[index])
                 ran += 1
             }
+            batch.removeAll(keepingCapacity: true)
+            localSpare = batch
         }
-        let connections = unflushed
-        unflushed.removeAll(keepingCapacity: true)
-        for connection in connections {
+        // A connection's flush never queues another, so the list is walked in place.
+        for connection in unflushed {
             connection.loopFlushQueued()
             touched.append(connection)
         }
+        unflushed.removeAll(keepingCapacity: true)
     }
 
     private func run(_ work: Work) {
@@ -213,26 +224,26 @@ public final class RedisEventLoop: TaskExecutor, @unchecked Sendable {
                 lastSweep = now
                 for connection in Array(connections.values) { connection.loopSweep(now: now, idleTimeout: idleTimeout, maxAge: maxAge) }
             }
-            for connection in Array(busy.values) {
-                connection.loopExpire(now: now)
-                touched.append(connection)
+            for connection in touched { reconcile(connection) }
+            touched.removeAll(keepingCapacity: true)
+            // Only connections with a deadline due are expired and looked at again.
+            for (_, entry) in busy where entry.deadline <= now {
+                entry.connection.loopExpire(now: now)
+                touched.append(entry.connection)
             }
             for connection in touched { reconcile(connection) }
             touched.removeAll(keepingCapacity: true)
             var wake = lastSweep + .seconds(1)
-            for connection in busy.values {
-                if let deadline = connection.loopNextDeadline { wake = min(wake, deadline) }
-            }
+            for (_, entry) in busy where entry.deadline < wake { wake = entry.deadline }
             now = ContinuousClock.now
             // Round up so the wait does not end just before a deadline and spin; jobs still
             // queued (expiries just resumed, or more than one turn's worth) only get a look at the sockets.
             let millis = !local.isEmpty ? 0 : wake > now ? Int32(clamping: (wake - now).milliseconds + 1) : 0
-            for ready in interest.wait(milliseconds: millis) {
-                if ready.fd == wakeRead {
-                    var drained = [UInt8](repeating: 0, count: 64)
-                    while read(wakeRead, &drained, drained.count) > 0 {}
-                } else if let connection = byDescriptor[ready.fd] {
-                    connection.loopHandle(ready.events)
+            interest.wait(milliseconds: millis) { fd, events in
+                if fd == wakeRead {
+                    while read(wakeRead, readBuffer.baseAddress, readBuffer.count) > 0 {}
+                } else if let connection = byDescriptor[fd] {
+                    connection.loopHandle(events)
                     touched.append(connection)
                 }
             }
