@@ -42,6 +42,9 @@ public final class RedisEventLoop: TaskExecutor, @unchecked Sendable {
     // Loop thread only.
     private var local: [Work] = []
     private var unflushed: [RedisConnection] = []
+    /// Work nobody waits on, run once a turn's writes are out (`afterWrites`).
+    private var afterFlush: [(connection: RedisConnection, job: @Sendable () -> Void)] = []
+    private var afterFlushSpare: [(connection: RedisConnection, job: @Sendable () -> Void)] = []
     private var connections: [ObjectIdentifier: RedisConnection] = [:]
     private let interest = EpollSet()
     private var watched: [ObjectIdentifier: (fd: Int32, events: Int16)] = [:]
@@ -175,6 +178,15 @@ public final class RedisEventLoop: TaskExecutor, @unchecked Sendable {
     /// what the other jobs of the turn queue on it.
     func flushAfterJobs(_ connection: RedisConnection) { unflushed.append(connection) }
 
+    /// Runs `job`, a step of `connection`'s that nothing waits on (closing a connection its
+    /// component is done with), once this turn's jobs have run and their pipelines are written:
+    /// the close of `service_running`'s connection then does not hold up the pipelines of the
+    /// components its result just released. Handed in like `execute(touching:)` off the loop.
+    func afterWrites(touching connection: RedisConnection, _ job: @escaping @Sendable () -> Void) {
+        guard isCurrentThread else { return execute(touching: connection, job) }
+        afterFlush.append((connection, job))
+    }
+
     private func runJobs() {
         var ran = 0
         var handed = inboxSpare
@@ -205,6 +217,14 @@ public final class RedisEventLoop: TaskExecutor, @unchecked Sendable {
             touched.append(connection)
         }
         unflushed.removeAll(keepingCapacity: true)
+        var deferred = afterFlushSpare
+        swap(&deferred, &afterFlush)
+        for (connection, job) in deferred {
+            job()
+            touched.append(connection)
+        }
+        deferred.removeAll(keepingCapacity: true)
+        afterFlushSpare = deferred
     }
 
     private func run(_ work: Work) {
