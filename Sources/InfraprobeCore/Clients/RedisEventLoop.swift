@@ -257,8 +257,9 @@ public final class RedisEventLoop: TaskExecutor, @unchecked Sendable {
             for (_, entry) in busy where entry.deadline < wake { wake = entry.deadline }
             now = ContinuousClock.now
             // Round up so the wait does not end just before a deadline and spin; jobs still
-            // queued (expiries just resumed, or more than one turn's worth) only get a look at the sockets.
-            let millis = !local.isEmpty ? 0 : wake > now ? Int32(clamping: (wake - now).milliseconds + 1) : 0
+            // queued (expiries just resumed, or more than one turn's worth) and closes handed in
+            // after the turn's jobs (from an expiry or an event) only get a look at the sockets.
+            let millis = !local.isEmpty || !afterFlush.isEmpty ? 0 : wake > now ? Int32(clamping: (wake - now).milliseconds + 1) : 0
             interest.wait(milliseconds: millis) { fd, events in
                 if fd == wakeRead {
                     while read(wakeRead, readBuffer.baseAddress, readBuffer.count) > 0 {}
