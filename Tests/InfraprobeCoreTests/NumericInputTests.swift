@@ -119,6 +119,23 @@ struct NumericInputTests {
         #expect(try info.count("absent") == nil)
     }
 
+    @Test func test_redisInfo_readsFieldsLineByLine_fromTheReplyBytes() {
+        let text = "# Server\r\nredis_version:7.0.15\r\n#not:a field\r\nlist:a:b:c\r\nempty:\r\nbare\r\n\r\nused_memory:1\nused_memory:2\r\nlast:no newline"
+        for info in [RedisInfo(text), RedisInfo(reply: .bulk(Array(text.utf8)))] {
+            #expect(info["redis_version"] == "7.0.15")
+            #expect(info["#not"] == nil)
+            #expect(info["list"] == "a:b:c")
+            #expect(info["list:a"] == nil)
+            #expect(info["empty"] == "")
+            #expect(info["bare"] == nil)
+            #expect(info["used_memory"] == "2")
+            #expect(info["used"] == nil)
+            #expect(info["last"] == "no newline")
+            #expect(info["Server"] == nil)
+        }
+        #expect(RedisInfo(reply: .null)["redis_version"] == nil)
+    }
+
     static let hostileTokens = ["1e300", "-1", "1e999", fourHundredDigits, "NaN", "\"NaN\"", "\"1e300\"", "\"-5\"", "1.5e18"]
 
     @Test("an OTLP push answered with a hostile rejected count is unexpected_response (collector and Tempo)",

@@ -98,4 +98,14 @@ struct ProbeStepTests {
         #expect(step.text.hasPrefix("bell\\u{7}xxx"))
         #expect(step.text.count == ProbeStep.maxTextLength + "\\u{7}".count - 1)
     }
+
+    @Test func test_characterPrefix_isTheFirstCharacters_evenWhereBytesAndCharactersDiffer() {
+        let texts = [String(repeating: "SET k v | ", count: 80), "ab\r\ncd", "abc\u{301}def", "é" + String(repeating: "x", count: 20),
+                     "xy\r", "xy\r\n", "", "abc", String(repeating: "👍🏽", count: 10), "a\u{301}"]
+        for text in texts {
+            for count in [0, 1, 2, 3, 4, 5, 512] {
+                #expect(text.characterPrefix(count) == String(text.prefix(count)), "\(text.debugDescription) cut at \(count)")
+            }
+        }
+    }
 }

@@ -6,11 +6,6 @@ import Glibc
 /// connections spent most of the loop's time scanning them). Level-triggered, like poll; the
 /// event bits are poll's (EPOLLIN == POLLIN and so on on Linux).
 final class EpollSet {
-    struct Ready {
-        let fd: Int32
-        let events: Int16
-    }
-
     private let fd: Int32
     private var buffer: [epoll_event]
 
@@ -39,12 +34,15 @@ final class EpollSet {
         _ = epoll_ctl(fd, EPOLL_CTL_DEL, socket, &event)
     }
 
-    /// Waits up to `milliseconds` (0: not at all) and returns the ready sockets.
-    func wait(milliseconds: Int32) -> [Ready] {
+    /// Waits up to `milliseconds` (0: not at all) and hands each ready socket and its events to
+    /// `ready`, from a buffer kept between waits: a wakeup allocates nothing.
+    func wait(milliseconds: Int32, _ ready: (_ fd: Int32, _ events: Int16) -> Void) {
         let count = buffer.withUnsafeMutableBufferPointer { events in
             epoll_wait(fd, events.baseAddress, Int32(events.count), milliseconds)
         }
-        guard count > 0 else { return [] }
-        return buffer[..<Int(count)].map { Ready(fd: $0.data.fd, events: Int16(truncatingIfNeeded: $0.events)) }
+        guard count > 0 else { return }
+        for index in 0..<Int(count) {
+            ready(buffer[index].data.fd, Int16(truncatingIfNeeded: buffer[index].events))
+        }
     }
 }

@@ -111,9 +111,11 @@ public final class RedisConnection: @unchecked Sendable {
         loop.onLoop(touching: self) { [self] in loopCloseIfUnwanted() }
     }
 
+    /// Takes no new work at once; the socket closes once the loop's turn has written what its
+    /// jobs queued (nobody waits on a close).
     public func close() {
         shared.withLock { $0.retired = true }
-        loop.onLoop(touching: self) { [self] in loopShutdown(RedisClientError(.closed, "connection closed by the client")) }
+        loop.afterWrites(touching: self) { [self] in loopShutdown(RedisClientError(.closed, "connection closed by the client")) }
     }
 
     /// A session starts using it: it is not closed for being retired or idle until `release`.

@@ -42,6 +42,9 @@ public final class RedisEventLoop: TaskExecutor, @unchecked Sendable {
     // Loop thread only.
     private var local: [Work] = []
     private var unflushed: [RedisConnection] = []
+    /// Work nobody waits on, run once a turn's writes are out (`afterWrites`).
+    private var afterFlush: [(connection: RedisConnection, job: @Sendable () -> Void)] = []
+    private var afterFlushSpare: [(connection: RedisConnection, job: @Sendable () -> Void)] = []
     private var connections: [ObjectIdentifier: RedisConnection] = [:]
     private let interest = EpollSet()
     private var watched: [ObjectIdentifier: (fd: Int32, events: Int16)] = [:]
@@ -52,6 +55,9 @@ public final class RedisEventLoop: TaskExecutor, @unchecked Sendable {
     private var expiries = DeadlineHeap<RedisConnection>()
     /// Each connection's earliest deadline already in `expiries`, so a touch does not add it again.
     private var scheduled: [ObjectIdentifier: ContinuousClock.Instant] = [:]
+    /// Jobs handed in swap places with this one, so neither array is allocated again per turn.
+    private var inboxSpare: [Work] = []
+    private var localSpare: [Work] = []
     private var lastSweep = ContinuousClock.now
     let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 1)
 
@@ -175,30 +181,53 @@ public final class RedisEventLoop: TaskExecutor, @unchecked Sendable {
     /// what the other jobs of the turn queue on it.
     func flushAfterJobs(_ connection: RedisConnection) { unflushed.append(connection) }
 
+    /// Runs `job`, a step of `connection`'s that nothing waits on (closing a connection its
+    /// component is done with), once this turn's jobs have run and their pipelines are written:
+    /// the close of `service_running`'s connection then does not hold up the pipelines of the
+    /// components its result just released. Handed in like `execute(touching:)` off the loop.
+    func afterWrites(touching connection: RedisConnection, _ job: @escaping @Sendable () -> Void) {
+        guard isCurrentThread else { return execute(touching: connection, job) }
+        afterFlush.append((connection, job))
+    }
+
     private func runJobs() {
         var ran = 0
-        for work in inbox.withLock({ queue -> [Work] in defer { queue = [] }; return queue }) {
+        var handed = inboxSpare
+        inbox.withLock { swap(&$0, &handed) }
+        for work in handed {
             run(work)
             ran += 1
         }
+        handed.removeAll(keepingCapacity: true)
+        inboxSpare = handed
         while !local.isEmpty && ran < Self.jobsPerTurn {
-            let batch = local
-            local = []
-            for (index, work) in batch.enumerated() {
+            var batch = localSpare
+            swap(&batch, &local)
+            for index in batch.indices {
                 guard ran < Self.jobsPerTurn else {
                     local.insert(contentsOf: batch[index...], at: 0)
                     break
                 }
-                run(work)
+                run(batch[index])
                 ran += 1
             }
+            batch.removeAll(keepingCapacity: true)
+            localSpare = batch
         }
-        let connections = unflushed
-        unflushed.removeAll(keepingCapacity: true)
-        for connection in connections {
+        // A connection's flush never queues another, so the list is walked in place.
+        for connection in unflushed {
             connection.loopFlushQueued()
             touched.append(connection)
         }
+        unflushed.removeAll(keepingCapacity: true)
+        var deferred = afterFlushSpare
+        swap(&deferred, &afterFlush)
+        for (connection, job) in deferred {
+            job()
+            touched.append(connection)
+        }
+        deferred.removeAll(keepingCapacity: true)
+        afterFlushSpare = deferred
     }
 
     private func run(_ work: Work) {
@@ -229,14 +258,14 @@ public final class RedisEventLoop: TaskExecutor, @unchecked Sendable {
             let wake = min(lastSweep + .seconds(1), expiries.earliest ?? lastSweep + .seconds(1))
             now = ContinuousClock.now
             // Round up so the wait does not end just before a deadline and spin; jobs still
-            // queued (expiries just resumed, or more than one turn's worth) only get a look at the sockets.
-            let millis = !local.isEmpty ? 0 : wake > now ? Int32(clamping: (wake - now).milliseconds + 1) : 0
-            for ready in interest.wait(milliseconds: millis) {
-                if ready.fd == wakeRead {
-                    var drained = [UInt8](repeating: 0, count: 64)
-                    while read(wakeRead, &drained, drained.count) > 0 {}
-                } else if let connection = byDescriptor[ready.fd] {
-                    connection.loopHandle(ready.events)
+            // queued (expiries just resumed, or more than one turn's worth) and closes handed in
+            // after the turn's jobs (from an expiry or an event) only get a look at the sockets.
+            let millis = !local.isEmpty || !afterFlush.isEmpty ? 0 : wake > now ? Int32(clamping: (wake - now).milliseconds + 1) : 0
+            interest.wait(milliseconds: millis) { fd, events in
+                if fd == wakeRead {
+                    while read(wakeRead, readBuffer.baseAddress, readBuffer.count) > 0 {}
+                } else if let connection = byDescriptor[fd] {
+                    connection.loopHandle(events)
                     touched.append(connection)
                 }
             }

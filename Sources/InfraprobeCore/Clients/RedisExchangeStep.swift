@@ -15,7 +15,7 @@ public struct RedisExchangeStep: Sendable, Equatable {
     static let bulkBytesShown = 200
 
     init(sent commands: [[String]], shown: String, replies: [RedisValue], elapsed: Duration) {
-        self.shown = shown.utf8.count <= ProbeStep.maxTextLength ? shown : String(shown.prefix(ProbeStep.maxTextLength))
+        self.shown = shown.utf8.count <= ProbeStep.maxTextLength ? shown : shown.characterPrefix(ProbeStep.maxTextLength)
         self.replies = replies.prefix(Self.elementLimit).map { Self.bounded($0, depth: 1) }
         receivedBytes = replies.reduce(0) { $0 + RESPSize.of($1) }
         sentBytes = Self.carriesSecret(shown) ? nil : commands.reduce(0) { $0 + RESPSize.of(command: $1) }

@@ -68,8 +68,13 @@ public struct ConnectionFacts: Sendable {
 /// slow probe never occupies MHD's thread. C pointers stay inside this file.
 public final class HTTPServer: @unchecked Sendable {
     public typealias Handler = @Sendable (HTTPRequest, ConnectionFacts) async -> HTTPResponse
+    /// Where a request's handler task runs: an executor (a prober's event loop) for a request
+    /// whose work happens there anyway, so the handler, the probe and the response skip the
+    /// hops through the cooperative pool; nil for the pool.
+    public typealias ExecutorChoice = @Sendable (HTTPRequest) -> (any TaskExecutor)?
 
     let handler: Handler
+    private let executorChoice: ExecutorChoice?
     let options: HTTPServerOptions
     private let listen: ListenAddress
     private var daemon: OpaquePointer?
@@ -88,10 +93,12 @@ public final class HTTPServer: @unchecked Sendable {
     public let connectionLimit: UInt32
     public private(set) var port: UInt16 = 0
 
-    public init(listen: ListenAddress, options: HTTPServerOptions = HTTPServerOptions(), handler: @escaping Handler) {
+    public init(listen: ListenAddress, options: HTTPServerOptions = HTTPServerOptions(),
+                executor executorChoice: ExecutorChoice? = nil, handler: @escaping Handler) {
         self.listen = listen
         self.options = options
         self.handler = handler
+        self.executorChoice = executorChoice
         self.tls = options.tls
         connectionLimit = min(options.connectionLimit, Self.descriptorBudget())
         watchdog = ConnectionWatchdog(limits: .init(
@@ -345,7 +352,8 @@ public final class HTTPServer: @unchecked Sendable {
             MHD_resume_connection(sendableConnection.raw)
             inFlight.withLock { _ = $0.removeValue(forKey: key) }
         }
-        inFlight.withLock { $0[key] = Task(operation: work) }
+        let executor = executorChoice?(request)
+        inFlight.withLock { $0[key] = Task(executorPreference: executor, operation: work) }
         return .YES
     }
 

@@ -96,7 +96,7 @@ public struct RedisProber: Prober {
         }
         let replies = try await redis.pipeline(serviceRunningPipeline)
         guard replies[0].string == "PONG" else { throw ProbeFailure(.unexpectedResponse, "PING answered \(replies[0]), expected PONG") }
-        let info = RedisInfo(replies[1].string ?? "")
+        let info = RedisInfo(reply: replies[1])
         if let version = info["redis_version"] { context.reportVersion(version) }
         if let uptime = try info.count("uptime_in_seconds") {
             context.fact("infraprobe_redis_uptime_seconds", help: "Seconds since the Redis server started.", value: Double(uptime))
@@ -221,7 +221,7 @@ public struct RedisProber: Prober {
     }
 
     private static func memoryUsage(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) async throws {
-        let info = RedisInfo(try await redis.call(["INFO", "memory"]).string ?? "")
+        let info = RedisInfo(reply: try await redis.call(["INFO", "memory"]))
         guard let usedBytes = try info.count("used_memory") else {
             throw ProbeFailure(.unexpectedResponse, "INFO memory has no used_memory field")
         }

@@ -48,6 +48,6 @@ public struct ProbeStep: Sendable, Equatable {
 
     /// A note at most `maxTextLength` characters long, without walking a short text's characters.
     static func note(_ text: String) -> Detail {
-        .note(text.utf8.count <= maxTextLength ? text : String(text.prefix(maxTextLength)))
+        .note(text.utf8.count <= maxTextLength ? text : text.characterPrefix(maxTextLength))
     }
 }

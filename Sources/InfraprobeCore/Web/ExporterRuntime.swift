@@ -86,7 +86,7 @@ public final class ExporterRuntime: Sendable {
             }
         }
         let app = WebApp(service: service, options: settings.web, reloader: reloader, logger: logger)
-        let server = HTTPServer(listen: settings.listen, options: settings.server) { request, facts in
+        let server = HTTPServer(listen: settings.listen, options: settings.server, executor: { app.executorPreference(for: $0) }) { request, facts in
             await app.handle(request, facts)
         }
         self.server = server

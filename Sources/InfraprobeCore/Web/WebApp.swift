@@ -46,6 +46,15 @@ public final class WebApp: Sendable {
 
     public var currentSecurity: WebConfig { security.current.config }
 
+    /// The executor a request is best handled on: a `/probe` of a named target whose prober
+    /// runs on an executor of its own (the Redis loop) is handled there too, so the probe starts,
+    /// is awaited and is rendered on the thread that runs it, and the response leaves from there,
+    /// without two round trips through the cooperative pool. Everything else runs on the pool.
+    public func executorPreference(for request: HTTPRequest) -> (any TaskExecutor)? {
+        guard request.path == "/probe", request.query["module"] == nil, let name = request.query["target"] else { return nil }
+        return service.config.target(named: name)?.prober.executorPreference
+    }
+
     public func handle(_ request: HTTPRequest, _ facts: ConnectionFacts) async -> HTTPResponse {
         let (config, limiter) = security.current
         if let limiter, !limiter.allow() {
