@@ -87,7 +87,13 @@ final class DaemonLoop: @unchecked Sendable {
                 body(daemon)
             }
             if stopRequested.current { return }
+            // MHD puts the listening socket back into its epoll set at the start of a run, once
+            // it is below its connection limit; a run that closed connections at its end
+            // (below the limit again) is followed at once by another, or the wait above would
+            // not see new connections arrive.
+            let before = cshim_mhd_connection_count(daemon)
             _ = MHD_run(daemon)
+            if cshim_mhd_connection_count(daemon) < before { _ = MHD_run(daemon) }
         }
     }
 }

@@ -161,7 +161,8 @@ public final class HTTPServer: @unchecked Sendable {
             while !stopping.current {
                 let done = retired.withLock { list -> Bool in
                     list.removeAll { entry in
-                        guard cshim_mhd_connection_count(entry.loop.daemon) == 0 else { return false }
+                        // On the loop thread: without an internal thread, MHD counts by cleaning up.
+                        guard entry.loop.perform({ cshim_mhd_connection_count($0) }) == 0 else { return false }
                         entry.loop.stop()
                         loops.withLock { $0.removeAll { $0 === entry.loop } }
                         MHD_stop_daemon(entry.loop.daemon)
