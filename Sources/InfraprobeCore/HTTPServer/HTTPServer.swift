@@ -65,7 +65,7 @@ public struct ConnectionFacts: Sendable {
 
 /// An HTTP server on libmicrohttpd. Each request is answered by an async handler: the
 /// connection is suspended while the handler runs and resumed with its response, so a
-/// slow probe never occupies MHD's thread. C pointers stay inside this file.
+/// slow probe never occupies the daemon's thread (DaemonLoop). C pointers stay inside this file and DaemonLoop.
 public final class HTTPServer: @unchecked Sendable {
     public typealias Handler = @Sendable (HTTPRequest, ConnectionFacts) async -> HTTPResponse
 
