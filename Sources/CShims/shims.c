@@ -59,6 +59,16 @@ int cshim_mhd_listen_fd(struct MHD_Daemon *d) {
     return info ? (int)info->listen_fd : -1;
 }
 
+int cshim_mhd_epoll_fd(struct MHD_Daemon *d) {
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
+    return info ? info->epoll_fd : -1;
+}
+
+struct MHD_Daemon *cshim_mhd_connection_daemon(struct MHD_Connection *c) {
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_DAEMON);
+    return info ? info->daemon : NULL;
+}
+
 unsigned int cshim_mhd_connection_count(struct MHD_Daemon *d) {
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
     return info ? info->num_connections : 0;

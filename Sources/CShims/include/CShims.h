@@ -28,6 +28,10 @@ int cshim_mhd_client_cert_verified(struct MHD_Connection *connection, int *has_c
 
 /// The listening socket of a daemon, or -1.
 int cshim_mhd_listen_fd(struct MHD_Daemon *daemon);
+/// The epoll descriptor of a daemon started with MHD_USE_EPOLL (readable when it has work), or -1.
+int cshim_mhd_epoll_fd(struct MHD_Daemon *daemon);
+/// The daemon a connection belongs to.
+struct MHD_Daemon *cshim_mhd_connection_daemon(struct MHD_Connection *connection);
 /// Connections the daemon holds (including suspended ones).
 unsigned int cshim_mhd_connection_count(struct MHD_Daemon *daemon);
 /// The subject alternative names (DNS, e-mail, IP, URI) of the client certificate, each followed by

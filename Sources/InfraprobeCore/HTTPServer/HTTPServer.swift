@@ -65,7 +65,7 @@ public struct ConnectionFacts: Sendable {
 
 /// An HTTP server on libmicrohttpd. Each request is answered by an async handler: the
 /// connection is suspended while the handler runs and resumed with its response, so a
-/// slow probe never occupies MHD's thread. C pointers stay inside this file.
+/// slow probe never occupies the daemon's thread (DaemonLoop). C pointers stay inside this file and DaemonLoop.
 public final class HTTPServer: @unchecked Sendable {
     public typealias Handler = @Sendable (HTTPRequest, ConnectionFacts) async -> HTTPResponse
     /// Where a request's handler task runs: an executor (a prober's event loop) for a request
@@ -77,13 +77,18 @@ public final class HTTPServer: @unchecked Sendable {
     private let executorChoice: ExecutorChoice?
     let options: HTTPServerOptions
     private let listen: ListenAddress
-    private var daemon: OpaquePointer?
+    /// The daemon in force and the thread that drives it.
+    private var loop: DaemonLoop?
     private var pemStrings: [UnsafeMutablePointer<CChar>] = []
     /// TLS in force; `replaceTLS` changes it.
     private var tls: TLSMaterial?
     /// Daemons replaced by `replaceTLS`, finishing their connections; stopped once they have none.
-    private let retired = Locked<[(daemon: OpaquePointer, strings: [UnsafeMutablePointer<CChar>])]>([])
+    private let retired = Locked<[(loop: DaemonLoop, strings: [UnsafeMutablePointer<CChar>])]>([])
     private let daemonLock = PthreadLock()
+    /// Every running daemon's loop (the one in force and retired ones), to find the one a
+    /// resumed connection belongs to. Not under `daemonLock`: `replaceTLS` holds that while it
+    /// waits for a loop thread, which looks here.
+    private let loops = Locked<[DaemonLoop]>([])
     private let inFlight = Locked<[ObjectIdentifier: Task<Void, Never>]>([:])
     /// Responses resumed but not yet completed (still being written to their client).
     fileprivate let responding = Locked(0)
@@ -114,17 +119,18 @@ public final class HTTPServer: @unchecked Sendable {
         return UInt32(clamping: max(limit.rlim_cur / 2, 16))
     }
 
-    /// One internal thread polls every connection (never a thread per connection: a thousand
-    /// slow clients would be a thousand threads). poll(2), not epoll: with epoll's edge
-    /// triggering, libmicrohttpd 0.9.75 missed the end of connections that were shut down
-    /// while their last bytes were still unread, and kept them open until their timeout.
+    /// One thread (`DaemonLoop`) serves every connection through epoll (never a thread per
+    /// connection: a thousand slow clients would be a thousand threads; never poll(2): with
+    /// 10,000 kept-alive scrape connections every wake-up polled all of them). With epoll's edge
+    /// triggering, libmicrohttpd 0.9.75 misses end-of-stream that arrives with a connection's
+    /// last bytes; the watchdog closes such connections once their client has hung up.
     public func start() throws {
         daemonLock.lock()
         defer { daemonLock.unlock() }
         let (started, strings) = try startDaemon(tls: tls, listenSocket: nil)
-        daemon = started
+        loop = started
         pemStrings = strings
-        port = cshim_mhd_bind_port(started)
+        port = cshim_mhd_bind_port(started.daemon)
         watchdog.start()
     }
 
@@ -135,22 +141,22 @@ public final class HTTPServer: @unchecked Sendable {
     public func replaceTLS(_ material: TLSMaterial?) throws {
         daemonLock.lock()
         defer { daemonLock.unlock() }
-        guard let old = daemon, !stopping.current else { return }
-        let listenFD = cshim_mhd_listen_fd(old)
+        guard let old = loop, !stopping.current else { return }
+        let listenFD = cshim_mhd_listen_fd(old.daemon)
         guard listenFD >= 0 else { throw HTTPServerError(message: "cannot find the listening socket") }
         let shared = dup(listenFD)
         guard shared >= 0 else { throw HTTPServerError(message: "cannot share the listening socket: \(String(cString: strerror(errno)))") }
-        let started: (OpaquePointer, [UnsafeMutablePointer<CChar>])
+        let started: (DaemonLoop, [UnsafeMutablePointer<CChar>])
         do {
             started = try startDaemon(tls: material, listenSocket: shared)
         } catch {
             close(shared)
             throw error
         }
-        let oldFD = MHD_quiesce_daemon(old)
+        let oldFD = old.perform { MHD_quiesce_daemon($0) }
         if oldFD >= 0 { close(oldFD) }
         retired.withLock { $0.append((old, pemStrings)) }
-        daemon = started.0
+        loop = started.0
         pemStrings = started.1
         tls = material
         reapRetired()
@@ -158,12 +164,15 @@ public final class HTTPServer: @unchecked Sendable {
 
     /// Stops retired daemons once their last connection is gone, polling off MHD's threads.
     private func reapRetired() {
-        NativeThread.start(name: "infraprobe-http-reap") { [retired, stopping] in
+        NativeThread.start(name: "infraprobe-http-reap") { [retired, stopping, loops] in
             while !stopping.current {
                 let done = retired.withLock { list -> Bool in
                     list.removeAll { entry in
-                        guard cshim_mhd_connection_count(entry.daemon) == 0 else { return false }
-                        MHD_stop_daemon(entry.daemon)
+                        // On the loop thread: without an internal thread, MHD counts by cleaning up.
+                        guard entry.loop.perform({ cshim_mhd_connection_count($0) }) == 0 else { return false }
+                        entry.loop.stop()
+                        loops.withLock { $0.removeAll { $0 === entry.loop } }
+                        MHD_stop_daemon(entry.loop.daemon)
                         entry.strings.forEach { free($0) }
                         return true
                     }
@@ -175,9 +184,10 @@ public final class HTTPServer: @unchecked Sendable {
         }
     }
 
-    private func startDaemon(tls: TLSMaterial?, listenSocket: Int32?) throws -> (OpaquePointer, [UnsafeMutablePointer<CChar>]) {
+    private func startDaemon(tls: TLSMaterial?, listenSocket: Int32?) throws -> (DaemonLoop, [UnsafeMutablePointer<CChar>]) {
         var pemStrings: [UnsafeMutablePointer<CChar>] = []
-        var flags = MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_POLL.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue
+        // No MHD_USE_INTERNAL_POLLING_THREAD: DaemonLoop drives it (see there why).
+        var flags = MHD_USE_EPOLL.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue
         let me = Unmanaged.passUnretained(self).toOpaque()
         var items: [MHD_OptionItem] = [
             MHD_OptionItem(option: .CONNECTION_TIMEOUT, value: Int(options.connectionTimeoutSeconds), ptr_value: nil),
@@ -223,7 +233,27 @@ public final class HTTPServer: @unchecked Sendable {
             pemStrings.forEach { free($0) }
             throw HTTPServerError(message: "cannot listen on \(listen) (address in use, permission denied, or bad TLS material)")
         }
-        return (started, pemStrings)
+        let loop: DaemonLoop
+        do {
+            loop = try DaemonLoop(daemon: started)
+        } catch {
+            MHD_stop_daemon(started)
+            pemStrings.forEach { free($0) }
+            throw error
+        }
+        loops.withLock { $0.append(loop) }
+        loop.start(name: "infraprobe-http")
+        return (loop, pemStrings)
+    }
+
+    private func forget(_ loop: DaemonLoop) {
+        loops.withLock { $0.removeAll { $0 === loop } }
+    }
+
+    /// The loop of the daemon `connection` belongs to (called on that loop's thread).
+    private func loop(of connection: OpaquePointer) -> DaemonLoop? {
+        let daemon = cshim_mhd_connection_daemon(connection)
+        return loops.withLock { $0.first { $0.daemon == daemon } }
     }
 
     private static func fillSocketAddress(_ storage: inout sockaddr_storage, host: String, port: UInt16) throws -> UInt32 {
@@ -257,9 +287,9 @@ public final class HTTPServer: @unchecked Sendable {
     public func stop() {
         daemonLock.lock()
         defer { daemonLock.unlock() }
-        guard let daemon else { return }
+        guard let loop else { return }
         stopping.withLock { $0 = true }
-        let fd = MHD_quiesce_daemon(daemon)
+        let fd = loop.perform { MHD_quiesce_daemon($0) }
         if fd >= 0 { close(fd) }
         let graceEnd = ContinuousClock.now + options.shutdownGrace
         while (!inFlight.current.isEmpty || responding.current > 0) && ContinuousClock.now < graceEnd { usleep(10_000) }
@@ -281,14 +311,18 @@ public final class HTTPServer: @unchecked Sendable {
         // Daemons retired by replaceTLS: their handlers are done too (inFlight spans all daemons).
         retired.withLock { list in
             for entry in list {
-                MHD_stop_daemon(entry.daemon)
+                entry.loop.stop()
+                forget(entry.loop)
+                MHD_stop_daemon(entry.loop.daemon)
                 entry.strings.forEach { free($0) }
             }
             list = []
         }
-        MHD_stop_daemon(daemon)
+        loop.stop()
+        forget(loop)
+        MHD_stop_daemon(loop.daemon)
         watchdog.stop()
-        self.daemon = nil
+        self.loop = nil
         pemStrings.forEach { free($0) }
         pemStrings = []
     }
@@ -340,6 +374,7 @@ public final class HTTPServer: @unchecked Sendable {
         let key = ObjectIdentifier(context)
         let watchdogKey = Int(bitPattern: connection)
         watchdog.handling(watchdogKey)
+        let loop = loop(of: connection)
         MHD_suspend_connection(connection)
         let work: @Sendable () async -> Void = { [inFlight, watchdog, responding] in
             let response = await handler(request, facts)
@@ -350,6 +385,7 @@ public final class HTTPServer: @unchecked Sendable {
             // Resume before leaving `inFlight`: `stop()` waits for it to be empty and then
             // stops the daemon, which aborts if a connection is still suspended.
             MHD_resume_connection(sendableConnection.raw)
+            loop?.wake()
             inFlight.withLock { _ = $0.removeValue(forKey: key) }
         }
         let executor = executorChoice?(request)
