@@ -101,10 +101,13 @@ final class ConnectionWatchdog: @unchecked Sendable {
         state.withLock { state -> Int in
             var closed = 0
             // Every socket is watched once: a wait that reports none has drained them.
-            var ready = hangUps.wait(milliseconds: 0)
-            while !ready.isEmpty {
-                for event in ready { state.hungUp(fd: event.fd) }
-                ready = hangUps.wait(milliseconds: 0)
+            var reported = true
+            while reported {
+                reported = false
+                hangUps.wait(milliseconds: 0) { fd, _ in
+                    reported = true
+                    state.hungUp(fd: fd)
+                }
             }
             for fd in state.takeHungUpWaiting() {
                 _ = shutdown(fd, Int32(SHUT_RDWR))

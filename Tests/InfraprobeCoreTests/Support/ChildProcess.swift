@@ -18,12 +18,6 @@ final class ChildProcess: @unchecked Sendable {
     /// Starts `path` with stdout and stderr going to `output` (or /dev/null).
     static func spawn(_ path: String, _ arguments: [String], output: FileHandle? = nil,
                       environment extra: [String: String] = [:]) throws -> ChildProcess {
-        try spawn(path, arguments, input: nil, output: output, errors: output, environment: extra)
-    }
-
-    /// Starts `path` with stdin, stdout and stderr from the given files (or /dev/null).
-    static func spawn(_ path: String, _ arguments: [String], input: FileHandle?, output: FileHandle?, errors: FileHandle?,
-                      environment extra: [String: String] = [:]) throws -> ChildProcess {
         var environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
         environment[markerVariable] = "\(getpid())"
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
@@ -31,10 +25,9 @@ final class ChildProcess: @unchecked Sendable {
         defer { (argv + envp).forEach { free($0) } }
         let devNull = open("/dev/null", O_RDWR | O_CLOEXEC)
         defer { close(devNull) }
-        let inFD = input?.fileDescriptor ?? devNull, out = output?.fileDescriptor ?? devNull
-        let err = errors?.fileDescriptor ?? devNull
+        let out = output?.fileDescriptor ?? devNull
         let (pid, error) = Spawner.shared.perform {
-            let pid = cshim_spawn_dying_with_parent(path, argv, envp, inFD, out, err)
+            let pid = cshim_spawn_dying_with_parent(path, argv, envp, devNull, out, out)
             return (pid, errno)
         }
         guard pid > 0 else { throw TestFailure("cannot start \(path): errno \(error)") }

@@ -127,24 +127,21 @@ struct TestFailure: Error, CustomStringConvertible {
 }
 
 enum Shell {
-    /// Runs a program and returns (status, stdout, stderr). Input and output go through files,
-    /// not pipes, so a chatty program cannot fill a pipe and wait on us; spawned like every other
-    /// child (ChildProcess), not with Foundation's Process, whose spawn needs more stack than a
-    /// blocking-executor thread has.
+    /// Runs a program and returns (status, stdout, stderr).
     static func capture(_ path: String, _ arguments: [String], input: String? = nil) throws -> (Int32, String, String) {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("infraprobe-shell-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let inURL = directory.appendingPathComponent("in"), outURL = directory.appendingPathComponent("out")
-        let errURL = directory.appendingPathComponent("err")
-        try Data((input ?? "").utf8).write(to: inURL)
-        for url in [outURL, errURL] { _ = FileManager.default.createFile(atPath: url.path, contents: nil) }
-        let inFile = try FileHandle(forReadingFrom: inURL), outFile = try FileHandle(forWritingTo: outURL)
-        let errFile = try FileHandle(forWritingTo: errURL)
-        defer { [inFile, outFile, errFile].forEach { try? $0.close() } }
-        let child = try ChildProcess.spawn(path, arguments, input: inFile, output: outFile, errors: errFile)
-        let status = child.wait()
-        let out = (try? Data(contentsOf: outURL)) ?? Data(), err = (try? Data(contentsOf: errURL)) ?? Data()
-        return (status, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe(), inPipe = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = inPipe
+        try process.run()
+        if let input { inPipe.fileHandleForWriting.write(Data(input.utf8)) }
+        try? inPipe.fileHandleForWriting.close()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
     }
 }
