@@ -129,6 +129,21 @@ struct TestFailure: Error, CustomStringConvertible {
 enum Shell {
     /// Runs a program and returns (status, stdout, stderr).
     static func capture(_ path: String, _ arguments: [String], input: String? = nil) throws -> (Int32, String, String) {
+        // On a thread with a full-size stack: Foundation's Process.run crashed (a bad read in its
+        // spawn) on a 512 KiB blocking-executor thread.
+        let outcome = Locked<Result<(Int32, String, String), any Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            outcome.withLock { $0 = Result { try captureHere(path, arguments, input: input) } }
+            done.signal()
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+        done.wait()
+        return try outcome.current!.get()
+    }
+
+    private static func captureHere(_ path: String, _ arguments: [String], input: String?) throws -> (Int32, String, String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
