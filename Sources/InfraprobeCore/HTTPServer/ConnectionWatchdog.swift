@@ -113,8 +113,8 @@ final class ConnectionWatchdog: @unchecked Sendable {
                 _ = shutdown(fd, Int32(SHUT_RDWR))
                 closed += 1
             }
-            let underPressure = state.openCount >= limits.pressureThreshold
             let open = state.openCount
+            let underPressure = open >= limits.pressureThreshold
             while let (fd, since) = state.oldestWaiting {
                 let waited = now - since
                 let over = waited >= limits.waitLimit

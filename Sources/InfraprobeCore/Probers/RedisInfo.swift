@@ -24,15 +24,16 @@ struct RedisInfo {
     }
 
     private func value(of wanted: UnsafeBufferPointer<UInt8>, in info: UnsafeBufferPointer<UInt8>) -> String? {
+        // The first colon of a line ends its name, so a name holding one is never found.
+        guard !wanted.contains(UInt8(ascii: ":")) else { return nil }
         var found: Range<Int>?
         var lineStart = 0
         while lineStart < info.count {
             var lineEnd = lineStart
             while lineEnd < info.count && info[lineEnd] != UInt8(ascii: "\n") { lineEnd += 1 }
             let colon = lineStart + wanted.count
-            // The first colon of the line ends the name, so the name itself holds none.
             if colon < lineEnd, info[colon] == UInt8(ascii: ":"), info[lineStart] != UInt8(ascii: "#"),
-               !wanted.contains(UInt8(ascii: ":")), info[lineStart..<colon].elementsEqual(wanted) {
+               info[lineStart..<colon].elementsEqual(wanted) {
                 var valueEnd = lineEnd
                 if info[valueEnd - 1] == UInt8(ascii: "\r") { valueEnd -= 1 }
                 found = (colon + 1)..<max(colon + 1, valueEnd)
