@@ -127,13 +127,9 @@ struct HTTPClientTests {
     func test_tls() async throws {
         let directory = NSTemporaryDirectory() + "infraprobe-tls-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let openssl = Process()
-        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        openssl.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-                             "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", directory + "/key.pem", "-out", directory + "/cert.pem"]
-        openssl.standardError = FileHandle.nullDevice
-        try openssl.run()
-        await BlockingExecutor.shared.run { openssl.waitUntilExit() }
+        _ = try await Shell.captureOffPool("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+                                                            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                                                            "-keyout", directory + "/key.pem", "-out", directory + "/cert.pem"])
         let material = TLSMaterial(keyPEM: try String(contentsOfFile: directory + "/key.pem", encoding: .utf8),
                                    certificatePEM: try String(contentsOfFile: directory + "/cert.pem", encoding: .utf8))
         try await withServer(tls: material, { _, _ in .text(200, "secure") }) { base in

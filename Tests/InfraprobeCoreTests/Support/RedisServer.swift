@@ -125,38 +125,3 @@ struct TestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
-
-enum Shell {
-    /// Runs a program and returns (status, stdout, stderr).
-    static func capture(_ path: String, _ arguments: [String], input: String? = nil) throws -> (Int32, String, String) {
-        // On a thread with a full-size stack: Foundation's Process.run crashed (a bad read in its
-        // spawn) on a 512 KiB blocking-executor thread.
-        let outcome = Locked<Result<(Int32, String, String), any Error>?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        let thread = Thread {
-            outcome.withLock { $0 = Result { try captureHere(path, arguments, input: input) } }
-            done.signal()
-        }
-        thread.stackSize = 8 << 20
-        thread.start()
-        done.wait()
-        return try outcome.current!.get()
-    }
-
-    private static func captureHere(_ path: String, _ arguments: [String], input: String?) throws -> (Int32, String, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe(), inPipe = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = inPipe
-        try process.run()
-        if let input { inPipe.fileHandleForWriting.write(Data(input.utf8)) }
-        try? inPipe.fileHandleForWriting.close()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
-    }
-}
