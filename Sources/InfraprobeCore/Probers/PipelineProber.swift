@@ -367,6 +367,11 @@ public struct PipelineProber: ReferencesTargets {
     /// TCP connect to the instance (and PING for Redis); nil when it answers.
     func answers(_ instance: Instance, service: String, deadline: Deadline, context: ComponentContext) async -> ProbeFailure? {
         let address = RedisAddress.tcp(host: instance.address, port: instance.port)
+        // Instances still queued behind hung ones when the deadline comes are not dialled: each
+        // would only open a socket to time out at once, and the answer would wait for them all.
+        guard !deadline.hasPassed else {
+            return ProbeFailure(.timeout, "\(address): not checked before the deadline")
+        }
         let started = ContinuousClock.now
         let connection = RedisConnection.open(to: address, deadline: deadline, resolver: executor)
         let failure: ProbeFailure?
