@@ -1,3 +1,5 @@
+import Glibc
+
 /// Counts the elements of a top-level JSON array as its bytes stream by, without keeping
 /// them: a list of any size is counted in constant memory. It tracks only strings (so
 /// brackets inside them do not count) and nesting depth; `isComplete` says whether the
@@ -26,6 +28,7 @@ public final class JSONArrayCounter: HTTPBodyConsumer, @unchecked Sendable {
         defer { state = scan }
         var index = chunk.startIndex
         let end = chunk.endIndex
+        var stringSpecials = StringSpecials(chunk)
         while index < end {
             let byte = chunk[index]
             index += 1
@@ -35,6 +38,9 @@ public final class JSONArrayCounter: HTTPBodyConsumer, @unchecked Sendable {
             }
             if scan.inString {
                 if scan.escaped { scan.escaped = false } else if byte == UInt8(ascii: "\\") { scan.escaped = true } else if byte == UInt8(ascii: "\"") { scan.inString = false }
+                // Most of a large list is string contents (check outputs): jump to the next quote
+                // or backslash with libc's memchr instead of looking at every byte.
+                if scan.inString && !scan.escaped { index = stringSpecials.next(after: index, end: end) }
                 continue
             }
             switch byte {
@@ -59,6 +65,29 @@ public final class JSONArrayCounter: HTTPBodyConsumer, @unchecked Sendable {
                 if scan.depth == 0 && !Self.isSpace(byte) { scan.malformed = true }
                 if scan.depth == 1 && !Self.isSpace(byte) { scan.sawElement = true }
             }
+        }
+    }
+
+    /// The next `"` or `\\` in a chunk, found with memchr; each is searched for again only once
+    /// the scan has passed the last one found, so a chunk costs two linear memchr passes at most.
+    private struct StringSpecials {
+        let chunk: UnsafeRawBufferPointer
+        var nextQuote = -1
+        var nextBackslash = -1
+
+        init(_ chunk: UnsafeRawBufferPointer) { self.chunk = chunk }
+
+        /// The index of the first quote or backslash at or after `index`, or `end` if none.
+        mutating func next(after index: Int, end: Int) -> Int {
+            if nextQuote < index { nextQuote = find(UInt8(ascii: "\""), from: index, end: end) }
+            if nextBackslash < index { nextBackslash = find(UInt8(ascii: "\\"), from: index, end: end) }
+            return min(nextQuote, nextBackslash)
+        }
+
+        private func find(_ byte: UInt8, from index: Int, end: Int) -> Int {
+            guard index < end, let base = chunk.baseAddress,
+                  let found = memchr(base + index, Int32(byte), end - index) else { return end }
+            return base.distance(to: UnsafeRawPointer(found))
         }
     }
 

@@ -125,6 +125,11 @@ public enum JSONValue: Sendable, Equatable {
     /// service sent can break a log line or reach a terminal raw.
     static func writeString(_ string: String, to out: inout String) {
         out += "\""
+        if !mayNeedEscaping(string) {
+            out += string
+            out += "\""
+            return
+        }
         for scalar in string.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""
@@ -139,6 +144,17 @@ public enum JSONValue: Sendable, Equatable {
             }
         }
         out += "\""
+    }
+
+    /// False when no byte of `string` can need an escape: no quote, backslash, C0 control or
+    /// DEL, and no 0xC2 (the lead byte of every C1 control). Most strings, so they are copied
+    /// whole instead of scalar by scalar.
+    private static func mayNeedEscaping(_ string: String) -> Bool {
+        var copy = string
+        return copy.withUTF8 { bytes in
+            for byte in bytes where byte < 0x20 || byte == 0x22 || byte == 0x5C || byte == 0x7F || byte == 0xC2 { return true }
+            return false
+        }
     }
 }
 
