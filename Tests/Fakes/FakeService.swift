@@ -94,8 +94,12 @@ class FakeService: @unchecked Sendable {
     let holdRequests = Locked<(@Sendable (HTTPRequest) -> Bool)?>(nil)
     static let holdLimit: Duration = .seconds(30)
 
+    /// Where this fake's handlers run: off the cooperative pool, as another process would.
+    private let serviceThread: ServiceThread
+
     init(roles: [String]) {
         self.roles = roles
+        serviceThread = ServiceThread(name: "fake-\(roles.first ?? "service")")
     }
 
     var fault: GeneralFault {
@@ -112,7 +116,8 @@ class FakeService: @unchecked Sendable {
     private func listen(role: String, port: UInt16) throws {
         var options = HTTPServerOptions()
         options.shutdownGrace = .zero
-        let server = HTTPServer(listen: ListenAddress("127.0.0.1:\(port)")!, options: options) { [unowned self] request, _ in
+        let thread = serviceThread
+        let server = HTTPServer(listen: ListenAddress("127.0.0.1:\(port)")!, options: options, executor: { _ in thread }) { [unowned self] request, _ in
             await self.handle(role: role, request: request)
         }
         try server.start()
@@ -142,8 +147,8 @@ class FakeService: @unchecked Sendable {
         stoppedPorts.withLock { $0 = nil }
     }
 
-    /// `stop()` blocks until in-flight handlers finish, and they need the cooperative pool:
-    /// from async code, stop on a dedicated thread instead of occupying a pool thread.
+    /// `stop()` blocks until in-flight handlers finish: from async code, stop on a dedicated
+    /// thread instead of occupying a pool thread meanwhile.
     func stopOffPool() async {
         await BlockingExecutor.shared.run { self.stop() }
     }
