@@ -40,7 +40,7 @@ public final class JSONArrayCounter: HTTPBodyConsumer, @unchecked Sendable {
                 if scan.escaped { scan.escaped = false } else if byte == UInt8(ascii: "\\") { scan.escaped = true } else if byte == UInt8(ascii: "\"") { scan.inString = false }
                 // Most of a large list is string contents (check outputs): jump to the next quote
                 // or backslash with libc's memchr instead of looking at every byte.
-                if scan.inString && !scan.escaped { index = stringSpecials.next(after: index, end: end) }
+                if scan.inString && !scan.escaped { index = stringSpecials.next(from: index) }
                 continue
             }
             switch byte {
@@ -77,16 +77,16 @@ public final class JSONArrayCounter: HTTPBodyConsumer, @unchecked Sendable {
 
         init(_ chunk: UnsafeRawBufferPointer) { self.chunk = chunk }
 
-        /// The index of the first quote or backslash at or after `index`, or `end` if none.
-        mutating func next(after index: Int, end: Int) -> Int {
-            if nextQuote < index { nextQuote = find(UInt8(ascii: "\""), from: index, end: end) }
-            if nextBackslash < index { nextBackslash = find(UInt8(ascii: "\\"), from: index, end: end) }
+        /// The index of the first quote or backslash at or after `index`, or the chunk's end if none.
+        mutating func next(from index: Int) -> Int {
+            if nextQuote < index { nextQuote = find(UInt8(ascii: "\""), from: index) }
+            if nextBackslash < index { nextBackslash = find(UInt8(ascii: "\\"), from: index) }
             return min(nextQuote, nextBackslash)
         }
 
-        private func find(_ byte: UInt8, from index: Int, end: Int) -> Int {
-            guard index < end, let base = chunk.baseAddress,
-                  let found = memchr(base + index, Int32(byte), end - index) else { return end }
+        private func find(_ byte: UInt8, from index: Int) -> Int {
+            guard index < chunk.count, let base = chunk.baseAddress,
+                  let found = memchr(base + index, Int32(byte), chunk.count - index) else { return chunk.count }
             return base.distance(to: UnsafeRawPointer(found))
         }
     }

@@ -150,11 +150,7 @@ public enum JSONValue: Sendable, Equatable {
     /// DEL, and no 0xC2 (the lead byte of every C1 control). Most strings, so they are copied
     /// whole instead of scalar by scalar.
     private static func mayNeedEscaping(_ string: String) -> Bool {
-        var copy = string
-        return copy.withUTF8 { bytes in
-            for byte in bytes where byte < 0x20 || byte == 0x22 || byte == 0x5C || byte == 0x7F || byte == 0xC2 { return true }
-            return false
-        }
+        string.utf8.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F || $0 == 0xC2 }
     }
 }
 
