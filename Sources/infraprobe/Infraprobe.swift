@@ -40,7 +40,9 @@ struct LoggingOptions: ParsableArguments {
 }
 
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Serve /probe and /metrics (the default).")
+    // Named, not derived: ArgumentParser derives a name with String(describing:), reflection that
+    // cost a measurable part of startup (issue 13).
+    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Serve /probe and /metrics (the default).")
 
     @Option(name: .customLong("config.file"), help: "Configuration file.")
     var configFile = "infraprobe.yml"
@@ -204,6 +206,7 @@ struct Serve: AsyncParsableCommand {
 
 struct Check: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "check",
         abstract: "Probe the configured targets once and print a report (exit 0 all passed, 1 some failed, 2 config error).")
 
     @Option(name: .customLong("config.file"), help: "Configuration file.")
