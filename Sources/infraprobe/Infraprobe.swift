@@ -5,7 +5,6 @@ import Glibc
 import InfraprobeCore
 import Logging
 
-@main
 struct Infraprobe: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "infraprobe",
