@@ -25,8 +25,8 @@ struct CheckCommandTests {
     @Test func test_check_exitsZero_andMarksEveryComponent_whenAllPass() async throws {
         let redis = try await RedisServer.make()
         let config = try writeConfig("targets:\n  cache:\n    prober: redis\n    address: \(redis.address)\n", in: redis)
-        let (status, out, _) = try await run(["check", "--config.file", config])
-        #expect(status == 0)
+        let (status, out, err) = try await run(["check", "--config.file", config])
+        #expect(status == 0, "\(out)\(err)")
         #expect(out.contains("cache (redis): 100.0% healthy, 7/7 components passed"))
         #expect(out.components(separatedBy: "✅").count - 1 == 7)
         #expect(out.contains("Overall infrastructure health: 100.0%"))
@@ -56,8 +56,8 @@ struct CheckCommandTests {
     @Test func test_check_printsJSON_thatParses() async throws {
         let redis = try await RedisServer.make()
         let config = try writeConfig("targets:\n  cache:\n    prober: redis\n    address: \(redis.address)\n    components: [service_running, memory_usage]\n", in: redis)
-        let (status, out, _) = try await run(["check", "--config.file", config, "--format", "json"])
-        #expect(status == 0)
+        let (status, out, err) = try await run(["check", "--config.file", config, "--format", "json"])
+        #expect(status == 0, "\(out)\(err)")
         let document = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
         #expect(document["overall_health_ratio"] as? Double == 1)
         let targets = try #require(document["targets"] as? [[String: Any]])

@@ -5,8 +5,8 @@ import Foundation
 struct ProcessResources: CustomStringConvertible {
     /// Process-wide levels can only be compared while no other test runs in the process: a
     /// parallel run opens files and threads of its own. scripts/test runs the suites that
-    /// compare them a second time, alone, with INFRAPROBE_TEST_PROCESS_ALONE=1; in the parallel
-    /// run they still check what they own exactly (sockets to their server, executor threads).
+    /// compare them alone, with INFRAPROBE_TEST_PROCESS_ALONE=1; in a plain parallel `swift test`
+    /// they still check what they own exactly (sockets to their server, executor threads).
     static let comparable = ProcessInfo.processInfo.environment["INFRAPROBE_TEST_PROCESS_ALONE"] == "1"
 
     let residentBytes: Int
