@@ -9,7 +9,6 @@ let package = Package(
         .library(name: "InfraprobeCore", targets: ["InfraprobeCore"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
@@ -34,7 +33,6 @@ let package = Package(
             name: "infraprobe",
             dependencies: [
                 "InfraprobeCore",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")],

@@ -1,49 +1,50 @@
-import ArgumentParser
 import Dispatch
+import Glibc
 import InfraprobeCore
 
-/// A synchronous `main` that runs the parsed command on the concurrency pool and waits for it.
+/// Reads the command line, runs the command it names on the concurrency pool, and exits with
+/// its status.
 ///
-/// Why not `AsyncParsableCommand`'s async `main`: on Linux an async main ends in `dispatch_main`,
-/// which calls `pthread_exit` on the main thread, and that forced unwind searches the whole
-/// `.eh_frame_hdr` and `.eh_frame` of our 34 MB binary, about 0.5 MiB that then stays resident in
-/// an idle exporter (issue 13). Nothing here runs on the main actor, so the main thread only waits.
+/// Synchronous, not an async `main`: on Linux an async main ends in `dispatch_main`, which calls
+/// `pthread_exit` on the main thread, and that forced unwind searches the whole `.eh_frame_hdr`
+/// and `.eh_frame` of our 34 MB binary, about 0.5 MiB that then stays resident in an idle
+/// exporter (issue 13). Nothing here runs on the main actor, so the main thread only waits.
 @main
 enum Entry {
     static func main() {
-        let parsed: any ParsableCommand
+        let invocation: Invocation
         do {
-            parsed = try Infraprobe.parseAsRoot()
+            invocation = try Invocation.parse(Array(CommandLine.arguments.dropFirst()))
         } catch {
-            Infraprobe.exit(withError: error)
+            StandardError.write("Error: \(error.message)\nUsage: \(Invocation.usage(of: error.command))\n"
+                + "  See 'infraprobe \(error.command) --help' for more information.\n")
+            exit(64)
         }
-        guard let command = parsed as? any AsyncParsableCommand else {
-            var command = parsed
-            do { try command.run() } catch { Infraprobe.exit(withError: error) }
-            Infraprobe.exit()
+        switch invocation {
+        case .help(let text):
+            print(text, terminator: "")
+            exit(0)
+        case .version:
+            print(Invocation.versionText)
+            exit(0)
+        case .serve(let options):
+            exit(waitFor { await ServeCommand.run(options) })
+        case .check(let options):
+            exit(waitFor { await CheckCommand.run(options) })
         }
-        let outcome = CommandOutcome(command)
+    }
+
+    /// Runs `command` in a task and blocks the main thread until it returns. Detached: `main` is
+    /// on the main actor, whose queue nobody drains while the thread waits.
+    private static func waitFor(_ command: @escaping @Sendable () async -> Int32) -> Int32 {
+        let status = Locked<Int32>(0)
         let finished = DispatchSemaphore(value: 0)
-        // Detached: `main` is on the main actor, whose queue nobody drains while the thread waits.
         Task.detached {
-            await outcome.run()
+            let code = await command()
+            status.withLock { $0 = code }
             finished.signal()
         }
         finished.wait()
-        if let error = outcome.error { Infraprobe.exit(withError: error) }
-        Infraprobe.exit()
-    }
-}
-
-/// The command handed from the main thread to the task that runs it, and the error it ended with.
-/// The main thread touches it only before the task starts and after it has signalled.
-private final class CommandOutcome: @unchecked Sendable {
-    private var command: any AsyncParsableCommand
-    private(set) var error: (any Error)?
-
-    init(_ command: any AsyncParsableCommand) { self.command = command }
-
-    func run() async {
-        do { try await command.run() } catch { self.error = error }
+        return status.withLock { $0 }
     }
 }
