@@ -44,9 +44,8 @@ struct RedisEventLoopTests {
 
     /// Per probe at steady state: service_running's fresh connection gets its pipeline in one
     /// write; the six components on the pooled connection, resumed together when the gate
-    /// passes, share one write; stream_operations' second pipeline (it needs the entry id) is
-    /// the third. One write per pipeline would be eight.
-    @Test func test_redisProbe_ofSevenComponents_makesThreeWrites() async throws {
+    /// passes, share one write. One write per pipeline would be seven.
+    @Test func test_redisProbe_ofSevenComponents_makesTwoWrites() async throws {
         let redis = try await RedisServer.make()
         let loop = RedisEventLoop()
         let environment = ProberEnvironment(instanceID: "test", redisPools: RedisPools(loop: loop))
@@ -62,6 +61,6 @@ struct RedisEventLoopTests {
             #expect(result.components.count == 7)
             #expect(result.success, "\(result.failureSummary)")
         }
-        #expect(loop.writes - before == 3 * probes)
+        #expect(loop.writes - before == 2 * probes)
     }
 }

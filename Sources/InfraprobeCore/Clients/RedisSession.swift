@@ -83,9 +83,7 @@ final class RedisSession {
         guard let setup = opening.setup else { return }
         let replies = try await wait(for: setup, commands: opening.setupCommands, shown: opening.setupShown, started: connected)
         setupTime = ContinuousClock.now - connected
-        for (index, reply) in replies.enumerated() {
-            if case .error(let message) = reply { throw RedisReplyClassifier.failure(for: message, command: opening.setupCommands[index][0]) }
-        }
+        try Self.throwFirstError(in: replies, of: opening.setupCommands)
     }
 
     private func finish(failed: Bool) {
@@ -112,6 +110,20 @@ final class RedisSession {
 
     /// Sends commands in one write and returns their replies; error replies become failures.
     func pipeline(_ commands: [[String]]) async throws -> [RedisValue] {
+        let replies = try await pipelineReplies(commands)
+        try Self.throwFirstError(in: replies, of: commands)
+        return replies
+    }
+
+    /// The first error reply as a `ProbeFailure` classified by its code.
+    static func throwFirstError(in replies: [RedisValue], of commands: [[String]]) throws {
+        for (index, reply) in replies.enumerated() {
+            if case .error(let message) = reply { throw RedisReplyClassifier.failure(for: message, command: commands[index][0]) }
+        }
+    }
+
+    /// Sends commands in one write and returns their replies, error replies among them.
+    func pipelineReplies(_ commands: [[String]]) async throws -> [RedisValue] {
         guard let connection else { throw ProbeFailure(.protocol, "no connection") }
         let shown = commands.map { $0.joined(separator: " ") }.joined(separator: " | ")
         let reply: RedisReplyFuture
@@ -123,9 +135,6 @@ final class RedisSession {
         queuedFirst = nil
         let replies = try await wait(for: reply, commands: commands, shown: shown, started: .now)
         sentOnThisConnection += 1
-        for (index, reply) in replies.enumerated() {
-            if case .error(let message) = reply { throw RedisReplyClassifier.failure(for: message, command: commands[index][0]) }
-        }
         return replies
     }
 

@@ -154,29 +154,30 @@ public struct RedisProber: Prober {
         try expect(replies[6], .integer(1), "DEL session")
     }
 
+    /// The entry's id is the probe's own (the key is new, so any id is above its last one):
+    /// the XACK that needs it goes in the same pipeline instead of a second round trip.
     private static func streamOperations(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) async throws {
         let key = probe.key(context)
         let group = "infraprobe"
-        do {
-            try await streamRoundTrip(key: key, group: group, redis, context)
-        } catch {
-            // The stream may exist without its group or with an unacked entry: delete it anyway.
-            if !(error is DeletedStream) { _ = try? await redis.call(["DEL", key]) }
-            throw (error as? DeletedStream)?.failure ?? error
-        }
-    }
-
-    /// A failure found after the pipeline that deleted the stream.
-    private struct DeletedStream: Error { let failure: Error }
-
-    private static func streamRoundTrip(key: String, group: String, _ redis: RedisSession, _ context: ComponentContext) async throws {
-        let replies = try await redis.pipeline([
-            ["MULTI"], ["XADD", key, "MAXLEN", "~", "100", "*", "probe", context.nonce], ["EXPIRE", key, keyTTLSeconds], ["EXEC"],
+        let id = "\(Int64(Date().timeIntervalSince1970 * 1000))-1"
+        let commands = [
+            ["MULTI"], ["XADD", key, "MAXLEN", "~", "100", id, "probe", context.nonce], ["EXPIRE", key, keyTTLSeconds], ["EXEC"],
             ["XGROUP", "CREATE", key, group, "0"],
             ["XREADGROUP", "GROUP", group, "consumer", "COUNT", "10", "STREAMS", key, ">"],
-        ])
-        guard let results = replies[3].array, results.count == 2, let id = results[0].string, results[1] == .integer(1) else {
-            throw ProbeFailure(.unexpectedResponse, "MULTI XADD+EXPIRE answered \(replies[3])")
+            ["XACK", key, group, id], ["XPENDING", key, group], ["DEL", key],
+        ]
+        let replies: [RedisValue]
+        do {
+            replies = try await redis.pipelineReplies(commands)
+        } catch {
+            // Cut off before its replies: the DEL may not have run.
+            _ = try? await redis.call(["DEL", key])
+            throw error
+        }
+        // Every reply is in, so the pipeline's DEL ran whatever an earlier command answered.
+        try RedisSession.throwFirstError(in: replies, of: commands)
+        guard let results = replies[3].array, results == [.bulk(Array(id.utf8)), .integer(1)] else {
+            throw ProbeFailure(.unexpectedResponse, "MULTI XADD \(id)+EXPIRE answered \(replies[3]), expected [\(id), 1]")
         }
         try expect(replies[4], .status("OK"), "XGROUP CREATE")
         // [[key, [[id, [field, value]]]]]
@@ -185,20 +186,10 @@ public struct RedisProber: Prober {
               let entry = entries.first?.array, entry.first?.string == id,
               entry.last?.array == [.bulk(Array("probe".utf8)), .bulk(Array(context.nonce.utf8))]
         else { throw ProbeFailure(.unexpectedResponse, "XREADGROUP did not deliver entry \(id): \(delivered)") }
-        let acked: [RedisValue]
-        do {
-            acked = try await redis.pipeline([["XACK", key, group, id], ["XPENDING", key, group], ["DEL", key]])
-        } catch let failure as ProbeFailure {
-            throw DeletedStream(failure: failure)  // the pipeline's DEL ran even when XACK was refused
-        }
-        do {
-            try expect(acked[0], .integer(1), "XACK")
-            let pending = acked[1].array?.first?.integer
-            guard pending == 0 else { throw ProbeFailure(.unexpectedResponse, "XPENDING reports \(pending.map(String.init) ?? "?") unacked entries after XACK") }
-            try expect(acked[2], .integer(1), "DEL stream")
-        } catch {
-            throw DeletedStream(failure: error)
-        }
+        try expect(replies[6], .integer(1), "XACK")
+        let pending = replies[7].array?.first?.integer
+        guard pending == 0 else { throw ProbeFailure(.unexpectedResponse, "XPENDING reports \(pending.map(String.init) ?? "?") unacked entries after XACK") }
+        try expect(replies[8], .integer(1), "DEL stream")
     }
 
     private static func priorityQueue(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) async throws {
