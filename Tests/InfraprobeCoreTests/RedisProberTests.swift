@@ -99,6 +99,42 @@ struct RedisProberTests {
         #expect(result.reason("service_running") == .timeout)
     }
 
+    /// While the shared connection answers, the others start once service_running is
+    /// connected, not after its PING and INFO: their pipelines are on the wire with those.
+    @Test func test_redisProbe_startsTheOtherComponents_beforeServiceRunningEnds_whenThePoolAnswers() async throws {
+        let redis = try await RedisServer.make()
+        let target = try Probe.redis(redis.address)
+        #expect(await Probe.run(target).success)  // the pool's connection has answered
+        let result = await Probe.run(target)
+        #expect(result.success, "\(result.failureSummary)")
+        let gate = try #require(result.components.first { $0.component == "service_running" })
+        for other in result.components where other.component != "service_running" {
+            #expect(other.startOffset < gate.startOffset + gate.duration, "\(other.component) waited for service_running to end")
+        }
+    }
+
+    /// A server that stops answering costs one probe's pipelines on the shared connection; that
+    /// probe reports them as the gate's fault, and the next probe does not attempt them at all.
+    @Test func test_redisProbe_attemptsTheOthersOnlyOnce_whenServerStopsAnsweringAfterConnect() async throws {
+        let redis = try await RedisServer.make()
+        let target = try Probe.redis(redis.address)
+        #expect(await Probe.run(target).success)
+        kill(redis.pid, SIGSTOP)  // the kernel still completes connects: the gate connects, then hangs
+        defer { kill(redis.pid, SIGCONT) }
+        let first = await Probe.run(target, timeout: .milliseconds(500))
+        #expect(first.reason("service_running") == .timeout)
+        let firstBasic = try #require(first.components.first { $0.component == "basic_operations" }?.failure)
+        #expect(firstBasic.reason == .dependencyFailed)
+        #expect(firstBasic.message.hasPrefix("service_running failed (timeout) while this ran"), "\(firstBasic)")
+        let second = await Probe.run(target, timeout: .milliseconds(500))
+        #expect(second.reason("service_running") == .timeout)
+        for name in Self.allComponents.dropFirst() {
+            let failure = try #require(second.components.first { $0.component == name }?.failure)
+            #expect(failure.reason == .dependencyFailed, "\(name)")
+            #expect(failure.message.hasPrefix("not attempted"), "\(name): \(failure)")
+        }
+    }
+
     @Test func test_redisProbe_reportsAuth_whenPasswordWrong() async throws {
         let redis = try await RedisServer.make(["--requirepass", "right-password"])
         let result = await Probe.run(try Probe.redis(redis.address, extra: "password: wrong-password"))

@@ -16,6 +16,8 @@ public final class RedisConnection: @unchecked Sendable {
         var retired = false
         var closed = false
         var answered = 0
+        /// Pipelines handed in; equal to `answered` when it owes no replies.
+        var sent = 0
         /// Sessions holding it: a retired connection stays open while one still may send.
         var holders = 0
         /// Why it closed: later pipelines get the same answer as those it failed.
@@ -99,7 +101,11 @@ public final class RedisConnection: @unchecked Sendable {
     }
 
     private func submit(expected: Int, bytes: [UInt8], deadline: Deadline) -> RedisReplyFuture {
-        if let failure = shared.current.failure { return .failed(failure) }
+        let failure = shared.withLock { state -> RedisClientError? in
+            if state.failure == nil && expected > 0 { state.sent += 1 }
+            return state.failure
+        }
+        if let failure { return .failed(failure) }
         let exchange = Exchange(expected: expected, deadline: deadline.instant, future: RedisReplyFuture())
         loop.onLoop(touching: self) { [self] in loopEnqueue(exchange, bytes) }
         return exchange.future
@@ -134,6 +140,14 @@ public final class RedisConnection: @unchecked Sendable {
 
     /// Whether any pipeline was answered on it (a pooled connection that has worked before).
     var hasAnswered: Bool { shared.current.answered > 0 }
+
+    /// Usable, answered before, and owing no replies: the server answered everything asked of
+    /// it here. (A pipeline refused at its deadline before it was sent stays owed: the
+    /// connection is then never idle again, which only costs the shortcut this serves.)
+    var isAnsweredAndIdle: Bool {
+        let state = shared.current
+        return !state.retired && !state.closed && state.answered > 0 && state.answered == state.sent
+    }
 
     // MARK: loop thread
 

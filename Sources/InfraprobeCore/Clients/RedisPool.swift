@@ -45,6 +45,11 @@ public final class RedisPool: Sendable {
         RedisOpening.start(address, login: login, deadline: deadline, resolver: resolver, loop: loop)
     }
 
+    /// The shared connection has answered everything sent on it so far: the server was
+    /// answering a moment ago. Not while it owes replies, so a server that stops answering
+    /// makes one probe's worth of pipelines wait on it, not every probe's.
+    var sharedConnectionIsAnsweredAndIdle: Bool { current.withLock { $0?.isAnsweredAndIdle ?? false } }
+
     /// After a failure its state is unknown (half-done setup, hostile bytes): no new work goes on it.
     func retire(_ connection: RedisConnection) {
         current.withLock { slot in if slot === connection { slot = nil } }

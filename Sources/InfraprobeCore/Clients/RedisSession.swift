@@ -15,6 +15,8 @@ final class RedisSession {
     private var connection: RedisConnection?
     private var reused = false
     private var sentOnThisConnection = 0
+    /// The address's shared connection has answered all it was sent (see `RedisPool`).
+    var sharedConnectionIsAnsweredAndIdle: Bool { pool.sharedConnectionIsAnsweredAndIdle }
     /// Set when this session opened its connection: how long TCP (or unix) connect and the setup pipeline took.
     private(set) var connectTime: Duration?
     private(set) var setupTime: Duration?

@@ -86,6 +86,11 @@ public struct RedisProber: Prober {
     static let serviceRunningPipeline = [["PING"], ["INFO", "server"]]
 
     private static func serviceRunning(_ probe: RedisProber, _ redis: RedisSession, _ context: ComponentContext) async throws {
+        // Connected and logged in, so refused, DNS and a hanging connect are ruled out; and the
+        // shared connection the others use has answered all it was sent: their pipelines go
+        // out while PING and INFO are on their way. A server that stops answering loses that
+        // connection at the first probe it hangs, and the next probes' others wait for the gate.
+        if redis.sharedConnectionIsAnsweredAndIdle { context.serviceReached() }
         if let connect = redis.connectTime {
             context.fact("infraprobe_redis_connect_seconds", help: "Seconds service_running took to open its fresh connection to Redis.",
                          value: connect.seconds)

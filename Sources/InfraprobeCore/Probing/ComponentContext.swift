@@ -44,6 +44,13 @@ public final class ComponentContext: Sendable {
 
     public var steps: [ProbeStep] { log.withLock { $0.steps } }
 
+    /// Said by `service_running` once the service has accepted its connection (and login):
+    /// the other components start then, alongside the rest of its check.
+    public func serviceReached() {
+        guard component == ComponentRunner.gateComponent else { return }
+        probe.gateOpening.open(.reached)
+    }
+
     /// Records why the check failed the moment it fails, before any cleanup runs. If the deadline
     /// fires while the check is still cleaning up (or refining the failure, as ArangoDB's read-only
     /// check does), the component reports this failure instead of `timeout`; a check that finishes
@@ -81,6 +88,7 @@ final class ProbeScratch: Sendable {
     let facts = Locked<[ServiceFact]>([])
     let version = Locked<String?>(nil)
     let shared = SharedValues()
+    let gateOpening = GateOpening()
     let nonce: String
     let instanceID: String
     let prober: String

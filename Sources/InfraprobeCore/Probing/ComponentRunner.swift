@@ -4,7 +4,8 @@ import Glibc
 /// Runs one target's component checks concurrently under one deadline (DESIGN §4).
 /// A check that has not finished at the deadline is reported as `timeout`; a check whose
 /// dependency failed, or whose service is unreachable, is reported as `dependency_failed`
-/// without being attempted.
+/// without being attempted. The others start when `service_running` has finished, or as soon
+/// as it says the service accepted its connection (`GateOpening`).
 public enum ComponentRunner {
     public static let gateComponent = "service_running"
 
@@ -55,10 +56,12 @@ public enum ComponentRunner {
                     } else {
                         cached.servedFromCache = true
                     }
+                    if name == gateComponent { scratch.gateOpening.open(.finished(cached)) }
                     progress?.finished(cached)
                     return cached
                 }
                 var result = await runAfterDependencies(check, gate: gate, dependencies: dependencies, context: context, executor: executor)
+                if name == gateComponent { scratch.gateOpening.open(.finished(result)) }
                 result.startOffset = ContinuousClock.now - start - result.duration
                 result.lastRunAt = startedAt + result.startOffset.seconds
                 progress?.finished(result)
@@ -119,9 +122,28 @@ public enum ComponentRunner {
                                      dependencies: [(String, Task<ComponentResult, Never>)], context: ComponentContext,
                                      executor: (any TaskExecutor)? = nil) async -> ComponentResult {
         let name = check.name
-        if let gate, let failure = await gate.value.failure, failure.reason.meansServiceUnreachable {
-            return notAttempted(name, gate: failure)
+        var startedBeforeGateFinished = false
+        if gate != nil {
+            switch await context.probe.gateOpening.verdict() {
+            case .finished(let result):
+                if let failure = result.failure, failure.reason.meansServiceUnreachable { return notAttempted(name, gate: failure) }
+            case .reached:
+                startedBeforeGateFinished = true
+            }
         }
+        let result = await runAfterDependencies(check, dependencies: dependencies, context: context, executor: executor)
+        // Started once the service accepted the gate's connection: if the gate then found it
+        // unreachable after all (it accepts but never answers), that is this failure's cause too.
+        guard startedBeforeGateFinished, let ownFailure = result.failure, let gate,
+              let failure = await gate.value.failure, failure.reason.meansServiceUnreachable else { return result }
+        return ComponentResult(component: name, duration: result.duration, failure: ProbeFailure(
+            .dependencyFailed, "\(gateComponent) failed (\(failure.reason.rawValue)) while this ran: \(ownFailure.message)"),
+            steps: result.steps)
+    }
+
+    private static func runAfterDependencies(_ check: ComponentCheck, dependencies: [(String, Task<ComponentResult, Never>)],
+                                             context: ComponentContext, executor: (any TaskExecutor)?) async -> ComponentResult {
+        let name = check.name
         for (dependency, task) in dependencies {
             if let failure = await task.value.failure {
                 return ComponentResult(component: name, duration: .zero, failure: ProbeFailure(
