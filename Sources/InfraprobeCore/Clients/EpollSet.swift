@@ -21,11 +21,16 @@ final class EpollSet {
     /// leaves the set by itself, so a reused number may be new to it, or still in it. `once`:
     /// reported by one wait only, then silent until watched again (EPOLLONESHOT), for a
     /// condition that stays true once it happens, such as the peer's hang-up.
-    func watch(_ socket: Int32, events: Int16, once: Bool = false) {
+    /// `registered`: the caller watched this very socket before, so a change is tried first
+    /// (one call instead of a refused add and a change).
+    func watch(_ socket: Int32, events: Int16, once: Bool = false, registered: Bool = false) {
         var event = epoll_event()
         event.events = UInt32(UInt16(bitPattern: events)) | (once ? UInt32(EPOLLONESHOT.rawValue) : 0)
         event.data.fd = socket
-        if epoll_ctl(fd, EPOLL_CTL_ADD, socket, &event) != 0 && errno == EEXIST {
+        if registered {
+            if epoll_ctl(fd, EPOLL_CTL_MOD, socket, &event) == 0 || errno != ENOENT { return }
+            _ = epoll_ctl(fd, EPOLL_CTL_ADD, socket, &event)
+        } else if epoll_ctl(fd, EPOLL_CTL_ADD, socket, &event) != 0 && errno == EEXIST {
             _ = epoll_ctl(fd, EPOLL_CTL_MOD, socket, &event)
         }
     }

@@ -284,6 +284,9 @@ public final class RedisConnection: @unchecked Sendable {
                 case .bytes(let count):
                     try reader.feed(UnsafeRawBufferPointer(rebasing: loop.readBuffer[..<count]))
                     try loopTakeReplies()
+                    // A short read took all there was: the (level-triggered) wait reports the rest,
+                    // so no call just to be told there is nothing.
+                    if count < loop.readBuffer.count { return }
                 }
             }
         } catch {

@@ -172,7 +172,7 @@ public final class RedisEventLoop: TaskExecutor, @unchecked Sendable {
         if let registered, wanted.map({ $0.0 == registered.fd && $0.1 == registered.events }) ?? false { return }
         if let registered, registered.fd != wanted?.0 { unwatch(connection) }
         guard let (fd, events) = wanted else { return }
-        interest.watch(fd, events: events)
+        interest.watch(fd, events: events, registered: registered?.fd == fd)
         watched[key] = (fd, events)
         byDescriptor[fd] = connection
     }

@@ -1,7 +1,9 @@
-/// One Redis round trip as a step: the command line as shown (secrets already replaced), a
-/// bounded copy of the replies, wire sizes and time; rendered like `redis-cli` on demand.
+/// One Redis round trip as a step: the commands (or, when they carry a secret, their command
+/// line as shown, the secret replaced), a bounded copy of the replies, wire sizes and time;
+/// joined into a command line and rendered like `redis-cli` only on demand.
 public struct RedisExchangeStep: Sendable, Equatable {
-    public let shown: String
+    private let commands: [[String]]
+    private let shownOverride: String?
     public let replies: [RedisValue]
     /// Nil when the command carries a secret: its size would give away the secret's length.
     public let sentBytes: Int?
@@ -14,12 +16,26 @@ public struct RedisExchangeStep: Sendable, Equatable {
     /// What `RedisValue.description` shows of a bulk string.
     static let bulkBytesShown = 200
 
-    init(sent commands: [[String]], shown: String, replies: [RedisValue], elapsed: Duration) {
-        self.shown = shown.utf8.count <= ProbeStep.maxTextLength ? shown : shown.characterPrefix(ProbeStep.maxTextLength)
+    /// `shown`: the command line to show instead of the commands, for those that carry a secret.
+    init(sent commands: [[String]], shown: String? = nil, replies: [RedisValue], elapsed: Duration) {
+        let secret = shown.map(Self.carriesSecret) ?? false
+        self.commands = secret ? [] : commands
+        shownOverride = shown.map { $0.utf8.count <= ProbeStep.maxTextLength ? $0 : $0.characterPrefix(ProbeStep.maxTextLength) }
         self.replies = replies.prefix(Self.elementLimit).map { Self.bounded($0, depth: 1) }
         receivedBytes = replies.reduce(0) { $0 + RESPSize.of($1) }
-        sentBytes = Self.carriesSecret(shown) ? nil : commands.reduce(0) { $0 + RESPSize.of(command: $1) }
+        sentBytes = secret ? nil : commands.reduce(0) { $0 + RESPSize.of(command: $1) }
         self.elapsed = elapsed
+    }
+
+    /// `SET k v | GET k`, cut to a step's length.
+    public var shown: String {
+        if let shownOverride { return shownOverride }
+        let line = Self.commandLine(commands)
+        return line.utf8.count <= ProbeStep.maxTextLength ? line : line.characterPrefix(ProbeStep.maxTextLength)
+    }
+
+    static func commandLine(_ commands: [[String]]) -> String {
+        commands.map { $0.joined(separator: " ") }.joined(separator: " | ")
     }
 
     /// A plain byte search for the secret placeholder: Foundation's `contains` bridges to
@@ -65,6 +81,7 @@ public struct RedisExchangeStep: Sendable, Equatable {
     }
 
     var estimatedBytes: Int {
-        64 + shown.utf8.count + replies.reduce(0) { $0 + 16 + RESPSize.of($1) }
+        let sent = shownOverride?.utf8.count ?? commands.reduce(0) { $0 + $1.reduce(0) { $0 + 16 + $1.utf8.count } }
+        return 64 + sent + replies.reduce(0) { $0 + 16 + RESPSize.of($1) }
     }
 }

@@ -127,7 +127,6 @@ final class RedisSession {
     /// Sends commands in one write and returns their replies, error replies among them.
     func pipelineReplies(_ commands: [[String]]) async throws -> [RedisValue] {
         guard let connection else { throw ProbeFailure(.protocol, "no connection") }
-        let shown = commands.map { $0.joined(separator: " ") }.joined(separator: " | ")
         let reply: RedisReplyFuture
         if let queued = queuedFirst, sentOnThisConnection == 0, queued.commands == commands {
             reply = queued.reply
@@ -135,17 +134,18 @@ final class RedisSession {
             reply = connection.send(commands, before: context.deadline)
         }
         queuedFirst = nil
-        let replies = try await wait(for: reply, commands: commands, shown: shown, started: .now)
+        let replies = try await wait(for: reply, commands: commands, shown: nil, started: .now)
         sentOnThisConnection += 1
         return replies
     }
 
-    private func wait(for future: RedisReplyFuture, commands: [[String]], shown: String, started: ContinuousClock.Instant) async throws -> [RedisValue] {
+    /// `shown`: the command line to log instead of the commands (they carry a secret).
+    private func wait(for future: RedisReplyFuture, commands: [[String]], shown: String?, started: ContinuousClock.Instant) async throws -> [RedisValue] {
         let replies: [RedisValue]
         do {
             replies = try await future.value()
         } catch {
-            throw transportFailure(await explained(error), shown: shown, command: commands.first?.first ?? "")
+            throw transportFailure(await explained(error), shown: shown ?? RedisExchangeStep.commandLine(commands), command: commands.first?.first ?? "")
         }
         context.step(.redis(RedisExchangeStep(sent: commands, shown: shown, replies: replies, elapsed: ContinuousClock.now - started)))
         return replies
