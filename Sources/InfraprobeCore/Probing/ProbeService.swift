@@ -53,8 +53,11 @@ public final class ProbeService: Sendable {
         var latest: [String: ProbeRecord] = [:]
         /// Latest result per (module, address); bounded, oldest dropped first.
         var latestDiscovered: [String: ProbeRecord] = [:]
+        var discoveredOrder = OldestFirst()
         /// Per target, and per (module, address): component results for cadence, the last probe for `min_interval`.
         var cache: [String: TargetCache] = [:]
+        /// The module addresses' keys in `cache`, oldest first.
+        var moduleCacheOrder = OldestFirst()
     }
 
     /// What one target's next probes may serve instead of probing.
@@ -63,8 +66,6 @@ public final class ProbeService: Sendable {
         let fingerprint: String
         var components: [String: ComponentResult] = [:]
         var lastRecord: ProbeRecord?
-        /// Id of the probe that last stored here, to drop the oldest module addresses first.
-        var touched = 0
     }
 
     /// How many module-probed addresses the landing page remembers.
@@ -112,6 +113,8 @@ public final class ProbeService: Sendable {
             state.generation += 1
             state.latest = state.latest.filter { name, _ in config.target(named: name) != nil }
             state.latestDiscovered = state.latestDiscovered.filter { _, record in record.module.flatMap(config.module(named:)) != nil }
+            let discovered = state.latestDiscovered
+            state.discoveredOrder.retain { discovered[$0] != nil }
             state.cache = state.cache.filter { key, entry in
                 switch Self.cacheOwner(key) {
                 case .target(let name): config.target(named: name)?.fingerprint == entry.fingerprint
@@ -119,6 +122,8 @@ public final class ProbeService: Sendable {
                 case .module(let name): config.module(named: name) != nil
                 }
             }
+            let cache = state.cache
+            state.moduleCacheOrder.retain { cache[$0] != nil }
         }
     }
 
@@ -251,9 +256,10 @@ public final class ProbeService: Sendable {
                 state.history.append(record, bytes: bytes)
                 state.finished += 1
                 if let module {
-                    state.latestDiscovered["\(module)\u{0}\(target.name)"] = record
-                    if state.latestDiscovered.count > Self.discoveredLimit,
-                       let oldest = state.latestDiscovered.min(by: { $0.value.id < $1.value.id })?.key {
+                    let key = "\(module)\u{0}\(target.name)"
+                    state.latestDiscovered[key] = record
+                    state.discoveredOrder.stored(key)
+                    if state.latestDiscovered.count > Self.discoveredLimit, let oldest = state.discoveredOrder.removeOldest() {
                         state.latestDiscovered[oldest] = nil
                     }
                 } else {
@@ -273,8 +279,9 @@ public final class ProbeService: Sendable {
     }
 
     private func store(_ record: ProbeRecord, target: TargetSpec, cacheKey: String, fingerprint: String, state: inout State) {
+        let isModule = if case .module = Self.cacheOwner(cacheKey) { true } else { false }
         guard !target.every.isEmpty || target.minInterval != nil else {
-            state.cache[cacheKey] = nil
+            if state.cache.removeValue(forKey: cacheKey) != nil && isModule { state.moduleCacheOrder.removed(cacheKey) }
             return
         }
         var entry = state.cache[cacheKey].flatMap { $0.fingerprint == fingerprint ? $0 : nil } ?? TargetCache(fingerprint: fingerprint)
@@ -282,12 +289,10 @@ public final class ProbeService: Sendable {
             entry.components[result.component] = result
         }
         if target.minInterval != nil { entry.lastRecord = record }
-        entry.touched = record.id
         state.cache[cacheKey] = entry
-        if case .module = Self.cacheOwner(cacheKey),
-           state.cache.count > Self.discoveredLimit + state.config.targets.count,
-           let oldest = state.cache.filter({ if case .module = Self.cacheOwner($0.key) { true } else { false } })
-               .min(by: { $0.value.touched < $1.value.touched })?.key {
+        guard isModule else { return }
+        state.moduleCacheOrder.stored(cacheKey)
+        if state.moduleCacheOrder.count > Self.discoveredLimit, let oldest = state.moduleCacheOrder.removeOldest() {
             state.cache[oldest] = nil
         }
     }
