@@ -28,10 +28,15 @@ enum Entry {
             print(Invocation.versionText)
             exit(0)
         case .serve(let options):
-            exit(waitFor { await ServeCommand.run(options) })
+            exitAfterLoads(waitFor { await ServeCommand.run(options) })
         case .check(let options):
-            exit(waitFor { await CheckCommand.run(options) })
+            exitAfterLoads(waitFor { await CheckCommand.run(options) })
         }
+    }
+
+    private static func exitAfterLoads(_ status: Int32) -> Never {
+        HTTPClient.finishLoadingBeforeExit()
+        exit(status)
     }
 
     /// Runs `command` in a task and blocks the main thread until it returns. Detached: `main` is
