@@ -139,7 +139,6 @@ public final class HTTPClient: @unchecked Sendable {
     /// loads it and its ~28 libraries) and globally initialised on the first request; nil once it
     /// is, else the failure every request gets, said once on stderr too.
     private static let libraryFailure: HTTPTransportError? = {
-        loadBegun.withLock { $0 = true }
         guard cshim_curl_load() == 0 else {
             let message = String(cString: cshim_curl_load_error())
             StandardError.write("infraprobe: \(message)\n")
@@ -179,20 +178,8 @@ public final class HTTPClient: @unchecked Sendable {
     }
 
     private static let preparation: Void = {
-        loadBegun.withLock { $0 = true }
         NativeThread.start(name: "curl-load") { _ = HTTPClient.libraryFailure }
     }()
-
-    /// Whether loading libcurl has begun (or is about to, on the background thread).
-    private static let loadBegun = Locked(false)
-
-    /// Waits for a load of libcurl still under way: `exit` runs the process's destructors while
-    /// other threads go on, and those racing `dlopen` and curl's global init crashed one
-    /// `--config.check` in about a hundred and fifty under load. Loads nothing that was not begun.
-    public static func finishLoadingBeforeExit() {
-        guard loadBegun.withLock({ $0 }) else { return }
-        _ = libraryFailure
-    }
 
     private func startLoopOnce() {
         let first = loopStarted.withLock { started -> Bool in
