@@ -27,8 +27,7 @@ public struct CheckOptions: Sendable, Equatable {
             guard let format = Format(rawValue: text) else { throw UsageError("--format must be text or json") }
             self.format = format
         }
-        cleanupWait = try flags.double("cleanup.wait", default: cleanupWait)
-        guard (0...300).contains(cleanupWait) else { throw UsageError("--cleanup.wait must be between 0 and 300 seconds") }
+        cleanupWait = try flags.seconds("cleanup.wait", default: cleanupWait, in: 0...300)
         logging = try LogOptions(flags)
     }
 }

@@ -23,6 +23,26 @@ public struct ParsedFlags: Sendable, Equatable {
         return value
     }
 
+    /// An integer within `range`, else a `UsageError` naming the flag and the range.
+    public func int(_ name: String, default fallback: Int, in range: ClosedRange<Int>) throws(UsageError) -> Int {
+        let value = try int(name, default: fallback)
+        guard range.contains(value) else { throw UsageError("--\(name) must be between \(range.lowerBound) and \(range.upperBound)") }
+        return value
+    }
+
+    /// A number of seconds within `range`, checked before anything converts it (a `Duration`
+    /// traps past Int64).
+    public func seconds(_ name: String, default fallback: Double, in range: ClosedRange<Double>) throws(UsageError) -> Double {
+        let value = try double(name, default: fallback)
+        guard range.contains(value) else {
+            throw UsageError("--\(name) must be between \(Self.plain(range.lowerBound)) and \(Self.plain(range.upperBound)) seconds")
+        }
+        return value
+    }
+
+    /// `0`, `0.5`, `300`: as a user writes it in a flag.
+    private static func plain(_ value: Double) -> String { value.rounded() == value ? String(Int(value)) : String(value) }
+
     /// An argument quoted back in an error: bounded, and without control characters that could
     /// rewrite the terminal or the log it lands in.
     static func shown(_ text: String) -> String {

@@ -61,13 +61,13 @@ public struct ServeOptions: Sendable {
         telemetryPath = flags.string("web.telemetry-path", default: telemetryPath)
         guard telemetryPath.hasPrefix("/") else { throw UsageError("--web.telemetry-path must start with /") }
         webConfigFile = flags.string("web.config.file")
-        connectionTimeoutSeconds = try Self.int(flags, "web.connection-timeout", connectionTimeoutSeconds, in: 1...3600)
-        maxRequests = try Self.int(flags, "web.max-requests", maxRequests, in: 1...1_000_000)
-        maxConnections = try Self.int(flags, "web.max-connections", maxConnections, in: 1...1_000_000)
-        maxConnectionsPerIP = try Self.int(flags, "web.max-connections-per-ip", maxConnectionsPerIP, in: 0...1_000_000)
+        connectionTimeoutSeconds = try flags.int("web.connection-timeout", default: connectionTimeoutSeconds, in: 1...3600)
+        maxRequests = try flags.int("web.max-requests", default: maxRequests, in: 1...1_000_000)
+        maxConnections = try flags.int("web.max-connections", default: maxConnections, in: 1...1_000_000)
+        maxConnectionsPerIP = try flags.int("web.max-connections-per-ip", default: maxConnectionsPerIP, in: 0...1_000_000)
         timeoutOffset = try Self.seconds(flags, "probe.timeout-offset", timeoutOffset, in: 0...3600)
-        historyLimit = try Self.int(flags, "history.limit", historyLimit, in: 0...1_000_000)
-        historyMaxBytes = try Self.int(flags, "history.max-bytes", historyMaxBytes, in: 0...(1 << 40))
+        historyLimit = try flags.int("history.limit", default: historyLimit, in: 0...1_000_000)
+        historyMaxBytes = try flags.int("history.max-bytes", default: historyMaxBytes, in: 0...(1 << 40))
         if let endpoint = flags.string("tracing.otlp-endpoint") {
             guard let url = URL(string: endpoint), ["http", "https"].contains(url.scheme ?? ""), url.host != nil,
                   url.query == nil, url.user == nil else {
@@ -75,7 +75,7 @@ public struct ServeOptions: Sendable {
             }
             tracingEndpoint = endpoint
         }
-        tracingQueueSize = try Self.int(flags, "tracing.queue-size", tracingQueueSize, in: 1...1_000_000)
+        tracingQueueSize = try flags.int("tracing.queue-size", default: tracingQueueSize, in: 1...1_000_000)
         tracingExportTimeout = try Self.seconds(flags, "tracing.export-timeout", tracingExportTimeout, in: 0.001...300)
         if let text = flags.string("janitor.interval") {
             guard let interval = text == "0" ? .zero : DurationParser.parse(text) else {
@@ -89,26 +89,13 @@ public struct ServeOptions: Sendable {
             }
             janitorMinimumAge = age
         }
-        janitorLimit = try Self.int(flags, "janitor.limit", janitorLimit, in: 1...100_000)
+        janitorLimit = try flags.int("janitor.limit", default: janitorLimit, in: 1...100_000)
         logging = try LogOptions(flags)
     }
 
-    private static func int(_ flags: ParsedFlags, _ name: String, _ fallback: Int, in range: ClosedRange<Int>) throws(UsageError) -> Int {
-        let value = try flags.int(name, default: fallback)
-        guard range.contains(value) else { throw UsageError("--\(name) must be between \(range.lowerBound) and \(range.upperBound)") }
-        return value
-    }
-
-    /// Seconds as a `Duration`, range-checked before the conversion (which traps past Int64).
+    /// Seconds as a `Duration`; the default is kept exactly when the flag is not given.
     private static func seconds(_ flags: ParsedFlags, _ name: String, _ fallback: Duration, in range: ClosedRange<Double>) throws(UsageError) -> Duration {
         guard flags.string(name) != nil else { return fallback }
-        let value = try flags.double(name, default: 0)
-        guard range.contains(value) else { throw UsageError("--\(name) must be between \(range.lowerBound.formatted) and \(range.upperBound.formatted) seconds") }
-        return .milliseconds(Int64((value * 1000).rounded()))
+        return .milliseconds(Int64((try flags.seconds(name, default: 0, in: range) * 1000).rounded()))
     }
-}
-
-private extension Double {
-    /// `0`, `0.5`, `300`: as a user writes it in a flag.
-    var formatted: String { rounded() == self ? String(Int(self)) : String(self) }
 }
