@@ -2,6 +2,7 @@
 /// line as shown, the secret replaced), a bounded copy of the replies, wire sizes and time;
 /// joined into a command line and rendered like `redis-cli` only on demand.
 public struct RedisExchangeStep: Sendable, Equatable {
+    /// Empty when the commands carry a secret; `shownOverride` stands in for them then.
     private let commands: [[String]]
     private let shownOverride: String?
     public let replies: [RedisValue]
@@ -16,22 +17,23 @@ public struct RedisExchangeStep: Sendable, Equatable {
     /// What `RedisValue.description` shows of a bulk string.
     static let bulkBytesShown = 200
 
-    /// `shown`: the command line to show instead of the commands, for those that carry a secret.
+    /// `shown`: how the commands are shown when they may carry a secret (the setup's AUTH); kept
+    /// instead of them when it hides one.
     init(sent commands: [[String]], shown: String? = nil, replies: [RedisValue], elapsed: Duration) {
-        let secret = shown.map(Self.carriesSecret) ?? false
-        self.commands = secret ? [] : commands
-        shownOverride = shown.map { $0.utf8.count <= ProbeStep.maxTextLength ? $0 : $0.characterPrefix(ProbeStep.maxTextLength) }
+        let hidden = shown.flatMap { Self.carriesSecret($0) ? $0 : nil }
+        self.commands = hidden == nil ? commands : []
+        shownOverride = hidden.map(Self.cut)
         self.replies = replies.prefix(Self.elementLimit).map { Self.bounded($0, depth: 1) }
         receivedBytes = replies.reduce(0) { $0 + RESPSize.of($1) }
-        sentBytes = secret ? nil : commands.reduce(0) { $0 + RESPSize.of(command: $1) }
+        sentBytes = hidden != nil ? nil : commands.reduce(0) { $0 + RESPSize.of(command: $1) }
         self.elapsed = elapsed
     }
 
     /// `SET k v | GET k`, cut to a step's length.
-    public var shown: String {
-        if let shownOverride { return shownOverride }
-        let line = Self.commandLine(commands)
-        return line.utf8.count <= ProbeStep.maxTextLength ? line : line.characterPrefix(ProbeStep.maxTextLength)
+    public var shown: String { shownOverride ?? Self.cut(Self.commandLine(commands)) }
+
+    private static func cut(_ line: String) -> String {
+        line.utf8.count <= ProbeStep.maxTextLength ? line : line.characterPrefix(ProbeStep.maxTextLength)
     }
 
     static func commandLine(_ commands: [[String]]) -> String {
