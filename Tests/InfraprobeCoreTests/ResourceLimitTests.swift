@@ -145,6 +145,26 @@ struct ConnectionWatchdogTests {
         #expect(!pairs[3].shutDown && !pairs[4].shutDown)
     }
 
+    @Test func test_sweep_underPressureBelowTheLimit_closesAtMostItsPace_andAtTheLimitAllThatAreOver() {
+        let pairs = (0..<40).map { _ in Pair() }
+        func opened(limit: Int) -> ConnectionWatchdog {
+            let watchdog = ConnectionWatchdog(limits: .init(waitLimit: .seconds(15), pressureThreshold: 10, lowWater: 5,
+                                                            closesPerSweep: 8, connectionLimit: limit))
+            for (index, pair) in pairs.enumerated() { watchdog.opened(index, fd: pair.server) }
+            return watchdog
+        }
+        // 40 open under pressure, far below a limit of 100: all are over, but 8 go a sweep, oldest first.
+        let paced = opened(limit: 100)
+        let later = ContinuousClock.now + .seconds(2)
+        #expect(paced.sweep(now: later) == 8)
+        #expect(pairs[0].shutDown && pairs[7].shutDown && !pairs[8].shutDown)
+        #expect(paced.sweep(now: later) == 8)
+        #expect(pairs[15].shutDown && !pairs[16].shutDown)
+        // 40 open against a limit of 45: new clients would wait, so one sweep closes all it may.
+        let full = opened(limit: 45)
+        #expect(full.sweep(now: later) == 40)
+    }
+
     @Test func test_sweep_closesAWaitingConnectionWhoseClientHungUp() {
         let watchdog = Self.watchdog()
         let pair = Pair()

@@ -40,6 +40,16 @@ final class ConnectionWatchdog: @unchecked Sendable {
         var pressureThreshold: Int
         var lowWater: Int
         var sweepInterval: Duration = .milliseconds(100)
+        /// Below the connection limit, a sweep closes at most this many: libmicrohttpd cleans
+        /// up every connection shut down in one run of its thread, and thousands at once (a
+        /// limit sized to 10,000 kept-alive scrapers stays under pressure, and every idle one
+        /// was closed at once each time it refilled) stalled it for a quarter of a second.
+        /// Within this many of the limit, new clients are about to wait in the backlog: no pace.
+        var closesPerSweep: Int = .max
+        var connectionLimit: Int = .max
+
+        /// Further below the limit than one sweep's pace: closes are paced.
+        func paced(open: Int) -> Bool { open < connectionLimit - closesPerSweep }
     }
 
     let limits: Limits
@@ -95,11 +105,14 @@ final class ConnectionWatchdog: @unchecked Sendable {
     var openConnections: Int { state.withLock { $0.openCount } }
 
     /// Shuts down every connection over its limit, and every waiting one whose client hung up;
-    /// returns how many.
+    /// returns how many. Each shutdown happens with `state` locked (so the descriptor is still
+    /// the connection's), but at most `shutdownsPerLock` of them per hold: libmicrohttpd's
+    /// callbacks take the same lock, and a sweep closing thousands of idle keep-alive
+    /// connections under one hold (~80 µs each) stopped the HTTP thread for a quarter of a
+    /// second, long enough for 60 scrapes to pile up and overflow `--web.max-requests`.
     @discardableResult
     func sweep(now: ContinuousClock.Instant) -> Int {
-        state.withLock { state -> Int in
-            var closed = 0
+        let open = state.withLock { state -> Int in
             // Every socket is watched once: a wait that reports none has drained them.
             var reported = true
             while reported {
@@ -109,22 +122,37 @@ final class ConnectionWatchdog: @unchecked Sendable {
                     state.hungUp(fd: fd)
                 }
             }
-            for fd in state.takeHungUpWaiting() {
-                _ = shutdown(fd, Int32(SHUT_RDWR))
-                closed += 1
-            }
-            let open = state.openCount
-            let underPressure = open >= limits.pressureThreshold
-            while let (fd, since) = state.oldestWaiting {
-                let waited = now - since
-                let over = waited >= limits.waitLimit
-                    || (underPressure && waited >= limits.minimumWait && (waited >= limits.pressureWait || open - closed > limits.lowWater))
-                guard over else { break }
-                state.closeOldestWaiting()
-                _ = shutdown(fd, Int32(SHUT_RDWR))
-                closed += 1
-            }
-            return closed
+            return state.openCount
         }
+        let underPressure = open >= limits.pressureThreshold
+        let allowed = limits.paced(open: open) ? limits.closesPerSweep : .max
+        var closed = 0
+        var more = true
+        while more && closed < allowed {
+            let shutNow = state.withLock { state -> Int in
+                let batch = min(Self.shutdownsPerLock, allowed - closed)
+                var shut = 0
+                for fd in state.takeHungUpWaiting(atMost: batch) {
+                    _ = shutdown(fd, Int32(SHUT_RDWR))
+                    shut += 1
+                }
+                while shut < batch, let (fd, since) = state.oldestWaiting {
+                    let waited = now - since
+                    let over = waited >= limits.waitLimit
+                        || (underPressure && waited >= limits.minimumWait
+                            && (waited >= limits.pressureWait || open - closed - shut > limits.lowWater))
+                    guard over else { more = false; return shut }
+                    state.closeOldestWaiting()
+                    _ = shutdown(fd, Int32(SHUT_RDWR))
+                    shut += 1
+                }
+                more = shut == batch
+                return shut
+            }
+            closed += shutNow
+        }
+        return closed
     }
+
+    static let shutdownsPerLock = 32
 }

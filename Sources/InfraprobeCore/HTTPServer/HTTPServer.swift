@@ -109,7 +109,7 @@ public final class HTTPServer: @unchecked Sendable {
         watchdog = ConnectionWatchdog(limits: .init(
             waitLimit: .seconds(Int64(options.connectionTimeoutSeconds)), pressureWait: options.pressureWait,
             pressureThreshold: max(1, Int(Double(connectionLimit) * min(max(options.pressureShare, 0), 1))),
-            lowWater: Int(connectionLimit / 2)))
+            lowWater: Int(connectionLimit / 2), closesPerSweep: max(16, Int(connectionLimit / 64)), connectionLimit: Int(connectionLimit)))
     }
 
     /// Half the soft open-file limit: the rest stays for probes, logs and config files.

@@ -65,11 +65,11 @@ struct WatchState {
         if entry.phase == .waiting { hungUpWaiting.append(key) }
     }
 
-    /// The waiting connections whose client hung up, now closing; their descriptors.
-    mutating func takeHungUpWaiting() -> [Int32] {
-        defer { hungUpWaiting.removeAll(keepingCapacity: true) }
+    /// Up to `limit` of the waiting connections whose client hung up, now closing; their
+    /// descriptors. The rest stay for the next call.
+    mutating func takeHungUpWaiting(atMost limit: Int) -> [Int32] {
         var fds: [Int32] = []
-        for key in hungUpWaiting {
+        while fds.count < limit, let key = hungUpWaiting.popLast() {
             guard let entry = entries[key], entry.phase == .waiting, entry.hungUp else { continue }
             unlink(key)
             entries[key]?.phase = .closing
