@@ -33,7 +33,11 @@ struct ProcessBudgetTests {
         let config = directory.appendingPathComponent("infraprobe.yml")
         try Self.grafanaTargets(Self.targets, url: grafana.url, token: "budget-token").write(to: config, atomically: true, encoding: .utf8)
         // Above the default 40 concurrent probe requests, so all 300 probes do run at once.
-        let exporter = try SpawnedExporter(configFile: config.path, arguments: ["--web.max-requests", "\(Self.targets + 100)"], directory: directory)
+        // Spawning waits for the port: off the cooperative pool, which timing tests running
+        // alongside need (it has one thread per core).
+        let exporter = try await BlockingExecutor.shared.run {
+            Result { try SpawnedExporter(configFile: config.path, arguments: ["--web.max-requests", "\(Self.targets + 100)"], directory: directory) }
+        }.get()
         defer { exporter.stop() }
         let pid = exporter.process.pid
 
@@ -81,7 +85,7 @@ struct ProcessBudgetTests {
         let config = directory.appendingPathComponent("infraprobe.yml")
         try "targets:\n  g: {prober: grafana, url: \"http://127.0.0.1:\(closed.port)\", token: t, timeout: 5s}\n"
             .write(to: config, atomically: true, encoding: .utf8)
-        let exporter = try SpawnedExporter(configFile: config.path, directory: directory)
+        let exporter = try await BlockingExecutor.shared.run { Result { try SpawnedExporter(configFile: config.path, directory: directory) } }.get()
         defer { exporter.stop() }
         // One kept-alive connection to the exporter carries both probes, so the second needs no
         // new descriptor on the exporter's side to be asked and answered.
