@@ -165,6 +165,16 @@ struct ConnectionWatchdogTests {
         #expect(full.sweep(now: later) == 40)
     }
 
+    @Test func test_sweep_closesEveryConnectionWhoseClientHungUp_beyondThePace() {
+        let watchdog = ConnectionWatchdog(limits: .init(waitLimit: .seconds(15), pressureThreshold: 1000, lowWater: 500,
+                                                        closesPerSweep: 8, connectionLimit: 2000))
+        let pairs = (0..<40).map { _ in Pair() }
+        for (index, pair) in pairs.enumerated() { watchdog.opened(index, fd: pair.server) }
+        for pair in pairs { _ = shutdown(pair.client, Int32(SHUT_WR)) }
+        #expect(watchdog.sweep(now: .now) == 40)
+        #expect(pairs.allSatisfy { $0.shutDown })
+    }
+
     @Test func test_sweep_closesAWaitingConnectionWhoseClientHungUp() {
         let watchdog = Self.watchdog()
         let pair = Pair()

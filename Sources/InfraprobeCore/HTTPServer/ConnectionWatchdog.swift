@@ -40,7 +40,8 @@ final class ConnectionWatchdog: @unchecked Sendable {
         var pressureThreshold: Int
         var lowWater: Int
         var sweepInterval: Duration = .milliseconds(100)
-        /// Below the connection limit, a sweep closes at most this many: libmicrohttpd cleans
+        /// Below the connection limit, a sweep closes at most this many for waiting too long
+        /// (hang-ups aside): libmicrohttpd cleans
         /// up every connection shut down in one run of its thread, and thousands at once (a
         /// limit sized to 10,000 kept-alive scrapers stays under pressure, and every idle one
         /// was closed at once each time it refilled) stalled it for a quarter of a second.
@@ -125,31 +126,32 @@ final class ConnectionWatchdog: @unchecked Sendable {
             return state.openCount
         }
         let underPressure = open >= limits.pressureThreshold
-        let allowed = limits.paced(open: open) ? limits.closesPerSweep : .max
-        var closed = 0
-        var more = true
-        while more && closed < allowed {
-            let shutNow = state.withLock { state -> Int in
-                let batch = min(Self.shutdownsPerLock, allowed - closed)
-                var shut = 0
-                for fd in state.takeHungUpWaiting(atMost: batch) {
-                    _ = shutdown(fd, Int32(SHUT_RDWR))
-                    shut += 1
-                }
-                while shut < batch, let (fd, since) = state.oldestWaiting {
+        // Hang-ups are not paced: their clients are gone, and their descriptors come back at once.
+        let overAllowed = limits.paced(open: open) ? limits.closesPerSweep : .max
+        var closed = 0, closedOver = 0
+        var hangUpsLeft = true, overLeft = true
+        while hangUpsLeft || overLeft {
+            let (hungUp, over) = state.withLock { state -> (Int, Int) in
+                let hungUp = state.takeHungUpWaiting(atMost: Self.shutdownsPerLock)
+                for fd in hungUp { _ = shutdown(fd, Int32(SHUT_RDWR)) }
+                hangUpsLeft = hungUp.count == Self.shutdownsPerLock
+                let room = overLeft ? min(Self.shutdownsPerLock - hungUp.count, overAllowed - closedOver) : 0
+                var over = 0
+                while over < room, let (fd, since) = state.oldestWaiting {
                     let waited = now - since
-                    let over = waited >= limits.waitLimit
+                    let isOver = waited >= limits.waitLimit
                         || (underPressure && waited >= limits.minimumWait
-                            && (waited >= limits.pressureWait || open - closed - shut > limits.lowWater))
-                    guard over else { more = false; return shut }
+                            && (waited >= limits.pressureWait || open - closed - hungUp.count - over > limits.lowWater))
+                    guard isOver else { overLeft = false; break }
                     state.closeOldestWaiting()
                     _ = shutdown(fd, Int32(SHUT_RDWR))
-                    shut += 1
+                    over += 1
                 }
-                more = shut == batch
-                return shut
+                if state.oldestWaiting == nil || closedOver + over >= overAllowed { overLeft = false }
+                return (hungUp.count, over)
             }
-            closed += shutNow
+            closed += hungUp + over
+            closedOver += over
         }
         return closed
     }
