@@ -114,6 +114,12 @@ struct ConnectionFloodTests {
     @Test func test_perIPLimit_refusesTheConnectionOverIt_andKeepsTheOthers() async throws {
         let setup = try await Self.offPool { try Setup(arguments: ["--web.max-connections-per-ip", "2"]) }
         defer { setup.exporter.stop() }
+        // The start-up health check's connection counts against the limit until the exporter
+        // has seen curl close it; the flood is to meet a limit of 2 of its own.
+        let leftover = try await Self.offPool {
+            ProcessStats.settle(atMost: 0, within: .seconds(5)) { ProcessStats.acceptedConnections(setup.pid, port: setup.port) }
+        }
+        #expect(leftover == 0)
         let flood = SocketFlood(port: setup.port, connections: 3, payload: "GET /metrics HTTP/1.1\r\nX-Slow: ",
                                 mode: .trickle(.milliseconds(300)), reconnect: false, duration: .seconds(2))
         flood.start()

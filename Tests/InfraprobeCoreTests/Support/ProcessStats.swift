@@ -47,6 +47,21 @@ enum ProcessStats {
             .joined(separator: " ")
     }
 
+    /// The process's accepted connections on its listening `port` (any state but LISTEN),
+    /// from /proc/net/tcp: a client that just closed one stays here until the server has seen it.
+    static func acceptedConnections(_ pid: pid_t, port: Int) -> Int {
+        guard let links = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd"),
+              let table = readProcFile("/proc/net/tcp") else { return -1 }
+        let inodes = Set(links.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)") }
+            .filter { $0.hasPrefix("socket:[") }.map { String($0.dropFirst(8).dropLast()) })
+        return table.split(separator: "\n").dropFirst().filter { line in
+            let fields = line.split(separator: " ")
+            guard fields.count > 9, inodes.contains(String(fields[9])), fields[3] != "0A",
+                  let colon = fields[1].lastIndex(of: ":") else { return false }
+            return Int(fields[1][fields[1].index(after: colon)...], radix: 16) == port
+        }.count
+    }
+
     /// Inodes of TCP sockets whose remote port is `peerPort`, from /proc/net/tcp.
     private static func socketInodes(peerPort: Int) -> Set<String> {
         guard let table = readProcFile("/proc/net/tcp") else { return [] }
