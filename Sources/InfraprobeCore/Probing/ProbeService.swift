@@ -265,7 +265,7 @@ public final class ProbeService: Sendable {
                 } else {
                     state.latest[target.name] = record
                 }
-                store(record, target: target, cacheKey: cacheKey, fingerprint: fingerprint, state: &state)
+                store(record, target: target, cacheKey: cacheKey, isModule: module != nil, fingerprint: fingerprint, state: &state)
                 state.inFlight[key] = nil
                 if countsAsRequest { state.activeRequests -= 1 }
                 return record
@@ -278,8 +278,7 @@ public final class ProbeService: Sendable {
         return shared
     }
 
-    private func store(_ record: ProbeRecord, target: TargetSpec, cacheKey: String, fingerprint: String, state: inout State) {
-        let isModule = if case .module = Self.cacheOwner(cacheKey) { true } else { false }
+    private func store(_ record: ProbeRecord, target: TargetSpec, cacheKey: String, isModule: Bool, fingerprint: String, state: inout State) {
         guard !target.every.isEmpty || target.minInterval != nil else {
             if state.cache.removeValue(forKey: cacheKey) != nil && isModule { state.moduleCacheOrder.removed(cacheKey) }
             return
