@@ -20,16 +20,12 @@ enum ProcessStats {
 
     /// The process's TCP sockets as "local-port>remote-port:state" (for failure messages).
     static func socketSummary(_ pid: pid_t) -> String {
-        guard let links = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd"),
-              let table = readProcFile("/proc/net/tcp") else { return "" }
-        let inodes = Set(links.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)") }
-            .filter { $0.hasPrefix("socket:[") }.map { String($0.dropFirst(8).dropLast()) })
+        guard let inodes = socketInodes(of: pid), let table = readProcFile("/proc/net/tcp") else { return "" }
         var counts: [String: Int] = [:]
         for line in table.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ")
             guard fields.count > 9, inodes.contains(String(fields[9])) else { continue }
-            let port = { (field: Substring) in Int(field[field.index(after: field.lastIndex(of: ":")!)...], radix: 16) ?? 0 }
-            counts["\(port(fields[1]))>\(port(fields[2])):\(fields[3])", default: 0] += 1
+            counts["\(port(fields[1]) ?? 0)>\(port(fields[2]) ?? 0):\(fields[3])", default: 0] += 1
         }
         var other: [String: Int] = [:]
         let tcpInodes = Set(table.split(separator: "\n").dropFirst().compactMap { line -> String? in
@@ -50,16 +46,23 @@ enum ProcessStats {
     /// The process's accepted connections on its listening `port` (any state but LISTEN),
     /// from /proc/net/tcp: a client that just closed one stays here until the server has seen it.
     static func acceptedConnections(_ pid: pid_t, port: Int) -> Int {
-        guard let links = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd"),
-              let table = readProcFile("/proc/net/tcp") else { return -1 }
-        let inodes = Set(links.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)") }
-            .filter { $0.hasPrefix("socket:[") }.map { String($0.dropFirst(8).dropLast()) })
+        guard let inodes = socketInodes(of: pid), let table = readProcFile("/proc/net/tcp") else { return -1 }
         return table.split(separator: "\n").dropFirst().filter { line in
             let fields = line.split(separator: " ")
-            guard fields.count > 9, inodes.contains(String(fields[9])), fields[3] != "0A",
-                  let colon = fields[1].lastIndex(of: ":") else { return false }
-            return Int(fields[1][fields[1].index(after: colon)...], radix: 16) == port
+            return fields.count > 9 && inodes.contains(String(fields[9])) && fields[3] != "0A" && Self.port(fields[1]) == port
         }.count
+    }
+
+    /// The inodes of the process's sockets, from its descriptors' links.
+    private static func socketInodes(of pid: pid_t) -> Set<String>? {
+        guard let links = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd") else { return nil }
+        return Set(links.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)") }
+            .filter { $0.hasPrefix("socket:[") }.map { String($0.dropFirst(8).dropLast()) })
+    }
+
+    /// The port of a /proc/net/tcp address field (`0100007F:1F90`).
+    private static func port(_ field: Substring) -> Int? {
+        field.lastIndex(of: ":").flatMap { Int(field[field.index(after: $0)...], radix: 16) }
     }
 
     /// Inodes of TCP sockets whose remote port is `peerPort`, from /proc/net/tcp.
@@ -68,8 +71,7 @@ enum ProcessStats {
         var inodes: Set<String> = []
         for line in table.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ")
-            guard fields.count > 9, let colon = fields[2].lastIndex(of: ":"),
-                  Int(fields[2][fields[2].index(after: colon)...], radix: 16) == peerPort else { continue }
+            guard fields.count > 9, port(fields[2]) == peerPort else { continue }
             inodes.insert(String(fields[9]))
         }
         return inodes
