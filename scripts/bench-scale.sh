@@ -60,7 +60,12 @@ for count in $COUNTS; do
     echo "note: a hard open-file limit of $(ulimit -Hn) is under 2 per target: the exporter's connection limit (half of it)" \
       "is about the number of scrapers, so idle scrape connections are closed under pressure and reconnect on their next scrape"
   fi
-  echo "$count targets: --web.max-requests ${MAX_REQUESTS:-$(( count / 50 > 40 ? count / 50 : 40 ))}"
+  # Sized as docs/operating.md says an operator sizes it: concurrent probes for the scrape rate's
+  # bursts. 10,000 targets every 15 s are 667 scrapes/s: the default cap of 40 is 60 ms of them,
+  # which one scheduling hiccup of the shared cores fills (0.04-0.7 % refused with it in the runs
+  # of issue 13). MAX_REQUESTS=40 measures that.
+  max_requests=${MAX_REQUESTS:-$(( count / 50 > 40 ? count / 50 : 40 ))}
+  echo "$count targets: --web.max-requests $max_requests"
   for kind in ${KINDS:-named module}; do
     config=$work/infraprobe-$count-$kind.yml
     {
@@ -73,11 +78,6 @@ for count in $COUNTS; do
       fi
     } >"$config"
     port=9900
-    # Sized as docs/operating.md says an operator sizes them: a connection per scraper, and
-    # concurrent probes for the scrape rate's bursts. 10,000 targets every 15 s are 667 scrapes/s:
-    # the default cap of 40 is 60 ms of them, which one scheduling hiccup of the shared cores
-    # fills (0.2-0.7 % refused with it). MAX_REQUESTS=40 measures that.
-    max_requests=${MAX_REQUESTS:-$(( count / 50 > 40 ? count / 50 : 40 ))}
     "$INFRAPROBE_BIN" --config.file "$config" --web.listen-address "127.0.0.1:$port" --log.level error \
       --web.max-connections $((count * 2 + 100)) --web.max-requests "$max_requests" 2>"$work/infraprobe-$count-$kind.log" &
     pid=$!; pids+=("$pid")

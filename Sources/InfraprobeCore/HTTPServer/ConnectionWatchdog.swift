@@ -41,11 +41,11 @@ final class ConnectionWatchdog: @unchecked Sendable {
         var lowWater: Int
         var sweepInterval: Duration = .milliseconds(100)
         /// Below the connection limit, a sweep closes at most this many for waiting too long
-        /// (hang-ups aside): libmicrohttpd cleans
-        /// up every connection shut down in one run of its thread, and thousands at once (a
-        /// limit sized to 10,000 kept-alive scrapers stays under pressure, and every idle one
-        /// was closed at once each time it refilled) stalled it for a quarter of a second.
-        /// Within this many of the limit, new clients are about to wait in the backlog: no pace.
+        /// (hang-ups aside): libmicrohttpd cleans up every connection shut down in one run of
+        /// its thread, and thousands at once (a limit sized to 10,000 kept-alive scrapers stays
+        /// under pressure, and every idle one was closed at once each time it refilled) stalled
+        /// it for a quarter of a second. Within this many of the limit, new clients are about to
+        /// wait in the backlog: no pace.
         var closesPerSweep: Int = .max
         var connectionLimit: Int = .max
 
